@@ -1,0 +1,332 @@
+/*
+ * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
+ *
+ * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND
+ *
+ * The job runs as `SHELL -c COMMAND` in a new session (so it is its own process group) with
+ * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
+ * kill sweep that looks for it never hits the shepherd. The job's stdin is the shepherd's stdin
+ * (a pipe from the server) or, with PTY=1, a pseudo-terminal that the shepherd feeds from its stdin.
+ *
+ * Output goes into two ring files, JOBDIR/stdout and JOBDIR/stderr: a 64-byte header
+ * ("BGRING01", capacity, bytes written so far, all little-endian u64) then CAP_BYTES of data; stream
+ * byte N lives at 64 + N % CAP. The written count is updated after the data, so a reader that sees
+ * it sees the data. A file, unlike a pipe to the server, survives the server: the job never gets
+ * SIGPIPE because its reader went away, and disk use stays at CAP_BYTES per stream.
+ *
+ * Protocol on stdout (one line each): "pid N" once the command is running, or "error ERRNO TEXT"
+ * if it could not start; then "exit CODE SIGNO" when it has ended (CODE -1 when killed by SIGNO).
+ * The same end is written atomically to JOBDIR/exit as "CODE SIGNO ENDED_MS". The end is taken from
+ * the job's exit, not from its pipes closing; remaining output is drained for at most DRAIN_MS.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEADER 64
+#define CHUNK (1 << 20)
+
+typedef struct {
+  int fd;
+  uint64_t cap;
+  uint64_t written;
+} ring_t;
+
+static int chld_pipe[2];
+static unsigned char buf[CHUNK];
+
+/* Wakes the poll loop when the child changes state. */
+static void on_sigchld(int sig) {
+  (void)sig;
+  int saved = errno;
+  ssize_t r = write(chld_pipe[1], "c", 1);
+  (void)r;
+  errno = saved;
+}
+
+static uint64_t now_ms(int clock) {
+  struct timespec ts;
+  clock_gettime(clock, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Writes all of len bytes at off, retrying short writes; gives up silently on errors (disk full). */
+static void pwrite_all(int fd, const void *data, size_t len, off_t off) {
+  const unsigned char *p = data;
+  while (len > 0) {
+    ssize_t n = pwrite(fd, p, len, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    len -= (size_t)n;
+    off += n;
+  }
+}
+
+static void put_u64(unsigned char *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static int ring_open(ring_t *r, const char *dir, const char *name, uint64_t cap) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  r->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (r->fd < 0) return -1;
+  r->cap = cap;
+  r->written = 0;
+  unsigned char h[HEADER];
+  memset(h, 0, sizeof h);
+  memcpy(h, "BGRING01", 8);
+  put_u64(h + 8, cap);
+  pwrite_all(r->fd, h, sizeof h, 0);
+  return 0;
+}
+
+/* Appends bytes to the ring, keeping only the newest cap bytes, then publishes the new count. */
+static void ring_append(ring_t *r, const unsigned char *data, size_t len) {
+  uint64_t total = r->written + len;
+  if (len > r->cap) {
+    data += len - r->cap;
+    len = (size_t)r->cap;
+  }
+  uint64_t start = total - len;
+  size_t pos = (size_t)(start % r->cap);
+  size_t first = len < r->cap - pos ? len : (size_t)(r->cap - pos);
+  pwrite_all(r->fd, data, first, (off_t)(HEADER + pos));
+  if (first < len) pwrite_all(r->fd, data + first, len - first, HEADER);
+  r->written = total;
+  unsigned char w[8];
+  put_u64(w, total);
+  pwrite_all(r->fd, w, 8, 16);
+}
+
+static void say(const char *fmt, long a, long b, const char *text) {
+  char line[512];
+  int n = text ? snprintf(line, sizeof line, fmt, a, text) : snprintf(line, sizeof line, fmt, a, b);
+  if (n > 0) {
+    ssize_t r = write(STDOUT_FILENO, line, (size_t)n);
+    (void)r;
+  }
+}
+
+static void write_exit_file(const char *dir, int code, int signo) {
+  char tmp[4096], path[4096], line[128];
+  snprintf(tmp, sizeof tmp, "%s/exit.tmp", dir);
+  snprintf(path, sizeof path, "%s/exit", dir);
+  int n = snprintf(line, sizeof line, "%d %d %llu\n", code, signo,
+                   (unsigned long long)now_ms(CLOCK_REALTIME));
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  pwrite_all(fd, line, (size_t)n, 0);
+  close(fd);
+  rename(tmp, path);
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Reads what is available from fd into the ring; returns 0 at end of stream, 1 otherwise. */
+static int pump(int fd, ring_t *r) {
+  for (int i = 0; i < 16; i++) {
+    ssize_t n = read(fd, buf, CHUNK);
+    if (n > 0) {
+      ring_append(r, buf, (size_t)n);
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+    return 0; /* EOF, or EIO on a PTY whose other side is gone */
+  }
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 10) {
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND\n");
+    return 2;
+  }
+  const char *dir = argv[1], *job_id = argv[2], *shell = argv[8], *command = argv[9];
+  uint64_t cap = strtoull(argv[3], NULL, 10);
+  uint64_t drain_ms = strtoull(argv[4], NULL, 10);
+  int use_pty = argv[5][0] == '1';
+  int cols = atoi(argv[6]), rows = atoi(argv[7]);
+  if (cap == 0) cap = 1;
+
+  signal(SIGPIPE, SIG_IGN);
+  ring_t out, err;
+  if (ring_open(&out, dir, "stdout", cap) < 0 || ring_open(&err, dir, "stderr", cap) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+
+  int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2], master = -1;
+  char *slave_name = NULL;
+  if (use_pty) {
+    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave_name = ptsname(master))) {
+      say("error %ld %s\n", errno, 0, strerror(errno));
+      return 1;
+    }
+    struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+    ioctl(master, TIOCSWINSZ, &ws);
+  } else if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  } else {
+    /* A larger pipe means fewer wake-ups for a job that floods. */
+    fcntl(outp[0], F_SETPIPE_SZ, CHUNK);
+    fcntl(errp[0], F_SETPIPE_SZ, CHUNK);
+  }
+  if (pipe2(execp, O_CLOEXEC) < 0 || pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+
+  pid_t pid = fork();
+  if (pid < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGCHLD, SIG_DFL);
+    setsid();
+    if (use_pty) {
+      int s = open(slave_name, O_RDWR);
+      if (s < 0) goto failed;
+      ioctl(s, TIOCSCTTY, 0);
+      dup2(s, 0);
+      dup2(s, 1);
+      dup2(s, 2);
+      if (s > 2) close(s);
+    } else {
+      dup2(outp[1], 1);
+      dup2(errp[1], 2);
+    }
+    setenv("MCP_BG_JOB_ID", job_id, 1);
+    execl(shell, shell, "-c", command, (char *)NULL);
+  failed:;
+    int e = errno;
+    ssize_t r = write(execp[1], &e, sizeof e);
+    (void)r;
+    _exit(127);
+  }
+
+  close(execp[1]);
+  if (!use_pty) {
+    close(outp[1]);
+    close(errp[1]);
+  }
+  int exec_errno = 0;
+  ssize_t got;
+  do got = read(execp[0], &exec_errno, sizeof exec_errno);
+  while (got < 0 && errno == EINTR);
+  close(execp[0]);
+  if (got > 0) {
+    char msg[4300];
+    int m = snprintf(msg, sizeof msg, "mcp-bg-jobs: cannot run %s: %s\n", shell, strerror(exec_errno));
+    if (m > 0) ring_append(use_pty ? &out : &err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
+    say("error %ld %s\n", exec_errno, 0, strerror(exec_errno));
+  } else {
+    say("pid %ld\n", pid, 0, NULL);
+  }
+
+  /* Without a PTY the job owns stdin; letting go of it makes its close visible to the server. */
+  int in_fd = -1;
+  if (use_pty) {
+    in_fd = STDIN_FILENO;
+    set_nonblock(in_fd);
+    set_nonblock(master);
+  } else {
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+    set_nonblock(outp[0]);
+    set_nonblock(errp[0]);
+  }
+
+  static unsigned char pending[65536];
+  size_t pending_len = 0, pending_off = 0;
+  int out_open = 1, err_open = !use_pty, exited = 0, status = 0;
+  uint64_t deadline = 0;
+  while (out_open || err_open) {
+    struct pollfd p[4];
+    int n = 0, i_out = -1, i_err = -1, i_in = -1, i_chld;
+    i_chld = n;
+    p[n++] = (struct pollfd){.fd = chld_pipe[0], .events = POLLIN};
+    if (out_open) {
+      i_out = n;
+      p[n++] = (struct pollfd){.fd = use_pty ? master : outp[0], .events = POLLIN};
+      if (use_pty && pending_len > pending_off) p[i_out].events |= POLLOUT;
+    }
+    if (err_open) {
+      i_err = n;
+      p[n++] = (struct pollfd){.fd = errp[0], .events = POLLIN};
+    }
+    if (in_fd >= 0 && pending_len == pending_off && !exited) {
+      i_in = n;
+      p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
+    }
+    int timeout = -1;
+    if (exited) {
+      uint64_t now = now_ms(CLOCK_MONOTONIC);
+      if (now >= deadline) break;
+      timeout = (int)(deadline - now < 20 ? deadline - now : 20);
+    }
+    int ready = poll(p, (nfds_t)n, timeout);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (ready == 0 && exited) break; /* quiet after the exit: all it wrote before exiting is in */
+    if (p[i_chld].revents) {
+      char c[64];
+      while (read(chld_pipe[0], c, sizeof c) > 0) {
+      }
+      if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+        exited = 1;
+        deadline = now_ms(CLOCK_MONOTONIC) + drain_ms;
+      }
+    }
+    if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
+      out_open = pump(use_pty ? master : outp[0], &out);
+    if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(errp[0], &err);
+    if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t r = read(in_fd, pending, sizeof pending);
+      if (r > 0) {
+        pending_len = (size_t)r;
+        pending_off = 0;
+      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        in_fd = -1;
+      }
+    }
+    if (use_pty && out_open && pending_len > pending_off) {
+      ssize_t w = write(master, pending + pending_off, pending_len - pending_off);
+      if (w > 0) pending_off += (size_t)w;
+      else if (w < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len;
+    }
+  }
+  if (!exited) waitpid(pid, &status, 0);
+
+  int code = -1, signo = 0;
+  if (exec_errno) code = 127;
+  else if (WIFEXITED(status)) code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) signo = WTERMSIG(status);
+  write_exit_file(dir, code, signo);
+  say("exit %ld %ld\n", code, signo, NULL);
+  return 0;
+}

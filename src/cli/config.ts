@@ -1,0 +1,237 @@
+import { accessSync, constants, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { DEFAULT_DENY_RULES, type DenyRule } from "../jobs/command-policy.js";
+
+/** Everything the server is configured with, parsed and checked once at start-up. */
+export interface Config {
+  maxJobs: number;
+  maxOutputBytes: number;
+  /** Seconds a job may run before it is killed; undefined for no limit. */
+  jobTimeoutSeconds: number | undefined;
+  cleanupIntervalSeconds: number;
+  allowedCommands: RegExp[] | undefined;
+  deniedCommands: DenyRule[];
+  workingDir: string;
+  shell: string;
+  maxResponseChars: number;
+  stateDir: string;
+  retentionSeconds: number;
+  maxFinished: number;
+  /** Grace before SIGKILL when the server shuts down with jobs running. */
+  shutdownGraceMs: number;
+  /** The environment jobs start from (the server's own). */
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+/** A configuration value that cannot be used; its message is the one line printed before exit 2. */
+export class ConfigError extends Error {}
+
+type Parser<T> = (raw: string, name: string) => T;
+
+/** One setting: its environment variable, its flag, how to parse it and its default. */
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  parse: Parser<Config[K]>;
+  help: string;
+}
+
+const bad = (name: string, raw: string, why: string) => new ConfigError(`${name}=${JSON.stringify(raw)}: ${why}`);
+
+// A whole number within [min, max].
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw, name) => {
+    if (!/^\s*\d+\s*$/.test(raw)) throw bad(name, raw, `expected a whole number from ${min} to ${max}`);
+    const n = Number(raw);
+    if (n < min || n > max) throw bad(name, raw, `expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+
+// Seconds: a positive number, fractions allowed.
+const seconds: Parser<number> = (raw, name) => {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) throw bad(name, raw, "expected a number of seconds > 0");
+  return n;
+};
+
+/** Parses a byte size such as `10MB`, `512KB`, `1GB` or `4096` (binary units: 1KB = 1024 bytes). */
+export function parseSize(raw: string, name = "size"): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(raw);
+  if (!m) throw bad(name, raw, "expected a size such as 10MB, 512KB or 4096");
+  const unit = (m[2] ?? "b").toLowerCase()[0] as "b" | "k" | "m" | "g";
+  const bytes = Math.floor(Number(m[1]) * { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[unit]);
+  if (bytes < 1024 || bytes > 4 * 1024 ** 3) throw bad(name, raw, "expected a size from 1KB to 4GB");
+  return bytes;
+}
+
+// Comma-separated regular expressions.
+const regexList = (raw: string, name: string): RegExp[] =>
+  raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((src) => {
+      try {
+        return new RegExp(src);
+      } catch (err) {
+        throw bad(name, raw, `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`);
+      }
+    });
+
+const directory: Parser<string> = (raw, name) => {
+  const dir = resolve(raw);
+  let ok = false;
+  try {
+    ok = statSync(dir).isDirectory();
+  } catch {}
+  if (!ok) throw bad(name, raw, "not an existing directory");
+  return dir;
+};
+
+const executable: Parser<string> = (raw, name) => {
+  try {
+    accessSync(raw, constants.X_OK);
+    if (!statSync(raw).isFile()) throw new Error();
+  } catch {
+    throw bad(name, raw, "not an executable file");
+  }
+  return raw;
+};
+
+const SETTINGS = [
+  {
+    key: "maxJobs",
+    env: "MCP_BG_MAX_JOBS",
+    flag: "--max-jobs",
+    parse: integer(1, 100000),
+    help: "jobs running at once (10)",
+  },
+  {
+    key: "maxOutputBytes",
+    env: "MCP_BG_MAX_OUTPUT_SIZE",
+    flag: "--max-output-size",
+    parse: parseSize,
+    help: "bytes kept per job and stream, KB/MB suffix (10MB)",
+  },
+  {
+    key: "jobTimeoutSeconds",
+    env: "MCP_BG_JOB_TIMEOUT",
+    flag: "--job-timeout",
+    parse: (raw, name) => (/^\s*(0|none)\s*$/i.test(raw) ? undefined : seconds(raw, name)),
+    help: "seconds before a job is killed; 0 or none for no limit (none)",
+  },
+  {
+    key: "cleanupIntervalSeconds",
+    env: "MCP_BG_CLEANUP_INTERVAL",
+    flag: "--cleanup-interval",
+    parse: seconds,
+    help: "seconds between sweeps of old finished jobs (300)",
+  },
+  {
+    key: "allowedCommands",
+    env: "MCP_BG_ALLOWED_COMMANDS",
+    flag: "--allowed-commands",
+    parse: (raw, name) => {
+      const list = regexList(raw, name);
+      return list.length ? list : undefined;
+    },
+    help: "comma-separated regexes; a command must match one (allow all)",
+  },
+  {
+    key: "deniedCommands",
+    env: "MCP_BG_DENIED_COMMANDS",
+    flag: "--denied-commands",
+    parse: (raw, name) =>
+      raw.trim().toLowerCase() === "none" ? [] : regexList(raw, name).map((re) => ({ name: re.source, pattern: re })),
+    help: "comma-separated regexes refused; 'none' turns the guard rail off (built-in rules)",
+  },
+  {
+    key: "workingDir",
+    env: "MCP_BG_WORKING_DIR",
+    flag: "--working-dir",
+    parse: directory,
+    help: "default working directory of jobs (server's cwd)",
+  },
+  {
+    key: "shell",
+    env: "MCP_BG_SHELL",
+    flag: "--shell",
+    parse: executable,
+    help: "shell that runs commands with -c (/bin/sh)",
+  },
+  {
+    key: "maxResponseChars",
+    env: "MCP_BG_MAX_RESPONSE_CHARS",
+    flag: "--max-response-chars",
+    parse: integer(1000, 10_000_000),
+    help: "characters per stream in one result (50000)",
+  },
+  {
+    key: "stateDir",
+    env: "MCP_BG_STATE_DIR",
+    flag: "--state-dir",
+    parse: (raw) => resolve(raw),
+    help: "where job output is kept ($XDG_STATE_HOME/mcp-bg-jobs)",
+  },
+  {
+    key: "retentionSeconds",
+    env: "MCP_BG_RETENTION",
+    flag: "--retention",
+    parse: seconds,
+    help: "seconds a finished job is kept (604800 = 7 days)",
+  },
+  {
+    key: "maxFinished",
+    env: "MCP_BG_MAX_FINISHED",
+    flag: "--max-finished",
+    parse: integer(1, 1_000_000),
+    help: "finished jobs kept at most (500)",
+  },
+] as const satisfies readonly Setting<keyof Config>[];
+
+/** Help lines for the settings: flag, variable and meaning. */
+export function settingsHelp(): string {
+  return SETTINGS.map((s) => `  ${`${s.flag} VALUE`.padEnd(28)} ${s.env.padEnd(26)} ${s.help}`).join("\n");
+}
+
+/** The defaults, for the given environment (state dir follows XDG_STATE_HOME and HOME). */
+function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
+  const stateHome = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
+  return {
+    maxJobs: 10,
+    maxOutputBytes: 10 * 1024 * 1024,
+    jobTimeoutSeconds: undefined,
+    cleanupIntervalSeconds: 300,
+    allowedCommands: undefined,
+    deniedCommands: [...DEFAULT_DENY_RULES],
+    workingDir: cwd,
+    shell: "/bin/sh",
+    maxResponseChars: 50_000,
+    stateDir: join(stateHome, "mcp-bg-jobs"),
+    retentionSeconds: 7 * 24 * 3600,
+    maxFinished: 500,
+    shutdownGraceMs: 2000,
+    baseEnv: env,
+  };
+}
+
+/**
+ * Builds the configuration from flags (`--max-jobs 5` or `--max-jobs=5`) over environment
+ * variables over defaults. Throws ConfigError with a one-line message on any bad value or flag.
+ */
+export function loadConfig(flags: ReadonlyMap<string, string>, env: NodeJS.ProcessEnv, cwd = process.cwd()): Config {
+  const config = defaults(env, cwd);
+  for (const flag of flags.keys()) {
+    if (!SETTINGS.some((s) => s.flag === flag)) throw new ConfigError(`unknown option ${flag} (see --help)`);
+  }
+  for (const s of SETTINGS) {
+    const fromFlag = flags.get(s.flag);
+    const raw = fromFlag ?? env[s.env];
+    if (raw === undefined || (fromFlag === undefined && raw === "")) continue;
+    (config as unknown as Record<string, unknown>)[s.key] = s.parse(raw, fromFlag !== undefined ? s.flag : s.env);
+  }
+  return config;
+}

@@ -1,0 +1,76 @@
+import { ringWritten } from "../output/ring-file.js";
+import { readStreamText, type StreamText } from "../output/stream-text.js";
+import { tailLines } from "../output/tail.js";
+import { JobError } from "./errors.js";
+import type { Job } from "./job.js";
+
+/** Byte offsets into both streams of a job: what a cursor stands for. */
+export interface Cursor {
+  stdout: number;
+  stderr: number;
+}
+
+/** Output of both streams, ready for a tool result. */
+export interface JobOutput {
+  stdout: string;
+  stderr: string;
+  cursor: string;
+  truncated: boolean;
+}
+
+/** Formats a cursor as the opaque string tools hand out: `<stdout offset>:<stderr offset>`. */
+export function formatCursor(c: Cursor): string {
+  return `${c.stdout}:${c.stderr}`;
+}
+
+/** Parses a cursor string; a malformed one is an `invalid_input` error. */
+export function parseCursor(text: string): Cursor {
+  const m = /^(\d{1,15}):(\d{1,15})$/.exec(text.trim());
+  if (!m) throw new JobError("invalid_input", `Invalid cursor "${text}": pass a cursor returned by an earlier call`);
+  return { stdout: Number(m[1]), stderr: Number(m[2]) };
+}
+
+/** The current end of both streams. */
+export function currentCursor(job: Job): Cursor {
+  return { stdout: ringWritten(job.stdoutPath), stderr: ringWritten(job.stderrPath) };
+}
+
+const n = (x: number) => x.toLocaleString("en-US");
+
+// Puts into the text where and how much was left out, and how to read it.
+function annotate(s: StreamText, cursor: string, capBytes: number, limit: number): string {
+  let text = s.text;
+  if (s.omittedBefore > 0) {
+    text = `[mcp-bg-jobs: ${n(s.omittedBefore)} earlier bytes not shown (limit ${n(limit)} per result); get_job_output with since="0:0" reads from the oldest kept byte]\n${text}`;
+  }
+  if (s.dropped > 0) {
+    text = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(capBytes)} bytes per stream]\n${text}`;
+  }
+  if (s.omittedAfter > 0) {
+    text = `${text}\n[mcp-bg-jobs: ${n(s.omittedAfter)} more bytes follow (limit ${n(limit)} per result); call get_job_output with since="${cursor}"]`;
+  }
+  return text;
+}
+
+/**
+ * Reads a job's output: with `since`, what came after that cursor (the oldest part first, up to
+ * `limit` characters a stream); without it, all retained output, or its newest `limit` characters.
+ */
+export function readJobOutput(job: Job, since: Cursor | undefined, limit: number, capBytes: number): JobOutput {
+  const final = !job.running;
+  const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final });
+  const err = readStreamText(job.stderrPath, { from: since?.stderr, maxBytes: limit, final });
+  const cursor = formatCursor({ stdout: out.end, stderr: err.end });
+  const cut = (s: StreamText) => s.dropped > 0 || s.omittedBefore > 0 || s.omittedAfter > 0;
+  return {
+    stdout: annotate(out, cursor, capBytes, limit),
+    stderr: annotate(err, cursor, capBytes, limit),
+    cursor,
+    truncated: cut(out) || cut(err),
+  };
+}
+
+/** The last `lines` lines of each stream, at most `limit` characters each. */
+export function tailJobOutput(job: Job, lines: number, limit: number): { stdout: string; stderr: string } {
+  return { stdout: tailLines(job.stdoutPath, lines, limit), stderr: tailLines(job.stderrPath, lines, limit) };
+}

@@ -1,0 +1,33 @@
+import { z } from "zod";
+
+/** A job id argument. */
+export const jobId = z
+  .string()
+  .min(1, "job_id is empty")
+  .max(200, "job_id is too long")
+  .describe("Job id (from execute_command or list_jobs)");
+
+/** The status values of a job. */
+export const jobStatus = z.enum(["running", "completed", "failed", "killed"]);
+
+const nullableString = z.string().nullable();
+const nullableInt = z.number().int().nullable();
+
+/** A job's record as returned by get_job_status. */
+export const jobRecord = z.object({
+  job_id: z.string(),
+  status: jobStatus,
+  command: z.string(),
+  name: nullableString,
+  cwd: z.string(),
+  pid: nullableInt,
+  pty: z.boolean(),
+  started: z.string(),
+  completed: nullableString,
+  exit_code: nullableInt,
+  signal: nullableString,
+  timed_out: z.boolean(),
+});
+
+/** Both streams' text. */
+export const streams = { stdout: z.string(), stderr: z.string() };

@@ -1,0 +1,29 @@
+import { McpServer } from "@modelcontextprotocol/server";
+import type { JobManager } from "../jobs/job-manager.js";
+import { VERSION } from "../version.js";
+import { registerExecuteCommandTool } from "./tools/execute-command.js";
+import { registerGetJobOutputTool } from "./tools/get-job-output.js";
+import { registerGetJobStatusTool } from "./tools/get-job-status.js";
+import { registerInteractWithJobTool } from "./tools/interact-with-job.js";
+import { registerKillJobTool } from "./tools/kill-job.js";
+import { registerListJobsTool } from "./tools/list-jobs.js";
+import { registerTailJobOutputTool } from "./tools/tail-job-output.js";
+
+const INSTRUCTIONS =
+  "Runs shell commands as background jobs. Start with execute_command, check with tail_job_output, stop with kill_job. Jobs end when this server stops.";
+
+/** Builds an MCP server whose tools act on the given job engine. */
+export function createServer(jobs: JobManager): McpServer {
+  const server = new McpServer(
+    { name: "mcp-bg-jobs", version: VERSION },
+    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+  );
+  registerExecuteCommandTool(server, jobs);
+  registerListJobsTool(server, jobs);
+  registerGetJobStatusTool(server, jobs);
+  registerGetJobOutputTool(server, jobs);
+  registerTailJobOutputTool(server, jobs);
+  registerInteractWithJobTool(server, jobs);
+  registerKillJobTool(server, jobs);
+  return server;
+}

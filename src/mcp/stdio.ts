@@ -1,0 +1,36 @@
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import type { Config } from "../cli/config.js";
+import { JobManager } from "../jobs/job-manager.js";
+import { log } from "../log.js";
+import { createServer } from "./server.js";
+
+/** Longest a shutdown may take before the server exits anyway. */
+const SHUTDOWN_DEADLINE_MS = 15_000;
+
+/**
+ * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
+ * every job (short grace) and exits.
+ */
+export function serveOnStdio(config: Config): void {
+  const jobs = new JobManager(config);
+  const handle = serveStdio(() => createServer(jobs), { onerror: (err) => log("warn", "transport", err) });
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", `stopping (${why})`);
+    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
+    try {
+      await jobs.shutdown();
+      await handle.close();
+    } catch (err) {
+      log("error", "shutdown", err);
+    }
+    process.exit(0);
+  };
+  process.stdin.on("end", () => void stop("stdin closed"));
+  process.stdin.on("close", () => void stop("stdin closed"));
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop(sig));
+  // stdout gone (host died): nothing can be answered any more.
+  process.stdout.on("error", () => void stop("stdout closed"));
+}

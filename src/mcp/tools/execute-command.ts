@@ -1,0 +1,43 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { jobStatus } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const input = z.object({
+  command: z.string().min(1, "command is empty").describe("Shell command, run with /bin/sh -c (pipes, &&, cd work)"),
+  cwd: z.string().optional().describe("Working directory (must exist; relative to the server's)"),
+  env: z.record(z.string(), z.string()).optional().describe("Extra environment variables (strings)"),
+  timeout_seconds: z.number().positive().optional().describe("Kill the job after this many seconds"),
+  name: z.string().max(200).optional().describe("Label shown in list_jobs"),
+  pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts, colours)"),
+});
+
+const output = z.object({ job_id: z.string(), pid: z.number().int().nullable(), status: jobStatus });
+
+/** Registers execute_command: start a command as a background job. */
+export function registerExecuteCommandTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "execute_command",
+    {
+      title: "Start a background job",
+      description:
+        "Start a shell command as a background job and return at once with its job_id. For servers, builds, tests: anything that runs a while. Then: tail_job_output or get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    },
+    (args) =>
+      runTool(async () => {
+        const job = await jobs.start({
+          command: args.command,
+          cwd: args.cwd,
+          env: args.env,
+          timeoutSeconds: args.timeout_seconds,
+          name: args.name,
+          pty: args.pty,
+        });
+        return { job_id: job.job_id, pid: job.pid, status: job.status };
+      }),
+  );
+}

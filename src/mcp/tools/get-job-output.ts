@@ -1,0 +1,33 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { parseCursor } from "../../jobs/job-output.js";
+import { jobId, streams } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const input = z.object({
+  job_id: jobId,
+  since: z.string().optional().describe("A cursor from an earlier result: return only output after it"),
+});
+
+const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean() });
+
+/** Registers get_job_output: all retained output, or what came after a cursor. */
+export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "get_job_output",
+    {
+      title: "Job output",
+      description:
+        "A job's stdout and stderr as text (escape codes removed): all that is kept, newest part if long. Pass `since` (the `cursor` of an earlier result) to get only newer output.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(() => {
+        const job = jobs.get(args.job_id);
+        return jobs.output(job.id, args.since === undefined ? undefined : parseCursor(args.since));
+      }),
+  );
+}

@@ -1,0 +1,32 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { jobId, streams } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const input = z.object({
+  job_id: jobId,
+  input: z.string().max(1_000_000).describe("Text for the job's stdin; a newline is appended unless it ends with one"),
+  wait_ms: z.number().int().min(0).max(600_000).optional().describe("Longest wait for the reply (default 2000)"),
+  raw: z.boolean().optional().describe("Send exactly as given: no newline added (control characters pass as they are)"),
+  eof: z.boolean().optional().describe("Close stdin after writing (end of input)"),
+});
+
+const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean() });
+
+/** Registers interact_with_job: write to stdin, return the reply. */
+export function registerInteractWithJobTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "interact_with_job",
+    {
+      title: "Send input to a job",
+      description:
+        "Write text to a running job's stdin and return what it printed after that: once it has been quiet ~250 ms, exited, or wait_ms (2000) passed.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+    },
+    (args) =>
+      runTool(() => jobs.interact(args.job_id, args.input, { waitMs: args.wait_ms, raw: args.raw, eof: args.eof })),
+  );
+}

@@ -1,0 +1,41 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { jobId } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+/** Signals kill_job accepts. */
+export const KILL_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2"] as const;
+
+const input = z.object({
+  job_id: jobId,
+  signal: z
+    .enum(KILL_SIGNALS, { error: `signal must be one of ${KILL_SIGNALS.join(", ")}` })
+    .optional()
+    .describe("First signal (default SIGTERM)"),
+  grace_seconds: z.number().min(0).max(3600).optional().describe("Seconds before SIGKILL (default 5)"),
+});
+
+const output = z.object({ status: z.enum(["killed", "already_terminated", "not_found"]) });
+
+/** Registers kill_job: end a job and everything it started. */
+export function registerKillJobTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "kill_job",
+    {
+      title: "Kill a job",
+      description:
+        "Stop a job and every process it started: the signal (SIGTERM) to its process group, SIGKILL to what is left after grace_seconds (5). Returns when all are gone: killed, already_terminated or not_found.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(async () => ({
+        status: await jobs.kill(args.job_id, {
+          signal: args.signal,
+          graceMs: args.grace_seconds === undefined ? undefined : args.grace_seconds * 1000,
+        }),
+      })),
+  );
+}

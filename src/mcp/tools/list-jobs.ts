@@ -1,0 +1,52 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { jobStatus } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const input = z.object({
+  status: jobStatus.optional().describe("Only jobs with this status"),
+  limit: z.number().int().min(1).max(10000).optional().describe("Most jobs to return (default 100)"),
+});
+
+const summary = z.object({
+  job_id: z.string(),
+  status: jobStatus,
+  command: z.string(),
+  name: z.string().nullable(),
+  started: z.string(),
+  completed: z.string().nullable(),
+  exit_code: z.number().int().nullable(),
+});
+
+const output = z.object({ jobs: z.array(summary), total: z.number().int() });
+
+/** Registers list_jobs: the jobs, newest first. */
+export function registerListJobsTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "list_jobs",
+    {
+      title: "List jobs",
+      description: "List jobs, newest first (default 100), optionally by status. `total` counts all that match.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(() => {
+        const { jobs: list, total } = jobs.list({ status: args.status, limit: args.limit });
+        return {
+          jobs: list.map((j) => ({
+            job_id: j.job_id,
+            status: j.status,
+            command: j.command,
+            name: j.name,
+            started: j.started,
+            completed: j.completed,
+            exit_code: j.exit_code,
+          })),
+          total,
+        };
+      }),
+  );
+}

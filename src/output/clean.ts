@@ -1,0 +1,19 @@
+import stripAnsi from "strip-ansi";
+
+// Applies carriage returns as a terminal would: text after a `\r` overwrites the line from column 0.
+function collapseRedraws(line: string): string {
+  if (!line.includes("\r")) return line;
+  let shown = "";
+  for (const part of line.split("\r")) shown = part + shown.slice(part.length);
+  return shown;
+}
+
+/**
+ * Turns raw terminal output into what a reader should see: ANSI escape sequences removed, `\r\n`
+ * read as a newline, and `\r` redraws (progress bars) collapsed to the line's final state.
+ */
+export function cleanTerminalText(text: string): string {
+  const plain = stripAnsi(text).replace(/\r+\n/g, "\n");
+  if (!plain.includes("\r")) return plain;
+  return plain.split("\n").map(collapseRedraws).join("\n");
+}

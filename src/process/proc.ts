@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from "node:fs";
+
+const MARK = Buffer.from("MCP_BG_JOB_ID=");
+
+// The value of MCP_BG_JOB_ID in a NUL-separated environment block, if present.
+function jobIdIn(environ: Buffer): string | undefined {
+  let i = environ.indexOf(MARK);
+  while (i !== -1) {
+    if (i === 0 || environ[i - 1] === 0) {
+      const from = i + MARK.length;
+      const to = environ.indexOf(0, from);
+      return environ.toString("utf8", from, to === -1 ? environ.length : to);
+    }
+    i = environ.indexOf(MARK, i + 1);
+  }
+  return undefined;
+}
+
+/**
+ * Pids of live processes whose environment carries `MCP_BG_JOB_ID` equal to one of `jobIds`,
+ * found by scanning /proc: this finds processes that left the job's process group (setsid).
+ */
+export function findJobProcesses(jobIds: ReadonlySet<string>): Map<number, string> {
+  const found = new Map<number, string>();
+  if (jobIds.size === 0) return found;
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const code = entry.charCodeAt(0);
+    if (code < 48 || code > 57) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`);
+    } catch {
+      continue; // gone meanwhile, or not ours to read
+    }
+    const id = jobIdIn(environ);
+    if (id !== undefined && jobIds.has(id)) found.set(Number(entry), id);
+  }
+  return found;
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[19]);
+  } catch {
+    return undefined;
+  }
+}

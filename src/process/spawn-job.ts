@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { signalName } from "./signals.js";
+
+/** Path of the compiled per-job capture process (native/shepherd.c). */
+export const SHEPHERD_PATH = fileURLToPath(new URL("../../build/shepherd", import.meta.url));
+
+/** How a job ended. */
+export interface JobExit {
+  /** Exit code, or null when a signal ended it or its end could not be observed. */
+  code: number | null;
+  /** Name of the signal that ended it, or null. */
+  signal: string | null;
+  /** The end could not be observed (the capture process died first). */
+  lost: boolean;
+}
+
+/** What to run, and where its output goes. */
+export interface SpawnRequest {
+  jobId: string;
+  /** Directory that receives the ring files `stdout` and `stderr` and the `exit` file. */
+  dir: string;
+  command: string;
+  shell: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  capBytes: number;
+  drainMs: number;
+  pty?: { cols: number; rows: number };
+}
+
+/** A started job: its pid, its stdin, and its end. */
+export interface JobProcess {
+  pid: number;
+  /** Writes to the job's stdin; rejects when it is closed (EPIPE). */
+  write(data: string | Buffer): Promise<void>;
+  /** Closes the job's stdin (end of input). */
+  closeStdin(): void;
+  readonly exited: Promise<JobExit>;
+}
+
+/** Why a job could not start. */
+export class SpawnError extends Error {}
+
+/**
+ * Starts a job under a shepherd process, which runs `shell -c command` in a new session and copies
+ * its output into ring files. Resolves once the command is running, with its pid.
+ */
+export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
+  if (!existsSync(SHEPHERD_PATH)) {
+    return Promise.reject(new SpawnError(`${SHEPHERD_PATH} is missing: run 'npm run build'`));
+  }
+  const args = [
+    req.dir,
+    req.jobId,
+    String(req.capBytes),
+    String(req.drainMs),
+    req.pty ? "1" : "0",
+    String(req.pty?.cols ?? 80),
+    String(req.pty?.rows ?? 24),
+    req.shell,
+    req.command,
+  ];
+  const child = spawn(SHEPHERD_PATH, args, {
+    cwd: req.cwd,
+    env: req.env,
+    // Its own session: a Ctrl-C meant for the server's terminal does not reach the job.
+    detached: true,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    let lines = "";
+    let pid = 0;
+    let ended: JobExit | undefined;
+    let settleExit: (exit: JobExit) => void = () => {};
+    const exited = new Promise<JobExit>((r) => (settleExit = r));
+    child.stdin?.on("error", () => {}); // EPIPE surfaces through write()'s callback
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      lines += chunk;
+      for (let nl = lines.indexOf("\n"); nl !== -1; nl = lines.indexOf("\n")) {
+        const [kind, a, ...rest] = lines.slice(0, nl).split(" ");
+        lines = lines.slice(nl + 1);
+        if (kind === "pid") {
+          pid = Number(a);
+          resolve(jobProcess(child, pid, exited));
+        } else if (kind === "error" && pid === 0) {
+          reject(new SpawnError(rest.join(" ") || `error ${a}`));
+        } else if (kind === "exit") {
+          const code = Number(a);
+          ended = { code: code >= 0 ? code : null, signal: signalName(Number(rest[0])) ?? null, lost: false };
+        }
+      }
+    });
+    child.on("error", (err) => reject(new SpawnError(err.message)));
+    child.on("close", () => {
+      settleExit(ended ?? { code: null, signal: null, lost: true });
+      if (pid === 0) reject(new SpawnError("the job's shepherd process ended before the job started"));
+    });
+  });
+}
+
+// Wraps the shepherd child as the job's handle.
+function jobProcess(child: ChildProcess, pid: number, exited: Promise<JobExit>): JobProcess {
+  const stdin = child.stdin;
+  return {
+    pid,
+    exited,
+    write(data) {
+      return new Promise((resolve, reject) => {
+        if (!stdin || stdin.destroyed || stdin.writableEnded) {
+          reject(Object.assign(new Error("stdin is closed"), { code: "EPIPE" }));
+          return;
+        }
+        stdin.write(data, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    closeStdin() {
+      stdin?.end();
+    },
+  };
+}
