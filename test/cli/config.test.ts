@@ -1,0 +1,470 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseArgs } from "../../src/cli/args.js";
+import { type Config, ConfigError, loadConfig, parseSize } from "../../src/cli/config.js";
+import { checkCommand, DEFAULT_DENY_RULES } from "../../src/jobs/command-policy.js";
+import { JobError } from "../../src/jobs/errors.js";
+
+const HOME = "/home/tester";
+const CWD = "/srv/project";
+
+let tmp: string;
+let dirA: string;
+let dirB: string;
+let shellA: string;
+let notExecutable: string;
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "mcp-bg-config-"));
+  dirA = join(tmp, "a");
+  dirB = join(tmp, "b");
+  mkdirSync(dirA);
+  mkdirSync(dirB);
+  shellA = join(tmp, "myshell");
+  writeFileSync(shellA, "#!/bin/sh\nexec /bin/sh \"$@\"\n");
+  chmodSync(shellA, 0o755);
+  notExecutable = join(tmp, "plain.txt");
+  writeFileSync(notExecutable, "not a program\n");
+  chmodSync(notExecutable, 0o644);
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** loadConfig with an explicit HOME, so defaults never depend on the machine. */
+const load = (env: Record<string, string> = {}, flags: Record<string, string> = {}): Config =>
+  loadConfig(new Map(Object.entries(flags)), { HOME, ...env }, CWD);
+
+/** The ConfigError that loading throws; fails the test when it does not throw one. */
+function configError(env: Record<string, string>, flags: Record<string, string> = {}): ConfigError {
+  let thrown: unknown;
+  try {
+    load(env, flags);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown, "expected a ConfigError").toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
+}
+
+/** A comparable view of a config value (regexes by their source). */
+function view(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(view);
+  if (value instanceof RegExp) return value.source;
+  if (value && typeof value === "object" && "pattern" in value) {
+    const rule = value as { name: string; pattern: RegExp };
+    return { name: rule.name, pattern: rule.pattern.source };
+  }
+  return value;
+}
+
+describe("loadConfig defaults", () => {
+  it("match the contract", () => {
+    const c = load();
+    expect(c.maxJobs).toBe(10);
+    expect(c.maxOutputBytes).toBe(10485760);
+    expect(c.jobTimeoutSeconds).toBeUndefined();
+    expect(c.cleanupIntervalSeconds).toBe(300);
+    expect(c.allowedCommands).toBeUndefined();
+    expect(view(c.deniedCommands)).toEqual(view(DEFAULT_DENY_RULES));
+    expect(c.workingDir).toBe(CWD);
+    expect(c.shell).toBe("/bin/sh");
+    expect(c.maxResponseChars).toBe(50000);
+    expect(c.retentionSeconds).toBe(604800);
+    expect(c.maxFinished).toBe(500);
+  });
+
+  it("put the state dir under $XDG_STATE_HOME when set", () => {
+    expect(load({ XDG_STATE_HOME: "/xdg/state" }).stateDir).toBe("/xdg/state/mcp-bg-jobs");
+  });
+
+  it("put the state dir under $HOME/.local/state otherwise", () => {
+    expect(load().stateDir).toBe(`${HOME}/.local/state/mcp-bg-jobs`);
+    expect(load({ XDG_STATE_HOME: "" }).stateDir).toBe(`${HOME}/.local/state/mcp-bg-jobs`);
+  });
+
+  it("treat an empty variable as unset", () => {
+    const c = load({ MCP_BG_MAX_JOBS: "", MCP_BG_MAX_OUTPUT_SIZE: "", MCP_BG_DENIED_COMMANDS: "" });
+    expect(c.maxJobs).toBe(10);
+    expect(c.maxOutputBytes).toBe(10485760);
+    expect(view(c.deniedCommands)).toEqual(view(DEFAULT_DENY_RULES));
+  });
+
+  it("keep the environment as the jobs' base environment", () => {
+    const env = { HOME, FOO: "bar" };
+    expect(loadConfig(new Map(), env, CWD).baseEnv).toBe(env);
+  });
+});
+
+interface SettingCase {
+  env: string;
+  flag: string;
+  key: keyof Config;
+  envValue: () => string;
+  envExpect: () => unknown;
+  flagValue: () => string;
+  flagExpect: () => unknown;
+}
+
+// Every variable, its flag, a value for each and what it parses to. Values are thunks: the temp dirs
+// are only made in beforeAll.
+const SETTINGS: SettingCase[] = [
+  {
+    env: "MCP_BG_MAX_JOBS",
+    flag: "--max-jobs",
+    key: "maxJobs",
+    envValue: () => "7",
+    envExpect: () => 7,
+    flagValue: () => "3",
+    flagExpect: () => 3,
+  },
+  {
+    env: "MCP_BG_MAX_OUTPUT_SIZE",
+    flag: "--max-output-size",
+    key: "maxOutputBytes",
+    envValue: () => "512KB",
+    envExpect: () => 524288,
+    flagValue: () => "2MB",
+    flagExpect: () => 2097152,
+  },
+  {
+    env: "MCP_BG_JOB_TIMEOUT",
+    flag: "--job-timeout",
+    key: "jobTimeoutSeconds",
+    envValue: () => "30",
+    envExpect: () => 30,
+    flagValue: () => "1.5",
+    flagExpect: () => 1.5,
+  },
+  {
+    env: "MCP_BG_CLEANUP_INTERVAL",
+    flag: "--cleanup-interval",
+    key: "cleanupIntervalSeconds",
+    envValue: () => "60",
+    envExpect: () => 60,
+    flagValue: () => "5",
+    flagExpect: () => 5,
+  },
+  {
+    env: "MCP_BG_ALLOWED_COMMANDS",
+    flag: "--allowed-commands",
+    key: "allowedCommands",
+    envValue: () => "^ls\\b,^echo ",
+    envExpect: () => ["^ls\\b", "^echo"],
+    flagValue: () => "^git",
+    flagExpect: () => ["^git"],
+  },
+  {
+    env: "MCP_BG_WORKING_DIR",
+    flag: "--working-dir",
+    key: "workingDir",
+    envValue: () => dirA,
+    envExpect: () => dirA,
+    flagValue: () => dirB,
+    flagExpect: () => dirB,
+  },
+  {
+    env: "MCP_BG_DENIED_COMMANDS",
+    flag: "--denied-commands",
+    key: "deniedCommands",
+    envValue: () => "npm publish,^git push",
+    envExpect: () => [
+      { name: "npm publish", pattern: "npm publish" },
+      { name: "^git push", pattern: "^git push" },
+    ],
+    flagValue: () => "shutdown",
+    flagExpect: () => [{ name: "shutdown", pattern: "shutdown" }],
+  },
+  {
+    env: "MCP_BG_SHELL",
+    flag: "--shell",
+    key: "shell",
+    envValue: () => "/bin/sh",
+    envExpect: () => "/bin/sh",
+    flagValue: () => shellA,
+    flagExpect: () => shellA,
+  },
+  {
+    env: "MCP_BG_MAX_RESPONSE_CHARS",
+    flag: "--max-response-chars",
+    key: "maxResponseChars",
+    envValue: () => "2000",
+    envExpect: () => 2000,
+    flagValue: () => "100000",
+    flagExpect: () => 100000,
+  },
+  {
+    env: "MCP_BG_STATE_DIR",
+    flag: "--state-dir",
+    key: "stateDir",
+    envValue: () => "/var/lib/bg-a",
+    envExpect: () => "/var/lib/bg-a",
+    flagValue: () => "/var/lib/bg-b",
+    flagExpect: () => "/var/lib/bg-b",
+  },
+  {
+    env: "MCP_BG_RETENTION",
+    flag: "--retention",
+    key: "retentionSeconds",
+    envValue: () => "3600",
+    envExpect: () => 3600,
+    flagValue: () => "60",
+    flagExpect: () => 60,
+  },
+  {
+    env: "MCP_BG_MAX_FINISHED",
+    flag: "--max-finished",
+    key: "maxFinished",
+    envValue: () => "20",
+    envExpect: () => 20,
+    flagValue: () => "5",
+    flagExpect: () => 5,
+  },
+];
+
+describe.each(SETTINGS)("$env / $flag", (s) => {
+  it("is read from the environment variable", () => {
+    const c = load({ [s.env]: s.envValue() });
+    expect(view(c[s.key])).toEqual(s.envExpect());
+  });
+
+  it("is read from the flag", () => {
+    const c = load({}, { [s.flag]: s.flagValue() });
+    expect(view(c[s.key])).toEqual(s.flagExpect());
+  });
+
+  it("takes the flag over the variable", () => {
+    const c = load({ [s.env]: s.envValue() }, { [s.flag]: s.flagValue() });
+    expect(view(c[s.key])).toEqual(s.flagExpect());
+  });
+
+  it("takes the flag the same way as --name value and --name=value", () => {
+    for (const argv of [
+      [s.flag, s.flagValue()],
+      [`${s.flag}=${s.flagValue()}`],
+    ]) {
+      const { options } = parseArgs(argv, new Set());
+      const c = loadConfig(options, { HOME }, CWD);
+      expect(view(c[s.key])).toEqual(s.flagExpect());
+    }
+  });
+});
+
+describe("special values", () => {
+  it.each(["0", "none", "NONE", " none "])("MCP_BG_JOB_TIMEOUT=%j means no limit", (raw) => {
+    expect(load({ MCP_BG_JOB_TIMEOUT: raw }).jobTimeoutSeconds).toBeUndefined();
+  });
+
+  it("--job-timeout none overrides a timeout from the environment", () => {
+    expect(load({ MCP_BG_JOB_TIMEOUT: "30" }, { "--job-timeout": "none" }).jobTimeoutSeconds).toBeUndefined();
+    expect(load({ MCP_BG_JOB_TIMEOUT: "30" }, { "--job-timeout": "0" }).jobTimeoutSeconds).toBeUndefined();
+  });
+
+  it.each(["none", "NONE", " None "])("MCP_BG_DENIED_COMMANDS=%j turns the guard rail off", (raw) => {
+    const c = load({ MCP_BG_DENIED_COMMANDS: raw });
+    expect(c.deniedCommands).toEqual([]);
+    expect(() => checkCommand({ allowed: c.allowedCommands, denied: c.deniedCommands }, "rm -rf /")).not.toThrow();
+  });
+
+  it("--denied-commands none overrides rules from the environment", () => {
+    expect(load({ MCP_BG_DENIED_COMMANDS: "foo" }, { "--denied-commands": "none" }).deniedCommands).toEqual([]);
+  });
+
+  it.each([
+    ["10KB", 10240],
+    ["10MB", 10485760],
+    ["1MB", 1048576],
+    ["4096", 4096],
+    ["10mb", 10485760],
+  ])("MCP_BG_MAX_OUTPUT_SIZE=%j is %d bytes", (raw, bytes) => {
+    expect(load({ MCP_BG_MAX_OUTPUT_SIZE: raw }).maxOutputBytes).toBe(bytes);
+  });
+
+  it("MCP_BG_ALLOWED_COMMANDS trims its patterns and drops empty ones", () => {
+    expect(view(load({ MCP_BG_ALLOWED_COMMANDS: " ^ls , ,^cat " }).allowedCommands)).toEqual(["^ls", "^cat"]);
+  });
+
+  it("MCP_BG_ALLOWED_COMMANDS gives an allow-list that checkCommand applies", () => {
+    const c = load({ MCP_BG_ALLOWED_COMMANDS: "^ls\\b,^echo\\b" });
+    const policy = { allowed: c.allowedCommands, denied: c.deniedCommands };
+    expect(() => checkCommand(policy, "ls -la")).not.toThrow();
+    expect(() => checkCommand(policy, "cat x")).toThrow(/matches none of MCP_BG_ALLOWED_COMMANDS/);
+  });
+
+  it("MCP_BG_DENIED_COMMANDS gives rules named by their pattern that checkCommand applies", () => {
+    const c = load({ MCP_BG_DENIED_COMMANDS: "npm publish,^git push" });
+    const policy = { allowed: c.allowedCommands, denied: c.deniedCommands };
+    expect(() => checkCommand(policy, "npm test")).not.toThrow();
+    let err: unknown;
+    try {
+      checkCommand(policy, "git push origin main");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(JobError);
+    expect((err as JobError).code).toBe("denied");
+    expect((err as JobError).message).toContain('"^git push"');
+  });
+
+  it("MCP_BG_STATE_DIR and MCP_BG_WORKING_DIR come out as absolute paths", () => {
+    const c = load({ MCP_BG_STATE_DIR: "relative/state" });
+    expect(c.stateDir.startsWith("/")).toBe(true);
+    expect(c.stateDir.endsWith("/relative/state")).toBe(true);
+    expect(load({ MCP_BG_WORKING_DIR: `${dirA}/../a/` }).workingDir).toBe(dirA);
+  });
+
+  it("accepts surrounding white space in whole numbers", () => {
+    expect(load({ MCP_BG_MAX_JOBS: " 5 " }).maxJobs).toBe(5);
+  });
+});
+
+// [variable, flag, bad value (a thunk: some need the temp dir)]
+const BAD: [string, string, () => string][] = [
+  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "abc"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "-1"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "0"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "2.5"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "1\n2"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "10XB"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "abc"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "-5MB"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "0"],
+  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", () => "abc"],
+  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", () => "-5"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "abc"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "-1"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "0"],
+  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", () => "("],
+  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", () => "^ls,[z-a]"],
+  ["MCP_BG_DENIED_COMMANDS", "--denied-commands", () => "("],
+  ["MCP_BG_WORKING_DIR", "--working-dir", () => "/nonexistent-mcp-bg-dir"],
+  ["MCP_BG_WORKING_DIR", "--working-dir", () => notExecutable],
+  ["MCP_BG_SHELL", "--shell", () => "/nonexistent/sh"],
+  ["MCP_BG_SHELL", "--shell", () => notExecutable],
+  ["MCP_BG_SHELL", "--shell", () => tmp],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "abc"],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "-1"],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "0"],
+  ["MCP_BG_RETENTION", "--retention", () => "abc"],
+  ["MCP_BG_RETENTION", "--retention", () => "-1"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "abc"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "-1"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "0"],
+];
+
+describe("bad values", () => {
+  it.each(BAD)("%s=%s… is a one-line ConfigError naming the variable", (env, _flag, value) => {
+    const err = configError({ [env]: value() });
+    expect(err.message).toContain(env);
+    expect(err.message).not.toMatch(/[\r\n]/);
+  });
+
+  it.each(BAD)("%s / %s … is a one-line ConfigError naming the flag", (_env, flag, value) => {
+    const err = configError({}, { [flag]: value() });
+    expect(err.message).toContain(flag);
+    expect(err.message).not.toMatch(/[\r\n]/);
+  });
+
+  it("names the flag, not the variable, when the bad value came from the flag", () => {
+    const err = configError({ MCP_BG_MAX_JOBS: "5" }, { "--max-jobs": "abc" });
+    expect(err.message).toContain("--max-jobs");
+    expect(err.message).not.toContain("MCP_BG_MAX_JOBS");
+  });
+
+  it("is one line even when an invalid pattern has a newline inside it", () => {
+    // V8's RegExp error message repeats the pattern verbatim, newline included.
+    const err = configError({ MCP_BG_ALLOWED_COMMANDS: "(\nx" });
+    expect(err.message).toContain("MCP_BG_ALLOWED_COMMANDS");
+    expect(err.message).not.toMatch(/[\r\n]/);
+  });
+
+  it.each(["--bogus", "--max-job", "--MAX-JOBS"])("refuses the unknown flag %s", (flag) => {
+    const err = configError({}, { [flag]: "1" });
+    expect(err.message).toContain(flag);
+    expect(err.message).not.toMatch(/[\r\n]/);
+  });
+
+  it("ignores unrelated environment variables", () => {
+    expect(() => load({ MCP_BG_UNKNOWN_THING: "x", PATH: "/bin" })).not.toThrow();
+  });
+});
+
+describe("parseSize", () => {
+  it.each([
+    ["4096", 4096],
+    ["1024", 1024],
+    ["1KB", 1024],
+    ["1kb", 1024],
+    ["10K", 10240],
+    ["512KB", 524288],
+    ["512KiB", 524288],
+    ["1M", 1048576],
+    ["10MB", 10485760],
+    ["10mb", 10485760],
+    ["10 MB", 10485760],
+    [" 10MB ", 10485760],
+    ["1.5MB", 1572864],
+    ["1GB", 1073741824],
+    ["2048B", 2048],
+  ])("parses %j as %d bytes", (raw, bytes) => {
+    expect(parseSize(raw)).toBe(bytes);
+  });
+
+  it.each(["10XB", "", "MB", "abc", "-1MB", "10 M B", "1e6", "0x400", "0", "0KB"])("refuses %j", (raw) => {
+    expect(() => parseSize(raw)).toThrow(ConfigError);
+  });
+
+  it("names the setting in its error", () => {
+    expect(() => parseSize("10XB", "MCP_BG_MAX_OUTPUT_SIZE")).toThrow(/MCP_BG_MAX_OUTPUT_SIZE/);
+  });
+});
+
+describe("parseArgs", () => {
+  const SWITCHES = new Set(["--help", "--version"]);
+
+  it("takes the next argument as the value of `--a b`", () => {
+    const p = parseArgs(["--a", "b"], SWITCHES);
+    expect([...p.options]).toEqual([["--a", "b"]]);
+    expect(p.positionals).toEqual([]);
+  });
+
+  it("splits `--a=b` at the first =", () => {
+    expect([...parseArgs(["--a=b"], SWITCHES).options]).toEqual([["--a", "b"]]);
+    expect([...parseArgs(["--a=b=c"], SWITCHES).options]).toEqual([["--a", "b=c"]]);
+    expect([...parseArgs(["--a="], SWITCHES).options]).toEqual([["--a", ""]]);
+  });
+
+  it("gives an option at the end without a value the empty string", () => {
+    expect([...parseArgs(["--a"], SWITCHES).options]).toEqual([["--a", ""]]);
+  });
+
+  it("treats switches as taking no value", () => {
+    const p = parseArgs(["--help", "list", "--version"], SWITCHES);
+    expect([...p.switches].sort()).toEqual(["--help", "--version"]);
+    expect(p.options.size).toBe(0);
+    expect(p.positionals).toEqual(["list"]);
+  });
+
+  it("keeps positionals in order between options", () => {
+    const p = parseArgs(["logs", "--tail", "5", "abc123", "--x=1", "more"], SWITCHES);
+    expect(p.positionals).toEqual(["logs", "abc123", "more"]);
+    expect([...p.options]).toEqual([
+      ["--tail", "5"],
+      ["--x", "1"],
+    ]);
+  });
+
+  it("treats single-dash words and a bare -- as positionals", () => {
+    expect(parseArgs(["-h", "--"], SWITCHES).positionals).toEqual(["-h", "--"]);
+  });
+
+  it("lets the last of a repeated option win", () => {
+    expect(parseArgs(["--a", "1", "--a=2"], SWITCHES).options.get("--a")).toBe("2");
+  });
+
+  it("returns nothing for no arguments", () => {
+    const p = parseArgs([], SWITCHES);
+    expect(p.options.size + p.switches.size + p.positionals.length).toBe(0);
+  });
+});

@@ -1,0 +1,80 @@
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { tempDir } from "../helpers.js";
+
+/** The built server binary. */
+export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+
+/** A running server spoken to through the SDK client over stdio, as an MCP host does. */
+export interface Harness {
+  client: Client;
+  transport: StdioClientTransport;
+  /** Pid of the server process. */
+  pid: number;
+  stateDir: string;
+  /** What the server wrote to stderr so far. */
+  stderr(): string;
+  /** Calls a tool and returns the raw result. */
+  call(name: string, args?: Record<string, unknown>): Promise<ToolResult>;
+  /** Calls a tool that must succeed and returns its structuredContent (checked against its text block). */
+  ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** Calls a tool that must fail and returns its error text. */
+  error(name: string, args?: Record<string, unknown>): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface ToolResult {
+  content: { type: string; text?: string }[];
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+/** Starts the built server with extra environment variables and flags. */
+export async function startServer(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<Harness> {
+  const state = tempDir("mcp-bg-state-");
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MCP_BG_")) env[k] = v;
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN, ...(opts.args ?? [])],
+    env: { ...env, MCP_BG_STATE_DIR: state.path, ...opts.env },
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: "mcp-bg-jobs-tests", version: "1.0.0" });
+  await client.connect(transport);
+  const pid = transport.pid;
+  if (!pid) throw new Error("server did not start");
+  const call = async (name: string, args: Record<string, unknown> = {}) =>
+    (await client.callTool({ name, arguments: args })) as ToolResult;
+  const text = (r: ToolResult) => r.content.map((c) => c.text ?? "").join("");
+  return {
+    client,
+    transport,
+    pid,
+    stateDir: state.path,
+    stderr: () => stderr,
+    call,
+    async ok(name, args) {
+      const r = await call(name, args);
+      if (r.isError) throw new Error(`${name} failed: ${text(r)}`);
+      if (JSON.stringify(JSON.parse(text(r))) !== JSON.stringify(r.structuredContent)) {
+        throw new Error(`${name}: text block differs from structuredContent`);
+      }
+      return r.structuredContent as never;
+    },
+    async error(name, args) {
+      const r = await call(name, args);
+      if (!r.isError) throw new Error(`${name} should have failed: ${text(r)}`);
+      return text(r);
+    },
+    async close() {
+      await client.close().catch(() => {});
+      state.remove();
+    },
+  };
+}

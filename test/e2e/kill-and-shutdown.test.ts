@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive, marker, processesMatching, splitWord, waitFor } from "../helpers.js";
+import { type Harness, startServer } from "./harness.js";
+
+type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean };
+
+// A shell loop that stays alive (not exec'd away) and shows `mark` in its command line (only its own).
+const loop = (mark: string, trap = "") => `sh -c '${trap}while :; do sleep 1; done' ${splitWord(mark)}`;
+
+describe("kill_job leaves nothing behind", () => {
+  let s: Harness;
+  beforeAll(async () => {
+    s = await startServer({ env: { MCP_BG_MAX_JOBS: "20" } });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it("ends a tree that ignores SIGTERM within grace + 1 s, keeping signal and exit code", async () => {
+    const mark = marker();
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `trap '' TERM; ${loop(mark, 'trap "" TERM; ')} & ${loop(mark, 'trap "" TERM; ')} & wait`,
+    });
+    await waitFor(() => processesMatching(mark).length === 2);
+    const t0 = Date.now();
+    expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(Date.now() - t0).toBeLessThan(2000 + 500);
+    expect(processesMatching(mark)).toEqual([]);
+    const st = await s.ok<Status>("get_job_status", { job_id });
+    expect(st).toMatchObject({ status: "killed", signal: "SIGKILL", exit_code: null, timed_out: false });
+  });
+
+  it("kills children that left the process group with setsid", async () => {
+    const mark = marker();
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `setsid ${loop(mark)} & ${loop(`${mark}-in-group`)}`,
+    });
+    await waitFor(() => processesMatching(mark).length === 2);
+    expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(processesMatching(mark)).toEqual([]);
+  });
+
+  it("returns at once when the job dies of the first signal, and reports that signal", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
+    const t0 = Date.now();
+    expect(await s.ok("kill_job", { job_id, grace_seconds: 30 })).toEqual({ status: "killed" });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", signal: "SIGTERM" });
+  });
+
+  it("sends the chosen signal", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "trap 'echo got-int; exit 7' INT; while :; do sleep 0.1; done",
+    });
+    await waitFor(async () => (await s.ok<{ stdout: string }>("get_job_output", { job_id })) !== undefined);
+    expect(await s.ok("kill_job", { job_id, signal: "SIGINT", grace_seconds: 5 })).toEqual({ status: "killed" });
+    expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", exit_code: 7 });
+    expect(await s.ok("get_job_output", { job_id })).toMatchObject({ stdout: "got-int\n" });
+    expect(await s.error("kill_job", { job_id, signal: "SIGSTOP" })).toMatch(/signal/);
+  });
+
+  it("kills a job at its timeout through the same path: killed, timed_out", async () => {
+    const mark = marker();
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `setsid ${loop(mark)} & sleep 300`,
+      timeout_seconds: 0.5,
+    });
+    const st = await waitFor(async () => {
+      const r = await s.ok<Status>("get_job_status", { job_id });
+      return r.status !== "running" && r;
+    });
+    expect(st).toMatchObject({ status: "killed", timed_out: true });
+    await waitFor(() => processesMatching(mark).length === 0, 3000);
+  });
+
+  it("takes a job's end from its exit, not from its pipes closing", async () => {
+    const mark = marker();
+    // The background loop keeps stdout open long after the job's shell has exited.
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: `${loop(mark)} & echo started` });
+    const st = await waitFor(async () => {
+      const r = await s.ok<Status>("get_job_status", { job_id });
+      return r.status !== "running" && r;
+    }, 5000);
+    expect(st).toMatchObject({ status: "completed", exit_code: 0 });
+    expect(await s.ok("get_job_output", { job_id })).toMatchObject({ stdout: "started\n" });
+    expect(processesMatching(mark).length).toBe(1); // still running: it was not killed, only not waited for
+  });
+});
+
+describe("the server never leaves orphans", () => {
+  for (const how of ["stdin close", "SIGTERM", "SIGINT", "SIGHUP"] as const) {
+    it(`kills every job and what it left behind on ${how}`, async () => {
+      const s = await startServer();
+      const mark = marker();
+      await s.ok("execute_command", { command: `trap '' TERM; ${loop(`${mark}a`, 'trap "" TERM; ')}` });
+      await s.ok("execute_command", { command: `setsid ${loop(`${mark}b`)} & sleep 300` });
+      // A finished job whose background child lives on.
+      const done = await s.ok<{ job_id: string }>("execute_command", { command: `${loop(`${mark}c`)} & true` });
+      await waitFor(async () => (await s.ok<Status>("get_job_status", { job_id: done.job_id })).status !== "running");
+      await waitFor(() => processesMatching(mark).length === 3);
+      if (how === "stdin close") s.transport.close();
+      else process.kill(s.pid, how);
+      await waitFor(() => !isAlive(s.pid), 10_000);
+      expect(processesMatching(mark)).toEqual([]);
+      expect(s.stderr()).toContain("stopping");
+      await s.close();
+    });
+  }
+});

@@ -1,0 +1,59 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Waits until `cond` returns a truthy value, checking every `everyMs`; fails after `timeoutMs`. */
+export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await cond();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${cond.toString()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = "mcp-bg-test-"): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Pids of live processes whose command line contains `marker`, read from /proc/PID/cmdline
+ * (independent of the server's own /proc/environ logic). Zombies (no cmdline) are not counted.
+ */
+export function processesMatching(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmdline.includes(marker)) found.push(Number(entry));
+    } catch {}
+  }
+  return found;
+}
+
+/** Whether a process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** A unique token to put in a command line, so tests can find its processes. */
+export function marker(): string {
+  return `mk${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * `mark` written so that the shell joins it into one word while the command text itself does not
+ * contain it: only the processes that receive it as an argument show it in their command line.
+ */
+export function splitWord(mark: string): string {
+  return `"${mark.slice(0, 3)}""${mark.slice(3)}"`;
+}
