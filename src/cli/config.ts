@@ -27,7 +27,13 @@ export interface Config {
 /** A configuration value that cannot be used; its message is the one line printed before exit 2. */
 export class ConfigError extends Error {}
 
-type Parser<T> = (raw: string, name: string) => T;
+/** What a parser may look at besides the raw value. */
+interface ParseContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+type Parser<T> = (raw: string, name: string, ctx: ParseContext) => T;
 
 /** One setting: its environment variable, its flag, how to parse it and its default. */
 interface Setting<K extends keyof Config> {
@@ -38,7 +44,9 @@ interface Setting<K extends keyof Config> {
   help: string;
 }
 
-const bad = (name: string, raw: string, why: string) => new ConfigError(`${name}=${JSON.stringify(raw)}: ${why}`);
+// One line, whatever the value or the reason contain.
+const bad = (name: string, raw: string, why: string) =>
+  new ConfigError(`${name}=${JSON.stringify(raw)}: ${why.replace(/\s*\n\s*/g, " ")}`);
 
 // A whole number within [min, max].
 const integer =
@@ -53,7 +61,7 @@ const integer =
 // Seconds: a positive number, fractions allowed.
 const seconds: Parser<number> = (raw, name) => {
   const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) throw bad(name, raw, "expected a number of seconds > 0");
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n <= 0) throw bad(name, raw, "expected a number of seconds > 0");
   return n;
 };
 
@@ -81,8 +89,8 @@ const regexList = (raw: string, name: string): RegExp[] =>
       }
     });
 
-const directory: Parser<string> = (raw, name) => {
-  const dir = resolve(raw);
+const directory: Parser<string> = (raw, name, ctx) => {
+  const dir = resolve(ctx.cwd, raw);
   let ok = false;
   try {
     ok = statSync(dir).isDirectory();
@@ -91,14 +99,18 @@ const directory: Parser<string> = (raw, name) => {
   return dir;
 };
 
-const executable: Parser<string> = (raw, name) => {
-  try {
-    accessSync(raw, constants.X_OK);
-    if (!statSync(raw).isFile()) throw new Error();
-  } catch {
-    throw bad(name, raw, "not an executable file");
+// An executable file: a path, or a bare name looked up on PATH.
+const executable: Parser<string> = (raw, name, ctx) => {
+  const candidates = raw.includes("/")
+    ? [resolve(ctx.cwd, raw)]
+    : (ctx.env.PATH ?? "").split(":").map((d) => join(d || ".", raw));
+  for (const path of candidates) {
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return path;
+    } catch {}
   }
-  return raw;
+  throw bad(name, raw, "not an executable file");
 };
 
 const SETTINGS = [
@@ -120,7 +132,7 @@ const SETTINGS = [
     key: "jobTimeoutSeconds",
     env: "MCP_BG_JOB_TIMEOUT",
     flag: "--job-timeout",
-    parse: (raw, name) => (/^\s*(0|none)\s*$/i.test(raw) ? undefined : seconds(raw, name)),
+    parse: (raw, name, ctx) => (/^\s*none\s*$/i.test(raw) || Number(raw) === 0 ? undefined : seconds(raw, name, ctx)),
     help: "seconds before a job is killed; 0 or none for no limit (none)",
   },
   {
@@ -144,8 +156,12 @@ const SETTINGS = [
     key: "deniedCommands",
     env: "MCP_BG_DENIED_COMMANDS",
     flag: "--denied-commands",
-    parse: (raw, name) =>
-      raw.trim().toLowerCase() === "none" ? [] : regexList(raw, name).map((re) => ({ name: re.source, pattern: re })),
+    parse: (raw, name) => {
+      if (raw.trim().toLowerCase() === "none") return [];
+      const list = regexList(raw, name);
+      if (list.length === 0) throw bad(name, raw, "expected comma-separated regexes, or none to turn the rules off");
+      return list.map((re) => ({ name: re.source, pattern: re }));
+    },
     help: "comma-separated regexes refused; 'none' turns the guard rail off (built-in rules)",
   },
   {
@@ -173,7 +189,7 @@ const SETTINGS = [
     key: "stateDir",
     env: "MCP_BG_STATE_DIR",
     flag: "--state-dir",
-    parse: (raw) => resolve(raw),
+    parse: (raw: string, _name: string, ctx: ParseContext) => resolve(ctx.cwd, raw),
     help: "where job output is kept ($XDG_STATE_HOME/mcp-bg-jobs)",
   },
   {
@@ -231,7 +247,10 @@ export function loadConfig(flags: ReadonlyMap<string, string>, env: NodeJS.Proce
     const fromFlag = flags.get(s.flag);
     const raw = fromFlag ?? env[s.env];
     if (raw === undefined || (fromFlag === undefined && raw === "")) continue;
-    (config as unknown as Record<string, unknown>)[s.key] = s.parse(raw, fromFlag !== undefined ? s.flag : s.env);
+    (config as unknown as Record<string, unknown>)[s.key] = s.parse(raw, fromFlag !== undefined ? s.flag : s.env, {
+      env,
+      cwd,
+    });
   }
   return config;
 }

@@ -6,8 +6,11 @@ export interface DenyRule {
   pattern: RegExp;
 }
 
-// Where a command word stands: the start, after a separator or subshell opener, or after sudo.
-const AT = String.raw`(?:^|[;&|(\x60]\s*|\$\(\s*|\bsudo\s+(?:-\S+\s+)*)`;
+// sudo's options, some of which take a value (`sudo -u root`).
+const SUDO = String.raw`\bsudo\s+(?:-\S+\s+(?:[^-\s]\S*\s+)?)*`;
+// Where a command word stands: the start, a new line, after a separator, a subshell or block opener,
+// a shell keyword, or sudo.
+const AT = String.raw`(?:^|[;&|(\x60\n{]\s*|\$\(\s*|\b(?:then|do|else)\s+|${SUDO})`;
 // The end of a word: end of input, a space or a separator.
 const END = String.raw`(?=$|[\s;&|)\x60])`;
 
@@ -21,7 +24,8 @@ export const DEFAULT_DENY_RULES: readonly DenyRule[] = [
   {
     name: "rm -rf of / or ~",
     pattern: new RegExp(
-      String.raw`${AT}rm\s+(?:-\S+\s+)*-(?:-recursive|[a-zA-Z]*[rR][a-zA-Z]*)\s+(?:-\S+\s+)*(?:--\s+)?["']?(?:/|/\*|~|~/|~/\*|\$\{?HOME\}?/?\*?)["']?${END}`,
+      // rm with a recursive flag anywhere in the same simple command, and / or ~ among its arguments.
+      String.raw`${AT}rm(?=\s)(?=[^;&|\n]*\s-(?:-recursive|[a-zA-Z]*[rR]))[^;&|\n]*?\s["']?(?:/|/\*|~|~/|~/\*|\$\{?HOME\}?/?\*?)["']?${END}`,
     ),
   },
   { name: "mkfs", pattern: new RegExp(String.raw`${AT}mkfs(?:\.\w+)?${END}`) },
@@ -33,7 +37,7 @@ export const DEFAULT_DENY_RULES: readonly DenyRule[] = [
   {
     name: "download piped into a shell",
     pattern: new RegExp(
-      String.raw`${AT}(?:curl|wget)\b[^;&]*\|\s*(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+)?(?:ba|da|z|k|fi|c|tc)?sh${END}`,
+      String.raw`${AT}(?:curl|wget)\b[^;&\n]*\|\s*(?:${SUDO})?(?:env\s+)?(?:\S*/)?(?:ba|da|z|k|fi|c|tc)?sh${END}`,
     ),
   },
 ];

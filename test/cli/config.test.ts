@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
 import { type Config, ConfigError, loadConfig, parseSize } from "../../src/cli/config.js";
 import { checkCommand, DEFAULT_DENY_RULES } from "../../src/jobs/command-policy.js";
@@ -10,25 +10,18 @@ import { JobError } from "../../src/jobs/errors.js";
 const HOME = "/home/tester";
 const CWD = "/srv/project";
 
-let tmp: string;
-let dirA: string;
-let dirB: string;
-let shellA: string;
-let notExecutable: string;
-
-beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), "mcp-bg-config-"));
-  dirA = join(tmp, "a");
-  dirB = join(tmp, "b");
-  mkdirSync(dirA);
-  mkdirSync(dirB);
-  shellA = join(tmp, "myshell");
-  writeFileSync(shellA, "#!/bin/sh\nexec /bin/sh \"$@\"\n");
-  chmodSync(shellA, 0o755);
-  notExecutable = join(tmp, "plain.txt");
-  writeFileSync(notExecutable, "not a program\n");
-  chmodSync(notExecutable, 0o644);
-});
+// Made at load time: the tables below name these paths.
+const tmp = mkdtempSync(join(tmpdir(), "mcp-bg-config-"));
+const dirA = join(tmp, "a");
+const dirB = join(tmp, "b");
+const shellA = join(tmp, "myshell");
+const notExecutable = join(tmp, "plain.txt");
+mkdirSync(dirA);
+mkdirSync(dirB);
+writeFileSync(shellA, '#!/bin/sh\nexec /bin/sh "$@"\n');
+chmodSync(shellA, 0o755);
+writeFileSync(notExecutable, "not a program\n");
+chmodSync(notExecutable, 0o644);
 
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -101,152 +94,148 @@ interface SettingCase {
   env: string;
   flag: string;
   key: keyof Config;
-  envValue: () => string;
-  envExpect: () => unknown;
-  flagValue: () => string;
-  flagExpect: () => unknown;
+  envValue: string;
+  envExpect: unknown;
+  flagValue: string;
+  flagExpect: unknown;
 }
 
-// Every variable, its flag, a value for each and what it parses to. Values are thunks: the temp dirs
-// are only made in beforeAll.
+// Every variable, its flag, a value for each and what it parses to.
 const SETTINGS: SettingCase[] = [
   {
     env: "MCP_BG_MAX_JOBS",
     flag: "--max-jobs",
     key: "maxJobs",
-    envValue: () => "7",
-    envExpect: () => 7,
-    flagValue: () => "3",
-    flagExpect: () => 3,
+    envValue: "7",
+    envExpect: 7,
+    flagValue: "3",
+    flagExpect: 3,
   },
   {
     env: "MCP_BG_MAX_OUTPUT_SIZE",
     flag: "--max-output-size",
     key: "maxOutputBytes",
-    envValue: () => "512KB",
-    envExpect: () => 524288,
-    flagValue: () => "2MB",
-    flagExpect: () => 2097152,
+    envValue: "512KB",
+    envExpect: 524288,
+    flagValue: "2MB",
+    flagExpect: 2097152,
   },
   {
     env: "MCP_BG_JOB_TIMEOUT",
     flag: "--job-timeout",
     key: "jobTimeoutSeconds",
-    envValue: () => "30",
-    envExpect: () => 30,
-    flagValue: () => "1.5",
-    flagExpect: () => 1.5,
+    envValue: "30",
+    envExpect: 30,
+    flagValue: "1.5",
+    flagExpect: 1.5,
   },
   {
     env: "MCP_BG_CLEANUP_INTERVAL",
     flag: "--cleanup-interval",
     key: "cleanupIntervalSeconds",
-    envValue: () => "60",
-    envExpect: () => 60,
-    flagValue: () => "5",
-    flagExpect: () => 5,
+    envValue: "60",
+    envExpect: 60,
+    flagValue: "5",
+    flagExpect: 5,
   },
   {
     env: "MCP_BG_ALLOWED_COMMANDS",
     flag: "--allowed-commands",
     key: "allowedCommands",
-    envValue: () => "^ls\\b,^echo ",
-    envExpect: () => ["^ls\\b", "^echo"],
-    flagValue: () => "^git",
-    flagExpect: () => ["^git"],
+    envValue: "^ls\\b,^echo ",
+    envExpect: ["^ls\\b", "^echo"],
+    flagValue: "^git",
+    flagExpect: ["^git"],
   },
   {
     env: "MCP_BG_WORKING_DIR",
     flag: "--working-dir",
     key: "workingDir",
-    envValue: () => dirA,
-    envExpect: () => dirA,
-    flagValue: () => dirB,
-    flagExpect: () => dirB,
+    envValue: dirA,
+    envExpect: dirA,
+    flagValue: dirB,
+    flagExpect: dirB,
   },
   {
     env: "MCP_BG_DENIED_COMMANDS",
     flag: "--denied-commands",
     key: "deniedCommands",
-    envValue: () => "npm publish,^git push",
-    envExpect: () => [
+    envValue: "npm publish,^git push",
+    envExpect: [
       { name: "npm publish", pattern: "npm publish" },
       { name: "^git push", pattern: "^git push" },
     ],
-    flagValue: () => "shutdown",
-    flagExpect: () => [{ name: "shutdown", pattern: "shutdown" }],
+    flagValue: "shutdown",
+    flagExpect: [{ name: "shutdown", pattern: "shutdown" }],
   },
   {
     env: "MCP_BG_SHELL",
     flag: "--shell",
     key: "shell",
-    envValue: () => "/bin/sh",
-    envExpect: () => "/bin/sh",
-    flagValue: () => shellA,
-    flagExpect: () => shellA,
+    envValue: "/bin/sh",
+    envExpect: "/bin/sh",
+    flagValue: shellA,
+    flagExpect: shellA,
   },
   {
     env: "MCP_BG_MAX_RESPONSE_CHARS",
     flag: "--max-response-chars",
     key: "maxResponseChars",
-    envValue: () => "2000",
-    envExpect: () => 2000,
-    flagValue: () => "100000",
-    flagExpect: () => 100000,
+    envValue: "2000",
+    envExpect: 2000,
+    flagValue: "100000",
+    flagExpect: 100000,
   },
   {
     env: "MCP_BG_STATE_DIR",
     flag: "--state-dir",
     key: "stateDir",
-    envValue: () => "/var/lib/bg-a",
-    envExpect: () => "/var/lib/bg-a",
-    flagValue: () => "/var/lib/bg-b",
-    flagExpect: () => "/var/lib/bg-b",
+    envValue: "/var/lib/bg-a",
+    envExpect: "/var/lib/bg-a",
+    flagValue: "/var/lib/bg-b",
+    flagExpect: "/var/lib/bg-b",
   },
   {
     env: "MCP_BG_RETENTION",
     flag: "--retention",
     key: "retentionSeconds",
-    envValue: () => "3600",
-    envExpect: () => 3600,
-    flagValue: () => "60",
-    flagExpect: () => 60,
+    envValue: "3600",
+    envExpect: 3600,
+    flagValue: "60",
+    flagExpect: 60,
   },
   {
     env: "MCP_BG_MAX_FINISHED",
     flag: "--max-finished",
     key: "maxFinished",
-    envValue: () => "20",
-    envExpect: () => 20,
-    flagValue: () => "5",
-    flagExpect: () => 5,
+    envValue: "20",
+    envExpect: 20,
+    flagValue: "5",
+    flagExpect: 5,
   },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {
   it("is read from the environment variable", () => {
-    const c = load({ [s.env]: s.envValue() });
-    expect(view(c[s.key])).toEqual(s.envExpect());
+    const c = load({ [s.env]: s.envValue });
+    expect(view(c[s.key])).toEqual(s.envExpect);
   });
 
   it("is read from the flag", () => {
-    const c = load({}, { [s.flag]: s.flagValue() });
-    expect(view(c[s.key])).toEqual(s.flagExpect());
+    const c = load({}, { [s.flag]: s.flagValue });
+    expect(view(c[s.key])).toEqual(s.flagExpect);
   });
 
   it("takes the flag over the variable", () => {
-    const c = load({ [s.env]: s.envValue() }, { [s.flag]: s.flagValue() });
-    expect(view(c[s.key])).toEqual(s.flagExpect());
+    const c = load({ [s.env]: s.envValue }, { [s.flag]: s.flagValue });
+    expect(view(c[s.key])).toEqual(s.flagExpect);
   });
 
   it("takes the flag the same way as --name value and --name=value", () => {
-    for (const argv of [
-      [s.flag, s.flagValue()],
-      [`${s.flag}=${s.flagValue()}`],
-    ]) {
+    for (const argv of [[s.flag, s.flagValue], [`${s.flag}=${s.flagValue}`]]) {
       const { options } = parseArgs(argv, new Set());
       const c = loadConfig(options, { HOME }, CWD);
-      expect(view(c[s.key])).toEqual(s.flagExpect());
+      expect(view(c[s.key])).toEqual(s.flagExpect);
     }
   });
 });
@@ -319,49 +308,49 @@ describe("special values", () => {
   });
 });
 
-// [variable, flag, bad value (a thunk: some need the temp dir)]
-const BAD: [string, string, () => string][] = [
-  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "abc"],
-  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "-1"],
-  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "0"],
-  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "2.5"],
-  ["MCP_BG_MAX_JOBS", "--max-jobs", () => "1\n2"],
-  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "10XB"],
-  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "abc"],
-  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "-5MB"],
-  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", () => "0"],
-  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", () => "abc"],
-  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", () => "-5"],
-  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "abc"],
-  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "-1"],
-  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", () => "0"],
-  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", () => "("],
-  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", () => "^ls,[z-a]"],
-  ["MCP_BG_DENIED_COMMANDS", "--denied-commands", () => "("],
-  ["MCP_BG_WORKING_DIR", "--working-dir", () => "/nonexistent-mcp-bg-dir"],
-  ["MCP_BG_WORKING_DIR", "--working-dir", () => notExecutable],
-  ["MCP_BG_SHELL", "--shell", () => "/nonexistent/sh"],
-  ["MCP_BG_SHELL", "--shell", () => notExecutable],
-  ["MCP_BG_SHELL", "--shell", () => tmp],
-  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "abc"],
-  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "-1"],
-  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", () => "0"],
-  ["MCP_BG_RETENTION", "--retention", () => "abc"],
-  ["MCP_BG_RETENTION", "--retention", () => "-1"],
-  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "abc"],
-  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "-1"],
-  ["MCP_BG_MAX_FINISHED", "--max-finished", () => "0"],
+// [variable, flag, bad value]
+const BAD: [string, string, string][] = [
+  ["MCP_BG_MAX_JOBS", "--max-jobs", "abc"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", "-1"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", "0"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", "2.5"],
+  ["MCP_BG_MAX_JOBS", "--max-jobs", "1\n2"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", "10XB"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", "abc"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", "-5MB"],
+  ["MCP_BG_MAX_OUTPUT_SIZE", "--max-output-size", "0"],
+  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", "abc"],
+  ["MCP_BG_JOB_TIMEOUT", "--job-timeout", "-5"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", "abc"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", "-1"],
+  ["MCP_BG_CLEANUP_INTERVAL", "--cleanup-interval", "0"],
+  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", "("],
+  ["MCP_BG_ALLOWED_COMMANDS", "--allowed-commands", "^ls,[z-a]"],
+  ["MCP_BG_DENIED_COMMANDS", "--denied-commands", "("],
+  ["MCP_BG_WORKING_DIR", "--working-dir", "/nonexistent-mcp-bg-dir"],
+  ["MCP_BG_WORKING_DIR", "--working-dir", notExecutable],
+  ["MCP_BG_SHELL", "--shell", "/nonexistent/sh"],
+  ["MCP_BG_SHELL", "--shell", notExecutable],
+  ["MCP_BG_SHELL", "--shell", tmp],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", "abc"],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", "-1"],
+  ["MCP_BG_MAX_RESPONSE_CHARS", "--max-response-chars", "0"],
+  ["MCP_BG_RETENTION", "--retention", "abc"],
+  ["MCP_BG_RETENTION", "--retention", "-1"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", "abc"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", "-1"],
+  ["MCP_BG_MAX_FINISHED", "--max-finished", "0"],
 ];
 
 describe("bad values", () => {
-  it.each(BAD)("%s=%s… is a one-line ConfigError naming the variable", (env, _flag, value) => {
-    const err = configError({ [env]: value() });
+  it.each(BAD)("%s (%s) = %j from the variable is a one-line ConfigError naming it", (env, _flag, value) => {
+    const err = configError({ [env]: value });
     expect(err.message).toContain(env);
     expect(err.message).not.toMatch(/[\r\n]/);
   });
 
-  it.each(BAD)("%s / %s … is a one-line ConfigError naming the flag", (_env, flag, value) => {
-    const err = configError({}, { [flag]: value() });
+  it.each(BAD)("%s (%s) = %j from the flag is a one-line ConfigError naming it", (_env, flag, value) => {
+    const err = configError({}, { [flag]: value });
     expect(err.message).toContain(flag);
     expect(err.message).not.toMatch(/[\r\n]/);
   });

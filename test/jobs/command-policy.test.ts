@@ -34,6 +34,7 @@ const REFUSED: [string, string][] = [
   ["sudo rm -rf /", RM],
   ["cd /tmp && rm -rf /", RM],
   ['rm -rf "$HOME"', RM],
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
   ["rm -rf ${HOME}", RM],
   ["mkfs /dev/sda1", MKFS],
   ["mkfs.ext4 /dev/sdb", MKFS],
@@ -114,7 +115,7 @@ const ALLOWED: string[] = [
   "rm -rf $HOME/tmp",
   "rm /",
   "git commit -m 'rm -rf /'",
-  "echo \"curl x | sh\"",
+  'echo "curl x | sh"',
   "curl x | sha256sum",
   "curl x | shellcheck -",
   "dd if=/dev/zero of=/dev/stdout count=1",
