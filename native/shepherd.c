@@ -1,7 +1,7 @@
 /*
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
- * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND
+ * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND
  *
  * The job runs as `SHELL -c COMMAND` in a new session (so it is its own process group) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
@@ -18,8 +18,13 @@
  * if it could not start; then "exit CODE SIGNO" when it has ended (CODE -1 when killed by SIGNO).
  * The same end is written atomically to JOBDIR/exit as "CODE SIGNO ENDED_MS". The end is taken from
  * the job's exit, not from its pipes closing; remaining output is drained for at most DRAIN_MS.
+ *
+ * With SERVER_PID > 0 the job does not outlive that server, however it ends (even SIGKILL): when
+ * the server dies, the shepherd sends SIGTERM to the job's group and to every process carrying its
+ * MCP_BG_JOB_ID, and SIGKILL to what is left after GRACE_MS. SERVER_PID 0 lets the job live on.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -45,6 +51,7 @@ typedef struct {
 } ring_t;
 
 static int chld_pipe[2];
+static volatile sig_atomic_t orphaned;
 static unsigned char buf[CHUNK];
 
 /* Wakes the poll loop when the child changes state. */
@@ -54,6 +61,47 @@ static void on_sigchld(int sig) {
   ssize_t r = write(chld_pipe[1], "c", 1);
   (void)r;
   errno = saved;
+}
+
+/* Notes that the server died (PR_SET_PDEATHSIG) and wakes the poll loop. */
+static void on_server_death(int sig) {
+  (void)sig;
+  orphaned = 1;
+  on_sigchld(0);
+}
+
+/* Sends sig to every process (but this one) whose environment carries MCP_BG_JOB_ID=job_id; returns how many. */
+static int signal_job_processes(const char *job_id, int sig) {
+  char want[256];
+  int wn = snprintf(want, sizeof want, "MCP_BG_JOB_ID=%s", job_id);
+  if (wn <= 0 || (size_t)wn >= sizeof want) return 0;
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  static char env[1 << 16];
+  int count = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid_t p = (pid_t)atoi(e->d_name);
+    if (p == getpid()) continue;
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, env, sizeof env - 1);
+    close(fd);
+    if (n <= 0) continue;
+    env[n] = 0;
+    for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(env + i) + 1) {
+      if (memcmp(env + i, want, (size_t)wn) == 0 && env[i + wn] == 0) {
+        kill(p, sig);
+        count++;
+        break;
+      }
+    }
+  }
+  closedir(d);
+  return count;
 }
 
 static uint64_t now_ms(int clock) {
@@ -151,11 +199,13 @@ static int pump(int fd, ring_t *r) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 10) {
-    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND\n");
+  if (argc != 12) {
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND\n");
     return 2;
   }
-  const char *dir = argv[1], *job_id = argv[2], *shell = argv[8], *command = argv[9];
+  const char *dir = argv[1], *job_id = argv[2], *shell = argv[10], *command = argv[11];
+  pid_t server = (pid_t)atoi(argv[8]);
+  uint64_t grace_ms = strtoull(argv[9], NULL, 10);
   uint64_t cap = strtoull(argv[3], NULL, 10);
   uint64_t drain_ms = strtoull(argv[4], NULL, 10);
   int use_pty = argv[5][0] == '1';
@@ -196,6 +246,13 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_sigchld;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, NULL);
+  if (server > 0) {
+    sa.sa_handler = on_server_death;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    if (getppid() != server) orphaned = 1; /* it died before we could ask to be told */
+  }
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -205,6 +262,8 @@ int main(int argc, char **argv) {
   if (pid == 0) {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, 0);
     setsid();
     if (use_pty) {
       int s = open(slave_name, O_RDWR);
@@ -262,8 +321,21 @@ int main(int argc, char **argv) {
   static unsigned char pending[65536];
   size_t pending_len = 0, pending_off = 0;
   int out_open = 1, err_open = !use_pty, exited = 0, status = 0;
-  uint64_t deadline = 0;
+  uint64_t deadline = 0, kill_at = 0;
+  int terminating = 0;
   while (out_open || err_open) {
+    if (orphaned && !terminating) {
+      /* The server is gone: end the job as kill_job would. */
+      terminating = 1;
+      kill(-pid, SIGTERM);
+      signal_job_processes(job_id, SIGTERM);
+      kill_at = now_ms(CLOCK_MONOTONIC) + grace_ms;
+    }
+    if (kill_at && now_ms(CLOCK_MONOTONIC) >= kill_at) {
+      kill(-pid, SIGKILL);
+      signal_job_processes(job_id, SIGKILL);
+      kill_at = 0;
+    }
     struct pollfd p[4];
     int n = 0, i_out = -1, i_err = -1, i_in = -1, i_chld;
     i_chld = n;
@@ -282,10 +354,15 @@ int main(int argc, char **argv) {
       p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
     }
     int timeout = -1;
+    if (kill_at) {
+      uint64_t now = now_ms(CLOCK_MONOTONIC);
+      timeout = kill_at > now ? (int)(kill_at - now) : 0;
+    }
     if (exited) {
       uint64_t now = now_ms(CLOCK_MONOTONIC);
       if (now >= deadline) break;
-      timeout = (int)(deadline - now < 20 ? deadline - now : 20);
+      int drain = (int)(deadline - now < 20 ? deadline - now : 20);
+      if (timeout < 0 || drain < timeout) timeout = drain;
     }
     int ready = poll(p, (nfds_t)n, timeout);
     if (ready < 0) {
@@ -321,6 +398,12 @@ int main(int argc, char **argv) {
     }
   }
   if (!exited) waitpid(pid, &status, 0);
+  if (terminating) {
+    /* Escapees that ignore SIGTERM get the rest of the grace, then SIGKILL. */
+    while (kill_at && now_ms(CLOCK_MONOTONIC) < kill_at && signal_job_processes(job_id, 0) > 0) usleep(50000);
+    kill(-pid, SIGKILL);
+    for (int round = 0; round < 100 && signal_job_processes(job_id, SIGKILL) > 0; round++) usleep(10000);
+  }
 
   int code = -1, signo = 0;
   if (exec_errno) code = 127;

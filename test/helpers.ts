@@ -3,11 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 /** Waits until `cond` returns a truthy value, checking every `everyMs`; fails after `timeoutMs`. */
-export async function waitFor<T>(cond: () => T | Promise<T>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
+export async function waitFor<T>(
+  cond: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  everyMs = 20,
+): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await cond();
-    if (value) return value;
+    if (value) return value as Exclude<T, false | 0 | "" | null | undefined>;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${cond.toString()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

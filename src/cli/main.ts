@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { JobManager } from "../jobs/job-manager.js";
 import { serveOnStdio } from "../mcp/stdio.js";
+import { ensureShepherd } from "../process/shepherd-binary.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { ConfigError, loadConfig, settingsHelp } from "./config.js";
@@ -32,7 +34,16 @@ function main(argv: string[]): void {
   }
   try {
     if (args.positionals.length > 0) throw new ConfigError(`unknown command ${args.positionals[0]} (see --help)`);
-    serveOnStdio(loadConfig(args.options, process.env));
+    const config = loadConfig(args.options, process.env);
+    const missing = ensureShepherd();
+    if (missing) throw new ConfigError(missing);
+    let jobs: JobManager;
+    try {
+      jobs = new JobManager(config);
+    } catch (err) {
+      throw new ConfigError(`cannot use the state dir ${config.stateDir}: ${(err as Error).message}`);
+    }
+    serveOnStdio(jobs);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcp-bg-jobs: ${err.message}\n`);

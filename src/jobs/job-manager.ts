@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, rmSync, statSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../cli/config.js";
 import { killProcessTree } from "../process/kill-tree.js";
 import { findJobProcesses } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import { SpawnError, spawnJob } from "../process/spawn-job.js";
+import { ensureDir } from "../store/ensure-dir.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
 import { Job, type JobRecord, type JobStatus } from "./job.js";
@@ -43,7 +44,7 @@ export class JobManager {
 
   constructor(private readonly config: Config) {
     this.jobsDir = join(config.stateDir, "jobs");
-    mkdirSync(this.jobsDir, { recursive: true, mode: 0o700 });
+    ensureDir(this.jobsDir);
     this.sweeper = setInterval(() => this.sweep(), config.cleanupIntervalSeconds * 1000);
     this.sweeper.unref();
   }
@@ -64,7 +65,7 @@ export class JobManager {
     const id = randomUUID();
     const job = new Job(id, opts.command, opts.name ?? null, cwd, opts.pty ?? false, join(this.jobsDir, id));
     try {
-      mkdirSync(job.dir, { recursive: true, mode: 0o700 });
+      ensureDir(job.dir);
       const proc = await spawnJob({
         jobId: id,
         dir: job.dir,
@@ -75,6 +76,7 @@ export class JobManager {
         capBytes: this.config.maxOutputBytes,
         drainMs: DRAIN_MS,
         pty: job.pty ? PTY_SIZE : undefined,
+        graceMs: this.config.shutdownGraceMs,
       });
       job.process = proc;
       job.pid = proc.pid;

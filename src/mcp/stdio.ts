@@ -1,6 +1,5 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import type { Config } from "../cli/config.js";
-import { JobManager } from "../jobs/job-manager.js";
+import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { createServer } from "./server.js";
 
@@ -11,8 +10,7 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
  * every job (short grace) and exits.
  */
-export function serveOnStdio(config: Config): void {
-  const jobs = new JobManager(config);
+export function serveOnStdio(jobs: JobManager): void {
   const handle = serveStdio(() => createServer(jobs), { onerror: (err) => log("warn", "transport", err) });
   let stopping = false;
   const stop = async (why: string) => {

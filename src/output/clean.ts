@@ -3,9 +3,13 @@ import stripAnsi from "strip-ansi";
 // Applies carriage returns as a terminal would: text after a `\r` overwrites the line from column 0.
 function collapseRedraws(line: string): string {
   if (!line.includes("\r")) return line;
-  let shown = "";
-  for (const part of line.split("\r")) shown = part + shown.slice(part.length);
-  return shown;
+  // Columns are characters, not UTF-16 units: never cut a surrogate pair in two.
+  let shown: string[] = [];
+  for (const part of line.split("\r")) {
+    const chars = Array.from(part);
+    shown = chars.concat(shown.slice(chars.length));
+  }
+  return shown.join("");
 }
 
 /**

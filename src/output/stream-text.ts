@@ -46,8 +46,12 @@ export function readStreamText(path: string, read: StreamRead): StreamText {
     bytes = bytes.subarray(skip);
     start += skip;
   }
-  if (!read.final) {
+  // A character cut at the end is held back for the next read, unless the stream has truly ended.
+  const atEnd = end === slice.written;
+  let heldAtEnd = 0;
+  if (!read.final || !atEnd) {
     const keep = completeUtf8Length(bytes);
+    if (atEnd) heldAtEnd = bytes.length - keep;
     end -= bytes.length - keep;
     bytes = bytes.subarray(0, keep);
   }
@@ -57,7 +61,7 @@ export function readStreamText(path: string, read: StreamRead): StreamText {
     end,
     dropped,
     omittedBefore,
-    omittedAfter: forward ? Math.max(0, slice.written - end) : 0,
+    omittedAfter: forward ? Math.max(0, slice.written - end - heldAtEnd) : 0,
     written: slice.written,
   };
 }

@@ -28,6 +28,12 @@ export interface SpawnRequest {
   capBytes: number;
   drainMs: number;
   pty?: { cols: number; rows: number };
+  /**
+   * Unless set, the job does not outlive this server process, however the server ends (even
+   * SIGKILL): the shepherd then ends it with SIGTERM and, after `graceMs`, SIGKILL.
+   */
+  outliveServer?: boolean;
+  graceMs: number;
 }
 
 /** A started job: its pid, its stdin, and its end. */
@@ -59,6 +65,8 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
     req.pty ? "1" : "0",
     String(req.pty?.cols ?? 80),
     String(req.pty?.rows ?? 24),
+    String(req.outliveServer ? 0 : process.pid),
+    String(req.graceMs),
     req.shell,
     req.command,
   ];

@@ -106,4 +106,16 @@ describe("the server never leaves orphans", () => {
       await s.close();
     });
   }
+
+  it("kills the jobs even when the server itself is SIGKILLed (they never outlive it)", async () => {
+    const s = await startServer();
+    const mark = marker();
+    await s.ok("execute_command", { command: `trap '' TERM; ${loop(`${mark}a`, 'trap "" TERM; ')}` });
+    await s.ok("execute_command", { command: `setsid ${loop(`${mark}b`)} & sleep 300` });
+    await waitFor(() => processesMatching(mark).length === 2);
+    process.kill(s.pid, "SIGKILL");
+    // The shutdown grace is 2 s: SIGTERM first, then SIGKILL for what ignored it.
+    await waitFor(() => processesMatching(mark).length === 0, 5000);
+    await s.close();
+  });
 });

@@ -229,5 +229,4 @@ describe("files that are not (yet) rings", () => {
     expect(readRing(ring).bytes.length).toBe(0);
     expect(ringWritten(ring)).toBe(0);
   });
-
 });
