@@ -10,8 +10,10 @@ import { ensureDir } from "../store/ensure-dir.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
 import { Job, type JobRecord, type JobStatus } from "./job.js";
-import { currentCursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
+import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, tailJobOutput } from "./job-output.js";
 import { waitForQuietOutput } from "./quiet-output.js";
+import { type SearchResult, searchJobOutput } from "./search-output.js";
+import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
 /** What `execute_command` may ask for. */
 export interface StartOptions {
@@ -30,7 +32,6 @@ export type KillResult = "killed" | "already_terminated" | "not_found";
 const QUIET_MS = 250;
 /** Remaining output is drained for at most this long after a job's exit. */
 const DRAIN_MS = 500;
-const PTY_SIZE = { cols: 120, rows: 40 };
 
 /** The job engine: starts, tracks, reads and kills jobs. Knows nothing of MCP. */
 export class JobManager {
@@ -133,13 +134,23 @@ export class JobManager {
   }
 
   /** Output of a job: everything retained, or what came after a cursor. */
-  output(id: string, since?: { stdout: number; stderr: number }): JobOutput {
+  output(id: string, since?: Cursor): Promise<JobOutput> {
     return readJobOutput(this.get(id), since, this.config.maxResponseChars, this.config.maxOutputBytes);
   }
 
   /** The last lines of each stream of a job. */
-  tail(id: string, lines: number): { stdout: string; stderr: string } {
+  tail(id: string, lines: number): Promise<{ stdout: string; stderr: string }> {
     return tailJobOutput(this.get(id), lines, this.config.maxResponseChars);
+  }
+
+  /** Waits for a job to end, or for a line of its output to match; see waitForJob. */
+  wait(id: string, opts: WaitOptions): Promise<WaitResult> {
+    return waitForJob(this.get(id), opts);
+  }
+
+  /** Searches a job's retained output for lines matching a pattern. */
+  search(id: string, pattern: RegExp, opts: { contextLines: number; maxMatches: number }): SearchResult {
+    return searchJobOutput(this.get(id), pattern, { ...opts, maxChars: this.config.maxResponseChars });
   }
 
   /**
@@ -165,7 +176,9 @@ export class JobManager {
       wait.cancel();
       throw new JobError("stdin_closed", `Job ${id} has closed its stdin; it takes no more input`);
     }
-    if (opts.eof) proc.closeStdin();
+    // A terminal has no end of input to close: it reads Ctrl-D (VEOF) as one.
+    if (opts.eof && job.pty) await proc.write("\x04").catch(() => {});
+    else if (opts.eof) proc.closeStdin();
     await wait.done;
     return readJobOutput(job, before, this.config.maxResponseChars, this.config.maxOutputBytes);
   }

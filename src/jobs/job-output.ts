@@ -1,6 +1,7 @@
 import { ringWritten } from "../output/ring-file.js";
 import { readStreamText, type StreamText } from "../output/stream-text.js";
 import { tailLines } from "../output/tail.js";
+import { renderTerminal } from "../output/terminal-render.js";
 import { JobError } from "./errors.js";
 import type { Job } from "./job.js";
 
@@ -17,6 +18,9 @@ export interface JobOutput {
   cursor: string;
   truncated: boolean;
 }
+
+/** Size of the terminal PTY jobs run in (and are rendered in). */
+export const PTY_SIZE = { cols: 120, rows: 40 };
 
 /** Formats a cursor as the opaque string tools hand out: `<stdout offset>:<stderr offset>`. */
 export function formatCursor(c: Cursor): string {
@@ -38,39 +42,66 @@ export function currentCursor(job: Job): Cursor {
 const n = (x: number) => x.toLocaleString("en-US");
 
 // Puts into the text where and how much was left out, and how to read it.
-function annotate(s: StreamText, cursor: string, capBytes: number, limit: number): string {
-  let text = s.text;
+function annotate(s: StreamText, text: string, cursor: string, capBytes: number, limit: number): string {
+  let out = text;
   if (s.omittedBefore > 0) {
-    text = `[mcp-bg-jobs: ${n(s.omittedBefore)} earlier bytes not shown (limit ${n(limit)} per result); get_job_output with since="0:0" reads from the oldest kept byte]\n${text}`;
+    out = `[mcp-bg-jobs: ${n(s.omittedBefore)} earlier bytes not shown (limit ${n(limit)} per result); get_job_output with since="0:0" reads from the oldest kept byte]\n${out}`;
   }
   if (s.dropped > 0) {
-    text = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(capBytes)} bytes per stream]\n${text}`;
+    out = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(capBytes)} bytes per stream]\n${out}`;
   }
   if (s.omittedAfter > 0) {
-    text = `${text}\n[mcp-bg-jobs: ${n(s.omittedAfter)} more bytes follow (limit ${n(limit)} per result); call get_job_output with since="${cursor}"]`;
+    out = `${out}\n[mcp-bg-jobs: ${n(s.omittedAfter)} more bytes follow (limit ${n(limit)} per result); call get_job_output with since="${cursor}"]`;
   }
-  return text;
+  return out;
+}
+
+// The text a reader sees: a PTY job's output rendered as its terminal shows it.
+function visibleText(job: Job, s: StreamText): Promise<string> | string {
+  return job.pty ? renderTerminal(s.text, PTY_SIZE.cols, PTY_SIZE.rows) : s.text;
 }
 
 /**
  * Reads a job's output: with `since`, what came after that cursor (the oldest part first, up to
  * `limit` characters a stream); without it, all retained output, or its newest `limit` characters.
  */
-export function readJobOutput(job: Job, since: Cursor | undefined, limit: number, capBytes: number): JobOutput {
+export async function readJobOutput(
+  job: Job,
+  since: Cursor | undefined,
+  limit: number,
+  capBytes: number,
+): Promise<JobOutput> {
   const final = !job.running;
-  const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final });
-  const err = readStreamText(job.stderrPath, { from: since?.stderr, maxBytes: limit, final });
+  const raw = job.pty;
+  const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final, raw });
+  const err = readStreamText(job.stderrPath, { from: since?.stderr, maxBytes: limit, final, raw });
   const cursor = formatCursor({ stdout: out.end, stderr: err.end });
   const cut = (s: StreamText) => s.dropped > 0 || s.omittedBefore > 0 || s.omittedAfter > 0;
   return {
-    stdout: annotate(out, cursor, capBytes, limit),
-    stderr: annotate(err, cursor, capBytes, limit),
+    stdout: annotate(out, await visibleText(job, out), cursor, capBytes, limit),
+    stderr: annotate(err, await visibleText(job, err), cursor, capBytes, limit),
     cursor,
     truncated: cut(out) || cut(err),
   };
 }
 
+// The last `lines` lines of text.
+function lastLines(text: string, lines: number): string {
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
+  return all.slice(-lines).join("\n");
+}
+
 /** The last `lines` lines of each stream, at most `limit` characters each. */
-export function tailJobOutput(job: Job, lines: number, limit: number): { stdout: string; stderr: string } {
-  return { stdout: tailLines(job.stdoutPath, lines, limit), stderr: tailLines(job.stderrPath, lines, limit) };
+export async function tailJobOutput(
+  job: Job,
+  lines: number,
+  limit: number,
+): Promise<{ stdout: string; stderr: string }> {
+  if (!job.pty) {
+    return { stdout: tailLines(job.stdoutPath, lines, limit), stderr: tailLines(job.stderrPath, lines, limit) };
+  }
+  const final = !job.running;
+  const out = readStreamText(job.stdoutPath, { maxBytes: limit, final, raw: true });
+  return { stdout: lastLines(await visibleText(job, out), lines), stderr: "" };
 }

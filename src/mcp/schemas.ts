@@ -29,5 +29,8 @@ export const jobRecord = z.object({
   timed_out: z.boolean(),
 });
 
+/** Words for the agent: how a job ended, or what to do while it runs. */
+export const words = { outcome: z.string().optional(), hint: z.string().optional() };
+
 /** Both streams' text. */
 export const streams = { stdout: z.string(), stderr: z.string() };

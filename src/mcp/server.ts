@@ -7,10 +7,12 @@ import { registerGetJobStatusTool } from "./tools/get-job-status.js";
 import { registerInteractWithJobTool } from "./tools/interact-with-job.js";
 import { registerKillJobTool } from "./tools/kill-job.js";
 import { registerListJobsTool } from "./tools/list-jobs.js";
+import { registerSearchJobOutputTool } from "./tools/search-job-output.js";
 import { registerTailJobOutputTool } from "./tools/tail-job-output.js";
+import { registerWaitForJobTool } from "./tools/wait-for-job.js";
 
 const INSTRUCTIONS =
-  "Runs shell commands as background jobs. Start with execute_command, check with tail_job_output, stop with kill_job. Jobs end when this server stops.";
+  "Runs shell commands as background jobs. Start with execute_command; wait_for_job (optionally until=<regex>) instead of polling; tail_job_output or get_job_output to read; kill_job to stop. Jobs end when this server stops.";
 
 /** Builds an MCP server whose tools act on the given job engine. */
 export function createServer(jobs: JobManager): McpServer {
@@ -25,5 +27,7 @@ export function createServer(jobs: JobManager): McpServer {
   registerTailJobOutputTool(server, jobs);
   registerInteractWithJobTool(server, jobs);
   registerKillJobTool(server, jobs);
+  registerWaitForJobTool(server, jobs);
+  registerSearchJobOutputTool(server, jobs);
   return server;
 }

@@ -1,6 +1,7 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { JobError } from "../jobs/errors.js";
 import { log } from "../log.js";
+import { PatternError } from "../output/safe-regex.js";
 
 /** A successful result: the value as `structuredContent` and the same JSON, compact, as text. */
 export function ok<T extends object>(value: T): CallToolResult {
@@ -23,7 +24,7 @@ export async function runTool<T extends object>(body: () => T | Promise<T>): Pro
   try {
     return ok(await body());
   } catch (err) {
-    if (err instanceof JobError) return fail(err.message);
+    if (err instanceof JobError || err instanceof PatternError) return fail(err.message);
     log("error", "tool failed", err);
     return fail(`Internal error: ${(err as Error)?.message ?? String(err)}`);
   }

@@ -17,6 +17,8 @@ function collapseRedraws(line: string): string {
  * read as a newline, and `\r` redraws (progress bars) collapsed to the line's final state.
  */
 export function cleanTerminalText(text: string): string {
+  // Most output has nothing to clean: skip the regex work for it.
+  if (!text.includes("\x1b") && !text.includes("\x9b") && !text.includes("\r")) return text;
   const plain = stripAnsi(text).replace(/\r+\n/g, "\n");
   if (!plain.includes("\r")) return plain;
   return plain.split("\n").map(collapseRedraws).join("\n");

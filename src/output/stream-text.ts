@@ -27,6 +27,8 @@ export interface StreamRead {
   maxBytes: number;
   /** The job has ended: a trailing partial character will never be completed. */
   final: boolean;
+  /** Return the decoded text as written (escape sequences and all), for a terminal renderer. */
+  raw?: boolean;
 }
 
 /**
@@ -56,7 +58,7 @@ export function readStreamText(path: string, read: StreamRead): StreamText {
     bytes = bytes.subarray(0, keep);
   }
   return {
-    text: cleanTerminalText(decodeUtf8(bytes)),
+    text: read.raw ? decodeUtf8(bytes) : cleanTerminalText(decodeUtf8(bytes)),
     start,
     end,
     dropped,

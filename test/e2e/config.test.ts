@@ -37,6 +37,7 @@ describe("every setting is used", () => {
 
   it("MCP_BG_SHELL picks the shell", async () => {
     s = await startServer({ env: { MCP_BG_SHELL: "/bin/bash" } });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     expect((await run(s, "echo ${BASH_VERSION:+bash}")).out.stdout).toBe("bash\n");
   });
 

@@ -59,7 +59,12 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     expect(out.stdout).toBe("Hello World\n");
     expect(out.stderr).toBe("oops\n");
     const tail = await s.ok("tail_job_output", { job_id: started.job_id, lines: 1 });
-    expect(tail).toEqual({ stdout: "Hello World", stderr: "oops" });
+    expect(tail).toEqual({
+      stdout: "Hello World",
+      stderr: "oops",
+      status: "completed",
+      outcome: "exited with code 0 (success)",
+    });
   });
 
   it("records a failing command as failed with its exit code", async () => {
@@ -104,7 +109,11 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
   it("tails the last lines of a long output", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "seq 1 5000" });
     await ended(job_id);
-    expect(await s.ok("tail_job_output", { job_id, lines: 3 })).toEqual({ stdout: "4998\n4999\n5000", stderr: "" });
+    expect(await s.ok("tail_job_output", { job_id, lines: 3 })).toMatchObject({
+      stdout: "4998\n4999\n5000",
+      stderr: "",
+      status: "completed",
+    });
     const dflt = await s.ok<{ stdout: string }>("tail_job_output", { job_id });
     expect(dflt.stdout.split("\n")).toHaveLength(50);
   });

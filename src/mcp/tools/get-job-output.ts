@@ -2,7 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { parseCursor } from "../../jobs/job-output.js";
-import { jobId, streams } from "../schemas.js";
+import { progressWords } from "../hints.js";
+import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -10,7 +11,7 @@ const input = z.object({
   since: z.string().optional().describe("A cursor from an earlier result: return only output after it"),
 });
 
-const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean() });
+const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean(), status: jobStatus, ...words });
 
 /** Registers get_job_output: all retained output, or what came after a cursor. */
 export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): void {
@@ -25,9 +26,11 @@ export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): v
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(() => {
+      runTool(async () => {
         const job = jobs.get(args.job_id);
-        return jobs.output(job.id, args.since === undefined ? undefined : parseCursor(args.since));
+        const out = await jobs.output(job.id, args.since === undefined ? undefined : parseCursor(args.since));
+        const record = job.record();
+        return { ...out, status: record.status, ...progressWords(record) };
       }),
   );
 }

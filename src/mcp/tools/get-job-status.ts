@@ -1,7 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
-import { jobId, jobRecord } from "../schemas.js";
+import { progressWords } from "../hints.js";
+import { jobId, jobRecord, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 /** Registers get_job_status: one job's record. */
@@ -11,11 +12,15 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobManager): v
     {
       title: "Job status",
       description:
-        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, start and end times, timed_out.",
+        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, and the outcome in words.",
       inputSchema: z.object({ job_id: jobId }),
-      outputSchema: jobRecord,
+      outputSchema: jobRecord.extend(words),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args) => runTool(() => jobs.get(args.job_id).record()),
+    (args) =>
+      runTool(() => {
+        const record = jobs.get(args.job_id).record();
+        return { ...record, ...progressWords(record) };
+      }),
   );
 }

@@ -1,7 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
-import { jobId, streams } from "../schemas.js";
+import { progressWords } from "../hints.js";
+import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -23,9 +24,14 @@ export function registerTailJobOutputTool(server: McpServer, jobs: JobManager): 
       title: "Tail job output",
       description: "The last `lines` lines (default 50) of a job's stdout and stderr. The cheap way to check on a job.",
       inputSchema: input,
-      outputSchema: z.object(streams),
+      outputSchema: z.object({ ...streams, status: jobStatus, ...words }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args) => runTool(() => jobs.tail(args.job_id, args.lines ?? 50)),
+    (args) =>
+      runTool(async () => {
+        const tail = await jobs.tail(args.job_id, args.lines ?? 50);
+        const record = jobs.get(args.job_id).record();
+        return { ...tail, status: record.status, ...progressWords(record) };
+      }),
   );
 }

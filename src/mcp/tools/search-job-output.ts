@@ -1,0 +1,47 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { compileSafeRegex } from "../../output/safe-regex.js";
+import { jobId } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const input = z.object({
+  job_id: jobId,
+  pattern: z.string().min(1, "pattern is empty").describe("Regex matched against each line ((?i) prefix: ignore case)"),
+  context_lines: z.number().int().min(0).max(20).optional().describe("Lines of context before and after (default 0)"),
+  max_matches: z.number().int().min(1).max(1000).optional().describe("Most matches to return (default 50)"),
+});
+
+const match = z.object({
+  stream: z.enum(["stdout", "stderr"]),
+  line: z.number().int(),
+  text: z.string(),
+  before: z.array(z.string()).optional(),
+  after: z.array(z.string()).optional(),
+});
+
+const output = z.object({ matches: z.array(match), total_matches: z.number().int(), truncated: z.boolean() });
+
+/** Registers search_job_output: grep over a job's retained output. */
+export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "search_job_output",
+    {
+      title: "Search job output",
+      description:
+        "Find lines matching a regex in a job's kept stdout and stderr: stream, 1-based line number, text, optional context. `total_matches` counts all.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (args) =>
+      runTool(() => {
+        const job = jobs.get(args.job_id);
+        const pattern = compileSafeRegex(args.pattern);
+        return jobs.search(job.id, pattern, {
+          contextLines: args.context_lines ?? 0,
+          maxMatches: args.max_matches ?? 50,
+        });
+      }),
+  );
+}

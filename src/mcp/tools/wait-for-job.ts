@@ -1,0 +1,83 @@
+import type { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import { describeEnd } from "../../jobs/exit-description.js";
+import type { JobManager } from "../../jobs/job-manager.js";
+import { parseCursor } from "../../jobs/job-output.js";
+import { compileSafeRegex } from "../../output/safe-regex.js";
+import { jobId, jobStatus } from "../schemas.js";
+import { runTool } from "../tool-result.js";
+
+const PROGRESS_EVERY_MS = 1000;
+
+const input = z.object({
+  job_id: jobId,
+  until: z
+    .string()
+    .min(1, "until is empty")
+    .optional()
+    .describe("Regex; return when a line of stdout or stderr matches ((?i) prefix: ignore case)"),
+  since: z.string().optional().describe("Cursor: only output after it counts (default: all output)"),
+  timeout_seconds: z.number().positive().max(3600).optional().describe("Longest wait (default 30)"),
+});
+
+const output = z.object({
+  status: jobStatus,
+  matched: z.boolean(),
+  match: z.string().nullable(),
+  stream: z.enum(["stdout", "stderr"]).nullable(),
+  timed_out: z.boolean(),
+  exit_code: z.number().int().nullable(),
+  cursor: z.string(),
+  outcome: z.string().optional(),
+  hint: z.string().optional(),
+});
+
+/** Registers wait_for_job: block until the job ends, a line matches, or a timeout. */
+export function registerWaitForJobTool(server: McpServer, jobs: JobManager): void {
+  server.registerTool(
+    "wait_for_job",
+    {
+      title: "Wait for a job",
+      description:
+        "Wait until a job ends, or a line of its output matches `until` (earlier lines count too), or timeout_seconds (30) pass. Use instead of polling: e.g. until='listening on|ready' for a server.",
+      inputSchema: input,
+      outputSchema: output,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    (args, ctx) =>
+      runTool(async () => {
+        const job = jobs.get(args.job_id);
+        const until = args.until === undefined ? undefined : compileSafeRegex(args.until);
+        const since = args.since === undefined ? undefined : parseCursor(args.since);
+        const timeoutSeconds = args.timeout_seconds ?? 30;
+        const token = ctx.mcpReq._meta?.progressToken;
+        const result = await jobs.wait(job.id, {
+          until,
+          since,
+          timeoutMs: timeoutSeconds * 1000,
+          signal: ctx.mcpReq.signal,
+          progressEveryMs: PROGRESS_EVERY_MS,
+          onProgress:
+            token === undefined
+              ? undefined
+              : (elapsed) =>
+                  void ctx.mcpReq
+                    .notify({
+                      method: "notifications/progress",
+                      params: {
+                        progressToken: token,
+                        progress: Math.floor(elapsed / 1000),
+                        total: timeoutSeconds,
+                        message: `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
+                      },
+                    })
+                    .catch(() => {}),
+        });
+        const words =
+          result.status === "running"
+            ? { hint: `Still running. To wait on, call wait_for_job again with since="${result.cursor}".` }
+            : { outcome: describeEnd({ ...job.record(), status: result.status }) };
+        return { ...result, ...words };
+      }),
+  );
+}

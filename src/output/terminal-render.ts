@@ -1,0 +1,45 @@
+import xterm from "@xterm/headless";
+
+const MAX_SCROLLBACK = 20_000;
+
+/**
+ * Renders what a program wrote to a terminal as the text a person would see on it: escape
+ * sequences applied (colours dropped, cursor moves and erases done), `\r\n` as line ends, redraws
+ * collapsed, wrapped rows joined back into their line. Ends with a newline when the cursor sits on
+ * an empty line after the text.
+ */
+export async function renderTerminal(text: string, cols: number, rows: number): Promise<string> {
+  if (text === "") return "";
+  let newlines = 0;
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) newlines++;
+  const term = new xterm.Terminal({
+    cols,
+    rows,
+    scrollback: Math.min(MAX_SCROLLBACK, newlines + rows),
+    allowProposedApi: true,
+    convertEol: false,
+  });
+  try {
+    await new Promise<void>((resolve) => term.write(text, resolve));
+    const buffer = term.buffer.active;
+    const lines: string[] = [];
+    let lastContentRow = -1;
+    let lastContentLine = -1;
+    for (let y = 0; y < buffer.length; y++) {
+      const row = buffer.getLine(y);
+      if (!row) continue;
+      const content = row.translateToString(true);
+      if (row.isWrapped && lines.length > 0) lines[lines.length - 1] += content;
+      else lines.push(content);
+      if (content !== "") {
+        lastContentRow = y;
+        lastContentLine = lines.length - 1;
+      }
+    }
+    if (lastContentLine < 0) return "";
+    const body = lines.slice(0, lastContentLine + 1).join("\n");
+    return buffer.baseY + buffer.cursorY > lastContentRow ? `${body}\n` : body;
+  } finally {
+    term.dispose();
+  }
+}
