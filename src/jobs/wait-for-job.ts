@@ -74,6 +74,14 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
       }, final);
       if (hit !== undefined) return { stream, text: hit };
     }
+    // A prompt waits on a line without a newline: it counts too.
+    for (const stream of ["stdout", "stderr"] as const) {
+      const line = scanners[stream].pending;
+      if (line && re.test(line.text)) {
+        scanners[stream].offset = line.end;
+        return { stream, text: line.text };
+      }
+    }
     return undefined;
   };
 

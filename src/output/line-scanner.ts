@@ -68,6 +68,15 @@ export class LineScanner {
     return false;
   }
 
+  /** The line being written (no newline yet), cleaned: a prompt such as `>>> ` or `Password:`. */
+  get pending(): ScannedLine | undefined {
+    if (this.partialBytes === 0) return undefined;
+    return {
+      text: cleanTerminalText(Buffer.concat(this.partial, this.partialBytes).toString("utf8")),
+      end: this.readPos,
+    };
+  }
+
   // The assembled line: what was kept from earlier chunks plus buf[from, to), cleaned.
   private take(buf: Buffer, from: number, to: number): string {
     let bytes = buf.subarray(from, Math.min(to, from + this.maxLineBytes));

@@ -7,7 +7,7 @@ import { runTool } from "../tool-result.js";
 
 const input = z.object({
   job_id: jobId,
-  pattern: z.string().min(1, "pattern is empty").describe("Regex matched against each line ((?i) prefix: ignore case)"),
+  pattern: z.string().min(1, "pattern is empty").describe("Regex (JS syntax, no lookaround) matched against each line"),
   context_lines: z.number().int().min(0).max(20).optional().describe("Lines of context before and after (default 0)"),
   max_matches: z.number().int().min(1).max(1000).optional().describe("Most matches to return (default 50)"),
 });

@@ -15,7 +15,7 @@ const input = z.object({
     .string()
     .min(1, "until is empty")
     .optional()
-    .describe("Regex; return when a line of stdout or stderr matches ((?i) prefix: ignore case)"),
+    .describe("Regex (JS syntax, no lookaround); return when a line of stdout or stderr matches"),
   since: z.string().optional().describe("Cursor: only output after it counts (default: all output)"),
   timeout_seconds: z.number().positive().max(3600).optional().describe("Longest wait (default 30)"),
 });
