@@ -191,17 +191,20 @@ export class JobManager {
     const job = this.jobs.get(id);
     if (!job) return "not_found";
     if (!job.running || job.pid === null) return "already_terminated";
-    if (!job.killing) {
-      job.killRequested = true;
-      job.killing = killProcessTree(
-        { pgid: job.pid, jobId: id, exited: job.ended },
-        opts.signal ?? "SIGTERM",
-        opts.graceMs ?? 5000,
-      );
-    }
+    this.killTogether([job], opts.signal ?? "SIGTERM", opts.graceMs ?? 5000);
     await job.killing;
     await job.ended;
     return "killed";
+  }
+
+  // Starts ending these jobs as one batch (one /proc scan per round for all), unless already ending.
+  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number): void {
+    const fresh = jobs.filter((j) => j.running && j.pid !== null && !j.killing);
+    if (fresh.length === 0) return;
+    for (const j of fresh) j.killRequested = true;
+    const targets = fresh.map((j) => ({ pgid: j.pid as number, jobId: j.id, exited: j.ended }));
+    const killing = killProcessTree(targets, signal, graceMs);
+    for (const j of fresh) j.killing = killing;
   }
 
   // SIGKILLs whatever still carries one of these job ids, and the group of `pgid` if given.
@@ -234,7 +237,9 @@ export class JobManager {
     this.closing = true;
     clearInterval(this.sweeper);
     const running = [...this.jobs.values()].filter((j) => j.running);
-    await Promise.all(running.map((j) => this.kill(j.id, { graceMs: this.config.shutdownGraceMs })));
+    this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
+    await Promise.all(running.map((j) => j.killing));
+    await Promise.all(running.map((j) => j.ended));
     this.reapLeftovers(new Set(this.jobs.keys()));
     for (const job of this.jobs.values()) this.drop(job);
   }

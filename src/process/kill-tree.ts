@@ -14,38 +14,50 @@ export interface KillTarget {
 
 const RESCAN_MS = 50;
 
-// Sends a signal to the job's group and to every process carrying its id.
-function signalAll(target: KillTarget, signal: NodeJS.Signals): number {
-  sendSignal(-target.pgid, signal);
-  const rest = findJobProcesses(new Set([target.jobId]));
-  for (const pid of rest.keys()) sendSignal(pid, signal);
-  return rest.size;
-}
-
 /**
- * Ends a job's whole process tree: `signal` to its group and to every process that carries its
- * MCP_BG_JOB_ID (even those that called setsid), then, once `graceMs` has passed with any of them
- * still alive, SIGKILL to all of them. Resolves when none is left.
+ * Ends jobs' whole process trees: `signal` to each job's group, then to every process that still
+ * carries one of their MCP_BG_JOB_IDs (found in /proc: those that called setsid), and once
+ * `graceMs` has passed with any of them alive, SIGKILL to all of them. Resolves when none is left.
+ * Several jobs are ended together, with one /proc scan per round for all of them; in the common
+ * case (the group obeys the signal) that is a single scan.
  */
-export async function killProcessTree(target: KillTarget, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+export async function killProcessTree(
+  targets: KillTarget | readonly KillTarget[],
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<void> {
+  const list = Array.isArray(targets) ? targets : [targets as KillTarget];
+  const ids = new Set(list.map((t) => t.jobId));
   const deadline = Date.now() + graceMs;
-  if (signal === "SIGKILL") return finish(target);
-  signalAll(target, signal);
-  // The main process's exit is an event; escapees out of the group can only be looked for.
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([target.exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-  clearTimeout(timer);
-  while (Date.now() < deadline && findJobProcesses(new Set([target.jobId])).size > 0) {
-    await sleep(Math.min(RESCAN_MS, Math.max(1, deadline - Date.now())));
+  const exited = Promise.all(list.map((t) => t.exited));
+  for (const t of list) sendSignal(-t.pgid, signal);
+  if (signal !== "SIGKILL") {
+    // The main processes' exits are events; escapees out of the groups can only be looked for.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    const signalled = new Set<number>();
+    for (;;) {
+      const rest = findJobProcesses(ids);
+      if (rest.size === 0) {
+        await exited;
+        return;
+      }
+      if (Date.now() >= deadline) break;
+      for (const pid of rest.keys()) {
+        if (signalled.has(pid)) continue;
+        sendSignal(pid, signal);
+        signalled.add(pid);
+      }
+      await sleep(Math.min(RESCAN_MS, Math.max(1, deadline - Date.now())));
+    }
   }
-  return finish(target);
-}
-
-// SIGKILLs whatever is left until nothing carries the job's id, and waits for the main exit.
-async function finish(target: KillTarget): Promise<void> {
   for (let round = 0; round < 100; round++) {
-    if (signalAll(target, "SIGKILL") === 0) break;
+    for (const t of list) sendSignal(-t.pgid, "SIGKILL");
+    const rest = findJobProcesses(ids);
+    if (rest.size === 0) break;
+    for (const pid of rest.keys()) sendSignal(pid, "SIGKILL");
     await sleep(10);
   }
-  await target.exited;
+  await exited;
 }

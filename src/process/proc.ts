@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 
 const MARK = Buffer.from("MCP_BG_JOB_ID=");
 
@@ -14,6 +14,26 @@ function jobIdIn(environ: Buffer): string | undefined {
     i = environ.indexOf(MARK, i + 1);
   }
   return undefined;
+}
+
+const scratch = Buffer.allocUnsafe(128 * 1024);
+
+// A process's environment block: one read into a reused buffer (a scan reads thousands of them).
+function readEnviron(pid: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/environ`, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = readSync(fd, scratch, 0, scratch.length, null);
+    return n < scratch.length ? scratch.subarray(0, n) : readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -32,12 +52,8 @@ export function findJobProcesses(jobIds: ReadonlySet<string>): Map<number, strin
   for (const entry of entries) {
     const code = entry.charCodeAt(0);
     if (code < 48 || code > 57) continue;
-    let environ: Buffer;
-    try {
-      environ = readFileSync(`/proc/${entry}/environ`);
-    } catch {
-      continue; // gone meanwhile, or not ours to read
-    }
+    const environ = readEnviron(entry);
+    if (!environ) continue; // gone meanwhile, or not ours to read
     const id = jobIdIn(environ);
     if (id !== undefined && jobIds.has(id)) found.set(Number(entry), id);
   }

@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+// Benchmarks mcp-bg-jobs as a host uses it: the built binary, spoken to through the MCP SDK client
+// over stdio. Each figure is the median of several runs; figures with a physical limit are printed
+// as a ratio to that limit, measured in the same run. `--quick` makes a short smoke run (for CI).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+
+const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const QUICK = process.argv.includes("--quick");
+const RUNS = QUICK ? 1 : 3;
+const FLOOD_BYTES = QUICK ? 50_000_000 : 1_000_000_000;
+const SEQ_N = QUICK ? 1_000_000 : 20_000_000;
+const MANY = QUICK ? 50 : 1000;
+const CALLS = QUICK ? 50 : 500;
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
+const now = () => process.hrtime.bigint();
+
+// Peak (VmHWM) or current (VmRSS) resident memory of a process, in MB.
+function memMB(pid, field = "VmHWM") {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1]) / 1024;
+}
+
+// Wall time of a shell command run directly (no server), in ms.
+function shellMs(command) {
+  const t0 = now();
+  const r = spawnSync("/bin/sh", ["-c", command], { stdio: "ignore" });
+  if (r.status !== 0) throw new Error(`${command} failed`);
+  return ms(t0);
+}
+
+// Starts the server and connects an SDK client to it.
+async function startServer(env = {}) {
+  const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [BIN],
+    env: { ...process.env, MCP_BG_STATE_DIR: state, MCP_BG_MAX_JOBS: String(MANY + 50), ...env },
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "mcp-bg-jobs-bench", version: "1" });
+  await client.connect(transport);
+  const call = async (name, args) => {
+    const r = await client.callTool({ name, arguments: args });
+    if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
+    return r.structuredContent;
+  };
+  return {
+    client,
+    call,
+    pid: transport.pid,
+    async close() {
+      await client.close();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
+
+// Pids of live processes that belong to jobs (they carry MCP_BG_JOB_ID) or are shepherds.
+function jobProcesses() {
+  const pids = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const env = readFileSync(`/proc/${e}/environ`);
+      const cmd = readFileSync(`/proc/${e}/cmdline`, "latin1");
+      if (env.includes("MCP_BG_JOB_ID=") || cmd.includes("build/shepherd")) pids.push(Number(e));
+    } catch {}
+  }
+  return pids;
+}
+
+// Runs a command as a job and returns the ms from the call to the job's end (wait_for_job).
+async function jobMs(s, command) {
+  const t0 = now();
+  const { job_id } = await s.call("execute_command", { command });
+  const r = await s.call("wait_for_job", { job_id, timeout_seconds: 600 });
+  if (r.status !== "completed") throw new Error(`${command}: ${r.status}`);
+  return { ms: ms(t0), job_id };
+}
+
+const results = [];
+const record = (name, value, unit, target, extra = {}) => {
+  results.push({ name, value: Number(value.toFixed(2)), unit, target, ...extra });
+  console.error(`  ${name}: ${value.toFixed(2)} ${unit}${target ? `  (target ${target})` : ""}`);
+};
+
+async function benchRoundTrip() {
+  const s = await startServer();
+  const times = [];
+  for (let i = 0; i < CALLS; i++) {
+    const t0 = now();
+    await s.call("execute_command", { command: "true" });
+    times.push(ms(t0));
+  }
+  record("execute_command round trip p50", median(times), "ms", "<= 5 ms");
+  record("execute_command round trip p99", pct(times, 0.99), "ms", "<= 20 ms");
+  await s.close();
+}
+
+async function benchThroughput(label, command, targetRatio, memTarget) {
+  const devnull = [];
+  const cat = [];
+  const ours = [];
+  const peaks = [];
+  for (let i = 0; i < RUNS; i++) {
+    devnull.push(shellMs(`${command} > /dev/null`));
+    cat.push(shellMs(`${command} | cat > /dev/null`));
+    const s = await startServer({ MCP_BG_MAX_OUTPUT_SIZE: "10MB" });
+    ours.push((await jobMs(s, command)).ms);
+    peaks.push(memMB(s.pid));
+    await s.close();
+  }
+  const o = median(ours);
+  record(`${label}: until completed`, o, "ms", undefined, {
+    devnull_ms: Number(median(devnull).toFixed(1)),
+    cat_ms: Number(median(cat).toFixed(1)),
+  });
+  record(`${label}: ratio to | cat > /dev/null`, o / median(cat), "x", `<= ${targetRatio}x`);
+  record(`${label}: ratio to > /dev/null`, o / median(devnull), "x");
+  if (memTarget) record(`${label}: server peak RSS`, median(peaks), "MB", memTarget);
+}
+
+async function benchTail() {
+  const s = await startServer({ MCP_BG_MAX_OUTPUT_SIZE: "10MB" });
+  const { job_id } = await jobMs(s, "seq 1 3000000"); // ~21 MB: the 10 MB log is full
+  const times = [];
+  for (let i = 0; i < (QUICK ? 20 : 200); i++) {
+    const t0 = now();
+    await s.call("tail_job_output", { job_id, lines: 50 });
+    times.push(ms(t0));
+  }
+  record("tail_job_output 50 lines of a full 10 MB log p50", median(times), "ms", "<= 3 ms");
+  await s.close();
+}
+
+async function benchWaitLatency() {
+  const s = await startServer();
+  const lat = [];
+  for (let i = 0; i < (QUICK ? 3 : 20); i++) {
+    const { job_id } = await s.call("execute_command", {
+      command:
+        "python3 -c \"import time,sys; time.sleep(0.3); sys.stdout.write('READY %d\\n' % time.time_ns()); sys.stdout.flush(); time.sleep(30)\"",
+    });
+    const r = await s.call("wait_for_job", { job_id, until: "^READY", timeout_seconds: 30 });
+    // Both clocks are the wall clock: the job's time.time_ns() and this process's timeOrigin + now().
+    const arrivedMs = performance.timeOrigin + performance.now();
+    lat.push(arrivedMs - Number(r.match.split(" ")[1]) / 1e6);
+    await s.call("kill_job", { job_id, grace_seconds: 1 });
+  }
+  record("wait_for_job until: line written -> result p50", median(lat), "ms", "<= 10 ms");
+  await s.close();
+}
+
+async function benchMany() {
+  const s = await startServer();
+  const ids = [];
+  for (let i = 0; i < MANY; i++) ids.push((await s.call("execute_command", { command: "sleep 1000" })).job_id);
+  const rss = memMB(s.pid, "VmRSS");
+  const times = [];
+  for (let i = 0; i < (QUICK ? 10 : 50); i++) {
+    const t0 = now();
+    await s.call("list_jobs", {});
+    times.push(ms(t0));
+  }
+  record(`${MANY} sleeping jobs: server RSS`, rss, "MB", "<= 250 MB");
+  record(`${MANY} sleeping jobs: list_jobs p50`, median(times), "ms", "<= 25 ms");
+  const kills = [];
+  for (let i = 0; i < (QUICK ? 5 : 20); i++) {
+    const { job_id } = await s.call("execute_command", { command: "sleep 1000" });
+    const t0 = now();
+    await s.call("kill_job", { job_id });
+    kills.push(ms(t0));
+  }
+  record(`kill_job with ${MANY} others running p50`, median(kills), "ms", "<= 20 ms + grace");
+  const t0 = now();
+  await s.client.close();
+  while (jobProcesses().length > 0) await new Promise((r) => setTimeout(r, 5));
+  record(`shutdown with ${MANY} jobs running, until every process is gone`, ms(t0), "ms", "<= 3000 ms");
+}
+
+async function benchColdStart() {
+  const times = [];
+  for (let i = 0; i < (QUICK ? 3 : 10); i++) {
+    const t0 = now();
+    const s = await startServer();
+    await s.client.listTools();
+    times.push(ms(t0));
+    await s.close();
+  }
+  record("cold start to tools/list answer p50", median(times), "ms", "<= 250 ms");
+}
+
+const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
+const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
+await benchColdStart();
+await benchRoundTrip();
+await benchThroughput(
+  `flood ${FLOOD_BYTES / 1e6} MB, no newlines`,
+  `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' a`,
+  1.3,
+  "<= 100 MB",
+);
+await benchThroughput(`seq 1 ${SEQ_N}`, `seq 1 ${SEQ_N}`, 1.3);
+await benchTail();
+await benchWaitLatency();
+await benchMany();
+
+const pad = (t, n) => String(t).padEnd(n);
+console.log(`\n${pad("figure", 62)} ${pad("value", 12)} target`);
+for (const r of results) console.log(`${pad(r.name, 62)} ${pad(`${r.value} ${r.unit}`, 12)} ${r.target ?? ""}`);
+console.log(
+  `\n${JSON.stringify({ date: new Date().toISOString(), commit: rev, machine, quick: QUICK, runs: RUNS, results }, null, 1)}`,
+);
