@@ -12,7 +12,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
 const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
 const QUICK = process.argv.includes("--quick");
-const RUNS = QUICK ? 1 : 3;
+const RUNS = Number(process.argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? (QUICK ? 1 : 3));
 const FLOOD_BYTES = QUICK ? 50_000_000 : 1_000_000_000;
 const SEQ_N = QUICK ? 1_000_000 : 20_000_000;
 const MANY = QUICK ? 50 : 1000;
@@ -202,18 +202,27 @@ async function benchColdStart() {
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
 const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
-await benchColdStart();
-await benchRoundTrip();
-await benchThroughput(
-  `flood ${FLOOD_BYTES / 1e6} MB, no newlines`,
-  `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' a`,
-  1.3,
-  "<= 100 MB",
-);
-await benchThroughput(`seq 1 ${SEQ_N}`, `seq 1 ${SEQ_N}`, 1.3);
-await benchTail();
-await benchWaitLatency();
-await benchMany();
+const SECTIONS = {
+  start: benchColdStart,
+  roundtrip: benchRoundTrip,
+  flood: () =>
+    benchThroughput(
+      `flood ${FLOOD_BYTES / 1e6} MB, no newlines`,
+      `head -c ${FLOOD_BYTES} /dev/zero | tr '\\0' a`,
+      1.3,
+      "<= 100 MB",
+    ),
+  seq: () => benchThroughput(`seq 1 ${SEQ_N}`, `seq 1 ${SEQ_N}`, 1.3),
+  tail: benchTail,
+  wait: benchWaitLatency,
+  many: benchMany,
+};
+// `--only=flood,many` runs some sections; by default all of them run.
+const only = process.argv
+  .find((a) => a.startsWith("--only="))
+  ?.slice(7)
+  .split(",");
+for (const [name, run] of Object.entries(SECTIONS)) if (!only || only.includes(name)) await run();
 
 const pad = (t, n) => String(t).padEnd(n);
 console.log(`\n${pad("figure", 62)} ${pad("value", 12)} target`);

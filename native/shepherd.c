@@ -3,7 +3,7 @@
  *
  * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND
  *
- * The job runs as `SHELL -c COMMAND` in a new session (so it is its own process group) with
+ * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
  * kill sweep that looks for it never hits the shepherd. The job's stdin is the shepherd's stdin
  * (a pipe from the server) or, with PTY=1, a pseudo-terminal that the shepherd feeds from its stdin.
@@ -264,7 +264,11 @@ int main(int argc, char **argv) {
     signal(SIGCHLD, SIG_DFL);
     signal(SIGUSR1, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, 0);
-    setsid();
+    /* Its own process group, so that a kill reaches all of it; a PTY job also needs its own
+       session to own the terminal. A pipe job stays in the shepherd's session: the scheduler then
+       shares the CPU between the job and its reader as one group (autogroup), not as rivals. */
+    if (use_pty) setsid();
+    else setpgid(0, 0);
     if (use_pty) {
       int s = open(slave_name, O_RDWR);
       if (s < 0) goto failed;

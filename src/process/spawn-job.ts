@@ -50,7 +50,7 @@ export interface JobProcess {
 export class SpawnError extends Error {}
 
 /**
- * Starts a job under a shepherd process, which runs `shell -c command` in a new session and copies
+ * Starts a job under a shepherd process, which runs `shell -c command` in its own process group and copies
  * its output into ring files. Resolves once the command is running, with its pid.
  */
 export function spawnJob(req: SpawnRequest): Promise<JobProcess> {

@@ -20,17 +20,27 @@ const stdoutText = () => readRing(jobs.path("stdout")).bytes.toString("utf8");
 const stderrText = () => readRing(jobs.path("stderr")).bytes.toString("utf8");
 
 describe("spawnJob", () => {
-  it("reports the pid of the job's shell, which leads its own session and group", async () => {
+  it("reports the pid of the job's shell, which leads its own process group", async () => {
     const mark = marker();
     const { proc } = await jobs.start(`sleep 30; : ${mark}`);
     expect(cmdline(proc.pid)).toEqual(["/bin/sh", "-c", `sleep 30; : ${mark}`]);
     const st = stat(proc.pid);
+    expect(st.pgrp).toBe(proc.pid);
+    // Its parent is the shepherd, which leads a session of its own (not ours); a pipe job shares
+    // that session, so the scheduler treats job and reader as one group.
+    expect(cmdline(st.ppid)[0]).toBe(SHEPHERD_PATH);
+    expect(stat(st.ppid).pgrp).not.toBe(proc.pid);
+    expect(stat(st.ppid).session).toBe(st.ppid);
+    expect(st.session).toBe(st.ppid);
+    expect(stat(st.ppid).session).not.toBe(stat(process.pid).session);
+  });
+
+  it("gives a PTY job a session of its own, with the terminal as its controlling tty", async () => {
+    const { proc } = await jobs.start("sleep 30", { pty: { cols: 80, rows: 24 } });
+    const st = stat(proc.pid);
     expect(st.session).toBe(proc.pid);
     expect(st.pgrp).toBe(proc.pid);
-    // Its parent is the shepherd, which is in a session of its own, not the job's and not ours.
-    expect(cmdline(st.ppid)[0]).toBe(SHEPHERD_PATH);
-    expect(stat(st.ppid).session).not.toBe(proc.pid);
-    expect(stat(st.ppid).session).not.toBe(stat(process.pid).session);
+    expect(readlinkSync(`/proc/${proc.pid}/fd/0`)).toMatch(/^\/dev\/pts\//);
   });
 
   it("puts MCP_BG_JOB_ID in the job's environment but not in the shepherd's", async () => {
