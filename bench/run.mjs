@@ -2,7 +2,7 @@
 // Benchmarks mcp-bg-jobs as a host uses it: the built binary, spoken to through the MCP SDK client
 // over stdio. Each figure is the median of several runs; figures with a physical limit are printed
 // as a ratio to that limit, measured in the same run. `--quick` makes a short smoke run (for CI).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";

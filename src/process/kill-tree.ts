@@ -4,7 +4,7 @@ import { sendSignal } from "./signals.js";
 
 /** What it takes to end one job and everything it started. */
 export interface KillTarget {
-  /** Process group of the job (its leader's pid: the job runs in its own session). */
+  /** Process group of the job: its leader's pid (each job runs in a group of its own). */
   pgid: number;
   /** The job's MCP_BG_JOB_ID, carried by every process it started, in or out of its group. */
   jobId: string;

@@ -73,7 +73,7 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
   const child = spawn(SHEPHERD_PATH, args, {
     cwd: req.cwd,
     env: req.env,
-    // Its own session: a Ctrl-C meant for the server's terminal does not reach the job.
+    // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
     detached: true,
     stdio: ["pipe", "pipe", "inherit"],
   });
