@@ -6,7 +6,9 @@
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
  * kill sweep that looks for it never hits the shepherd. The job's stdin is the shepherd's stdin
- * (a pipe from the server) or, with PTY=1, a pseudo-terminal that the shepherd feeds from its stdin.
+ * is a pipe, or with PTY=1 a pseudo-terminal, that the shepherd feeds from its own stdin (from the
+ * server). When the job closes its stdin, the shepherd closes its own, so the server's next write
+ * fails with EPIPE instead of vanishing.
  *
  * Output goes into two ring files, JOBDIR/stdout and JOBDIR/stderr: a 64-byte header
  * ("BGRING01", capacity, bytes written so far, all little-endian u64) then CAP_BYTES of data; stream
@@ -184,6 +186,19 @@ static void write_exit_file(const char *dir, int code, int signo) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* The job closed its stdin: drop what was pending and close ours, so the server's writes fail too. */
+static void stdin_gone(int *in_fd, int *in_target, size_t *pending_off, size_t pending_len) {
+  close(*in_target);
+  *in_target = -1;
+  *pending_off = pending_len;
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    close(devnull);
+  }
+  *in_fd = -1;
+}
+
 /* Reads what is available from fd into the ring; returns 0 at end of stream, 1 otherwise. */
 static int pump(int fd, ring_t *r) {
   for (int i = 0; i < 16; i++) {
@@ -219,7 +234,7 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2], master = -1;
+  int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, execp[2], master = -1;
   char *slave_name = NULL;
   if (use_pty) {
     master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -229,7 +244,7 @@ int main(int argc, char **argv) {
     }
     struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
     ioctl(master, TIOCSWINSZ, &ws);
-  } else if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+  } else if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
   } else {
@@ -278,6 +293,7 @@ int main(int argc, char **argv) {
       dup2(s, 2);
       if (s > 2) close(s);
     } else {
+      dup2(inp[0], 0);
       dup2(outp[1], 1);
       dup2(errp[1], 2);
     }
@@ -292,6 +308,7 @@ int main(int argc, char **argv) {
 
   close(execp[1]);
   if (!use_pty) {
+    close(inp[0]);
     close(outp[1]);
     close(errp[1]);
   }
@@ -306,18 +323,15 @@ int main(int argc, char **argv) {
     if (m > 0) ring_append(use_pty ? &out : &err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
     say("error %ld %s\n", exec_errno, 0, strerror(exec_errno));
   } else {
+    /* Only once exec has happened: the pid is then the job's, in its own group, with its id set. */
     say("pid %ld\n", pid, 0, NULL);
   }
 
-  /* Without a PTY the job owns stdin; letting go of it makes its close visible to the server. */
-  int in_fd = -1;
-  if (use_pty) {
-    in_fd = STDIN_FILENO;
-    set_nonblock(in_fd);
-    set_nonblock(master);
-  } else {
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+  /* Input from the server goes to in_target: the PTY, or the write end of the job's stdin pipe. */
+  int in_fd = STDIN_FILENO, in_target = use_pty ? master : inp[1];
+  set_nonblock(in_fd);
+  set_nonblock(in_target);
+  if (!use_pty) {
     set_nonblock(outp[0]);
     set_nonblock(errp[0]);
   }
@@ -340,8 +354,8 @@ int main(int argc, char **argv) {
       signal_job_processes(job_id, SIGKILL);
       kill_at = 0;
     }
-    struct pollfd p[4];
-    int n = 0, i_out = -1, i_err = -1, i_in = -1, i_chld;
+    struct pollfd p[5];
+    int n = 0, i_out = -1, i_err = -1, i_in = -1, i_tgt = -1, i_chld;
     i_chld = n;
     p[n++] = (struct pollfd){.fd = chld_pipe[0], .events = POLLIN};
     if (out_open) {
@@ -356,6 +370,11 @@ int main(int argc, char **argv) {
     if (in_fd >= 0 && pending_len == pending_off && !exited) {
       i_in = n;
       p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
+    }
+    if (!use_pty && in_target >= 0) {
+      /* Polled even with nothing to write: POLLERR says the job closed its stdin. */
+      i_tgt = n;
+      p[n++] = (struct pollfd){.fd = in_target, .events = pending_len > pending_off ? POLLOUT : 0};
     }
     int timeout = -1;
     if (kill_at) {
@@ -386,18 +405,25 @@ int main(int argc, char **argv) {
     if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
       out_open = pump(use_pty ? master : outp[0], &out);
     if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(errp[0], &err);
+    if (i_tgt >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP))) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
     if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(in_fd, pending, sizeof pending);
       if (r > 0) {
         pending_len = (size_t)r;
         pending_off = 0;
       } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+        /* The server closed its end (end of input): pass it on to a pipe job. */
         in_fd = -1;
+        if (!use_pty && in_target >= 0) {
+          close(in_target);
+          in_target = -1;
+        }
       }
     }
-    if (use_pty && out_open && pending_len > pending_off) {
-      ssize_t w = write(master, pending + pending_off, pending_len - pending_off);
+    if (in_target >= 0 && (use_pty ? out_open : 1) && pending_len > pending_off) {
+      ssize_t w = write(in_target, pending + pending_off, pending_len - pending_off);
       if (w > 0) pending_off += (size_t)w;
+      else if (w < 0 && errno == EPIPE && !use_pty) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
       else if (w < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len;
     }
   }

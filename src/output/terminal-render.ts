@@ -1,4 +1,9 @@
-import xterm from "@xterm/headless";
+// Loaded on first use: most servers never render a terminal, and loading it costs ~25 ms at start-up.
+let xtermModule: Promise<{ default: typeof import("@xterm/headless") }> | undefined;
+const loadXterm = () => {
+  xtermModule ??= import("@xterm/headless");
+  return xtermModule;
+};
 
 const MAX_SCROLLBACK = 20_000;
 
@@ -12,6 +17,7 @@ export async function renderTerminal(text: string, cols: number, rows: number): 
   if (text === "") return "";
   let newlines = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) newlines++;
+  const xterm = (await loadXterm()).default;
   const term = new xterm.Terminal({
     cols,
     rows,

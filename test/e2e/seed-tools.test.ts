@@ -172,6 +172,14 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
   });
 
+  it("gives the job a pipe as stdin", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: '[ -p /dev/stdin ] && echo pipe; read line; echo "got $line"',
+    });
+    const reply = await s.ok<{ stdout: string }>("interact_with_job", { job_id, input: "hi" });
+    expect(reply.stdout).toBe("pipe\ngot hi\n");
+  });
+
   it("sets MCP_BG_JOB_ID in the job's environment", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: 'echo "$MCP_BG_JOB_ID"' });
     await ended(job_id);
