@@ -176,8 +176,9 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: '[ -p /dev/stdin ] && echo pipe; read line; echo "got $line"',
     });
+    await s.ok("wait_for_job", { job_id, until: "^pipe$", timeout_seconds: 10 });
     const reply = await s.ok<{ stdout: string }>("interact_with_job", { job_id, input: "hi" });
-    expect(reply.stdout).toBe("pipe\ngot hi\n");
+    expect(reply.stdout).toBe("got hi\n");
   });
 
   it("sets MCP_BG_JOB_ID in the job's environment", async () => {
