@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
-const BIN = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const BIN = fileURLToPath(new URL("../dist/mcp-bg-jobs.mjs", import.meta.url));
 const QUICK = process.argv.includes("--quick");
 const RUNS = Number(process.argv.find((a) => a.startsWith("--runs="))?.slice(7) ?? (QUICK ? 1 : 3));
 const FLOOD_BYTES = QUICK ? 50_000_000 : 1_000_000_000;

@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { SHEPHERD_PATH } from "./spawn-job.js";
 
-const BUILD_SCRIPT = fileURLToPath(new URL("../../scripts/build-shepherd.mjs", import.meta.url));
+const BUILD_SCRIPT = join(PACKAGE_ROOT, "scripts", "build-shepherd.mjs");
 
 /**
  * Makes sure the shepherd binary exists, compiling it if an install skipped that step

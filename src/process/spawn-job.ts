@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../package-root.js";
 import { signalName } from "./signals.js";
 
 /** Path of the compiled per-job capture process (native/shepherd.c). */
-export const SHEPHERD_PATH = fileURLToPath(new URL("../../build/shepherd", import.meta.url));
+export const SHEPHERD_PATH = join(PACKAGE_ROOT, "build", "shepherd");
 
 /** How a job ended. */
 export interface JobExit {

@@ -4,7 +4,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { tempDir } from "../helpers.js";
 
 /** The built server binary. */
-export const BIN = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../dist/mcp-bg-jobs.mjs", import.meta.url));
 
 /** A running server spoken to through the SDK client over stdio, as an MCP host does. */
 export interface Harness {
