@@ -28,6 +28,28 @@ export interface StartOptions {
 /** Result of a kill request, as in the seed server. */
 export type KillResult = "killed" | "already_terminated" | "not_found";
 
+/** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */
+const MAX_COMMAND_BYTES = 128 * 1024;
+
+// Refuses what the OS cannot pass to a process (NUL bytes, '=' in names, over-long commands) with a
+// clear error instead of a failed spawn.
+function checkStrings(opts: StartOptions): void {
+  const bad = (what: string, why: string) => new JobError("invalid_input", `${what} ${why}`);
+  if (opts.command.includes("\0")) throw bad("Command", "contains a NUL byte");
+  if (Buffer.byteLength(opts.command) >= MAX_COMMAND_BYTES) {
+    throw bad(
+      "Command",
+      `is too long (${Buffer.byteLength(opts.command)} bytes; at most ${MAX_COMMAND_BYTES - 1}): put it in a script file and run that`,
+    );
+  }
+  if (opts.cwd?.includes("\0")) throw bad("cwd", "contains a NUL byte");
+  for (const [key, value] of Object.entries(opts.env ?? {})) {
+    if (key === "" || key.includes("=") || key.includes("\0"))
+      throw bad(`env name ${JSON.stringify(key)}`, "is not a valid variable name");
+    if (value.includes("\0")) throw bad(`env ${key}`, "contains a NUL byte");
+  }
+}
+
 /** Output settles once the job has been quiet this long after printing. */
 const QUIET_MS = 250;
 /** Remaining output is drained for at most this long after a job's exit. */
@@ -54,6 +76,7 @@ export class JobManager {
   async start(opts: StartOptions): Promise<JobRecord> {
     if (this.closing) throw new JobError("not_running", "The server is shutting down");
     if (opts.command.trim() === "") throw new JobError("invalid_input", "Command is empty");
+    checkStrings(opts);
     checkCommand({ allowed: this.config.allowedCommands, denied: this.config.deniedCommands }, opts.command);
     const cwd = this.resolveCwd(opts.cwd);
     if (this.slots >= this.config.maxJobs) {

@@ -71,13 +71,18 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
     req.shell,
     req.command,
   ];
-  const child = spawn(SHEPHERD_PATH, args, {
-    cwd: req.cwd,
-    env: req.env,
-    // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
-    detached: true,
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn(SHEPHERD_PATH, args, {
+      cwd: req.cwd,
+      env: req.env,
+      // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
+      detached: true,
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+  } catch (err) {
+    return Promise.reject(new SpawnError((err as Error).message));
+  }
   return new Promise((resolve, reject) => {
     let lines = "";
     let pid = 0;

@@ -149,6 +149,17 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     expect(await s.error("get_job_status", { job_id: 7 })).toMatch(/job_id/);
   });
 
+  it("refuses what no process can be given, with a clear error", async () => {
+    expect(await s.error("execute_command", { command: "echo a\u0000b" })).toMatch(/NUL byte/);
+    expect(await s.error("execute_command", { command: `echo ${"x".repeat(200_000)}` })).toMatch(/too long.*script/);
+    expect(await s.error("execute_command", { command: "true", env: { "A=B": "1" } })).toMatch(
+      /not a valid variable name/,
+    );
+    expect(await s.error("execute_command", { command: "true", env: { A: "x\u0000" } })).toMatch(/NUL byte/);
+    // The server is fine afterwards.
+    expect(await s.ok("list_jobs", { limit: 1 })).toBeDefined();
+  });
+
   it("rejects tail line counts outside 1..1000 and non-numbers", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "echo x" });
     for (const lines of [0, -1, 1001, 2.5, "ten"]) {
