@@ -1,6 +1,6 @@
 import { ringWritten } from "../output/ring-file.js";
 import { readStreamText, type StreamText } from "../output/stream-text.js";
-import { tailLines } from "../output/tail.js";
+import { tailText } from "../output/tail.js";
 import { renderTerminal } from "../output/terminal-render.js";
 import { JobError } from "./errors.js";
 import type { Job } from "./job.js";
@@ -99,7 +99,13 @@ export async function tailJobOutput(
   limit: number,
 ): Promise<{ stdout: string; stderr: string }> {
   if (!job.pty) {
-    return { stdout: tailLines(job.stdoutPath, lines, limit), stderr: tailLines(job.stderrPath, lines, limit) };
+    const tail = (path: string) => {
+      const { text, cut } = tailText(path, lines, limit);
+      return cut
+        ? `[mcp-bg-jobs: these lines hold more than ${n(limit)} bytes; only their last ${n(limit)} fit in one result. search_job_output finds lines; get_job_output with since reads all]\n${text}`
+        : text;
+    };
+    return { stdout: tail(job.stdoutPath), stderr: tail(job.stderrPath) };
   }
   const final = !job.running;
   const out = readStreamText(job.stdoutPath, { maxBytes: limit, final, raw: true });

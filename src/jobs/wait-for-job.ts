@@ -54,7 +54,7 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     return {
       status: job.status,
       matched: matched !== undefined,
-      match: matched?.text ?? null,
+      match: matched ? shortLine(matched.text) : null,
       stream: matched?.stream ?? null,
       timed_out: timedOut,
       exit_code: job.exitCode,
@@ -124,6 +124,14 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     }
   });
 }
+
+const MAX_MATCH_CHARS = 1000;
+
+// A matching line as returned: a very long one is cut, saying so.
+const shortLine = (text: string) =>
+  text.length > MAX_MATCH_CHARS
+    ? `${text.slice(0, MAX_MATCH_CHARS)}… [${text.length - MAX_MATCH_CHARS} more chars]`
+    : text;
 
 interface ScanHit {
   stream: "stdout" | "stderr";

@@ -108,6 +108,21 @@ describe("output is safe", () => {
     expect(await s.ok("get_job_output", { job_id, since: cursor })).toMatchObject({ stdout: "", stderr: "" });
   });
 
+  it("says so when the lines a tail asks for do not fit in one result", async () => {
+    // 10 lines of 1,000 characters with a 2,000-character limit per result.
+    const job_id = await run('for i in 1 2 3 4 5 6 7 8 9 10; do printf "%01000d\\n" $i; done');
+    const tail = await s.ok<{ stdout: string }>("tail_job_output", { job_id, lines: 10 });
+    expect(tail.stdout).toMatch(/^\[mcp-bg-jobs: these lines hold more than 2,000 bytes/);
+    expect(tail.stdout.endsWith("0010")).toBe(true);
+    expect(tail.stdout.length).toBeLessThan(2000 + 300);
+    const fits = await s.ok<{ stdout: string }>("tail_job_output", { job_id, lines: 1 });
+    expect(fits.stdout).toBe("0".repeat(998) + "10");
+    // A very long matching line comes back cut, saying so.
+    const long = await run('printf "%05000d\\n" 7');
+    const wait = await s.ok<{ match: string }>("wait_for_job", { job_id: long, until: "7$" });
+    expect(wait.match).toBe(`${"0".repeat(1000)}… [4000 more chars]`);
+  });
+
   it("rejects a malformed cursor with a clear error", async () => {
     const job_id = await run("true");
     expect(await s.error("get_job_output", { job_id, since: "yesterday" })).toMatch(/cursor/);
