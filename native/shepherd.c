@@ -79,7 +79,8 @@ static int signal_job_processes(const char *job_id, int sig) {
   if (wn <= 0 || (size_t)wn >= sizeof want) return 0;
   DIR *d = opendir("/proc");
   if (!d) return 0;
-  static char env[1 << 16];
+  static char *env = NULL;
+  static size_t env_cap = 0;
   int count = 0;
   struct dirent *e;
   while ((e = readdir(d))) {
@@ -90,9 +91,23 @@ static int signal_job_processes(const char *job_id, int sig) {
     snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) continue;
-    ssize_t n = read(fd, env, sizeof env - 1);
+    /* The whole environment, however large: the id may sit past a 100 KB variable. */
+    ssize_t n = 0, got;
+    for (;;) {
+      if ((size_t)n + 1 >= env_cap) {
+        size_t cap = env_cap ? env_cap * 2 : 1 << 16;
+        char *grown = realloc(env, cap);
+        if (!grown) break;
+        env = grown;
+        env_cap = cap;
+      }
+      got = read(fd, env + n, env_cap - 1 - (size_t)n);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      n += got;
+    }
     close(fd);
-    if (n <= 0) continue;
+    if (n <= 0 || !env) continue;
     env[n] = 0;
     for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(env + i) + 1) {
       if (memcmp(env + i, want, (size_t)wn) == 0 && env[i + wn] == 0) {
@@ -341,7 +356,9 @@ int main(int argc, char **argv) {
   int out_open = 1, err_open = !use_pty, exited = 0, status = 0;
   uint64_t deadline = 0, kill_at = 0;
   int terminating = 0;
-  while (out_open || err_open) {
+  /* Until the job has exited and its output is drained: a job that closed stdout and stderr is
+     still watched (its server's death, its input). */
+  while (!exited || out_open || err_open) {
     if (orphaned && !terminating) {
       /* The server is gone: end the job as kill_job would. */
       terminating = 1;

@@ -65,6 +65,13 @@ const seconds: Parser<number> = (raw, name) => {
   return n;
 };
 
+// Seconds that a Node timer will hold (at most 2^31 - 1 ms).
+const timerSeconds: Parser<number> = (raw, name, ctx) => {
+  const s = seconds(raw, name, ctx);
+  if (s > 2_147_483) throw bad(name, raw, "expected at most 2147483 seconds (24 days)");
+  return s;
+};
+
 /** Parses a byte size such as `10MB`, `512KB`, `1GB` or `4096` (binary units: 1KB = 1024 bytes). */
 export function parseSize(raw: string, name = "size"): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(raw);
@@ -132,14 +139,17 @@ const SETTINGS = [
     key: "jobTimeoutSeconds",
     env: "MCP_BG_JOB_TIMEOUT",
     flag: "--job-timeout",
-    parse: (raw, name, ctx) => (/^\s*none\s*$/i.test(raw) || Number(raw) === 0 ? undefined : seconds(raw, name, ctx)),
+    parse: (raw, name, ctx) => {
+      if (/^\s*none\s*$/i.test(raw) || Number(raw) === 0) return undefined;
+      return timerSeconds(raw, name, ctx);
+    },
     help: "seconds before a job is killed; 0 or none for no limit (none)",
   },
   {
     key: "cleanupIntervalSeconds",
     env: "MCP_BG_CLEANUP_INTERVAL",
     flag: "--cleanup-interval",
-    parse: seconds,
+    parse: timerSeconds,
     help: "seconds between sweeps of old finished jobs (300)",
   },
   {

@@ -1,3 +1,4 @@
+import "../output/safe-regex.js"; // sets the V8 flags that the linear-time patterns below need
 import { JobError } from "./errors.js";
 
 /** A named rule that refuses commands matching its pattern. */
@@ -6,13 +7,27 @@ export interface DenyRule {
   pattern: RegExp;
 }
 
+// Written so that V8's linear-time engine can run them (no lookaround, no backreferences), and checked
+// to be so: then V8 switches to that engine when a hostile command makes backtracking explode (the
+// first versions went cubic on `|curl|` repeated), while normal commands keep the fast engine.
+const linear = (source: string) => {
+  new RegExp(source, "l");
+  return new RegExp(source);
+};
+
 // sudo's options, some of which take a value (`sudo -u root`).
 const SUDO = String.raw`\bsudo\s+(?:-\S+\s+(?:[^-\s]\S*\s+)?)*`;
 // Where a command word stands: the start, a new line, after a separator, a subshell or block opener,
 // a shell keyword, or sudo.
 const AT = String.raw`(?:^|[;&|(\x60\n{]\s*|\$\(\s*|\b(?:then|do|else)\s+|${SUDO})`;
 // The end of a word: end of input, a space or a separator.
-const END = String.raw`(?=$|[\s;&|)\x60])`;
+const END = String.raw`(?:$|[\s;&|)\x60])`;
+// Arguments within one simple command (up to the next separator).
+const ARGS = String.raw`(?:[^;&|\n]*?\s)?`;
+// A recursive flag of rm: -r, -R, -rf, -fr, --recursive.
+const RECURSIVE = String.raw`-(?:-recursive|[a-zA-Z]*[rR])[^\s;&|\n]*`;
+// / or ~ (or $HOME), alone or with a trailing /*.
+const ROOT_OR_HOME = String.raw`["']?(?:/|/\*|~|~/|~/\*|\$\{?HOME\}?/?\*?)["']?`;
 
 /**
  * The default guard rails: the seed server's intent (no wiping `/` or `~`, no formatting disks, no
@@ -23,20 +38,23 @@ const END = String.raw`(?=$|[\s;&|)\x60])`;
 export const DEFAULT_DENY_RULES: readonly DenyRule[] = [
   {
     name: "rm -rf of / or ~",
-    pattern: new RegExp(
-      // rm with a recursive flag anywhere in the same simple command, and / or ~ among its arguments.
-      String.raw`${AT}rm(?=\s)(?=[^;&|\n]*\s-(?:-recursive|[a-zA-Z]*[rR]))[^;&|\n]*?\s["']?(?:/|/\*|~|~/|~/\*|\$\{?HOME\}?/?\*?)["']?${END}`,
+    // rm with a recursive flag and / or ~ among its arguments, in either order.
+    pattern: linear(
+      String.raw`${AT}rm\s${ARGS}(?:${RECURSIVE}\s${ARGS}${ROOT_OR_HOME}${END}|${ROOT_OR_HOME}\s${ARGS}${RECURSIVE})`,
     ),
   },
-  { name: "mkfs", pattern: new RegExp(String.raw`${AT}mkfs(?:\.\w+)?${END}`) },
+  { name: "mkfs", pattern: linear(String.raw`${AT}mkfs(?:\.\w+)?${END}`) },
   {
     name: "dd onto a device",
-    pattern: new RegExp(String.raw`${AT}dd\s[^;&|]*\bof=/dev/(?!null\b|zero\b|stdout\b|stderr\b|tty\b|fd/)\S`),
+    // Disks, partitions, memory: not /dev/null, /dev/stdout and the like.
+    pattern: linear(
+      String.raw`${AT}dd\s[^;&|\n]*\bof=/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|md|dm-|loop|mapper/|disk/|nbd|sr|mtd|zram|rbd|fd\d|mem|kmem|port)`,
+    ),
   },
-  { name: "fork bomb", pattern: new RegExp(String.raw`${AT}([\w:.]+)\s*\(\)\s*\{\s*\1\s*\|\s*&?\s*\1\s*&`) },
+  { name: "fork bomb", pattern: linear(String.raw`${AT}[\w:.]+\s*\(\)\s*\{\s*[\w:.]+\s*\|\s*&?\s*[\w:.]+\s*&`) },
   {
     name: "download piped into a shell",
-    pattern: new RegExp(
+    pattern: linear(
       String.raw`${AT}(?:curl|wget)\b[^;&\n]*\|\s*(?:${SUDO})?(?:env\s+)?(?:\S*/)?(?:ba|da|z|k|fi|c|tc)?sh${END}`,
     ),
   },

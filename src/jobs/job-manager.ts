@@ -28,6 +28,9 @@ export interface StartOptions {
 /** Result of a kill request, as in the seed server. */
 export type KillResult = "killed" | "already_terminated" | "not_found";
 
+/** Longest timeout a Node timer can hold (2^31 - 1 ms, about 24.8 days), in whole seconds. */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
 /** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */
 const MAX_COMMAND_BYTES = 128 * 1024;
 
@@ -46,6 +49,7 @@ function checkStrings(opts: StartOptions): void {
   for (const [key, value] of Object.entries(opts.env ?? {})) {
     if (key === "" || key.includes("=") || key.includes("\0"))
       throw bad(`env name ${JSON.stringify(key)}`, "is not a valid variable name");
+    if (key === "MCP_BG_JOB_ID") throw bad("env MCP_BG_JOB_ID", "is set by the server (it marks the job's processes)");
     if (value.includes("\0")) throw bad(`env ${key}`, "contains a NUL byte");
   }
 }
@@ -62,6 +66,7 @@ export class JobManager {
   /** Slots taken by running jobs and by jobs being started. */
   private slots = 0;
   private closing = false;
+  private readonly starting = new Set<Promise<unknown>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly jobsDir: string;
 
@@ -74,6 +79,17 @@ export class JobManager {
 
   /** Starts a command as a background job; refuses empty, denied or over-limit requests. */
   async start(opts: StartOptions): Promise<JobRecord> {
+    // Shutdown waits for starts under way, so that no job slips past it.
+    const starting = this.startJob(opts);
+    this.starting.add(starting);
+    try {
+      return await starting;
+    } finally {
+      this.starting.delete(starting);
+    }
+  }
+
+  private async startJob(opts: StartOptions): Promise<JobRecord> {
     if (this.closing) throw new JobError("not_running", "The server is shutting down");
     if (opts.command.trim() === "") throw new JobError("invalid_input", "Command is empty");
     checkStrings(opts);
@@ -130,11 +146,12 @@ export class JobManager {
   // The job's working directory: relative to the configured one, and it must exist.
   private resolveCwd(cwd: string | undefined): string {
     const dir = resolve(this.config.workingDir, cwd ?? ".");
-    let ok = false;
+    let isDir: boolean | undefined;
     try {
-      ok = statSync(dir).isDirectory();
+      isDir = statSync(dir).isDirectory();
     } catch {}
-    if (!ok) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
+    if (isDir === undefined) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
+    if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
     return dir;
   }
 
@@ -195,8 +212,11 @@ export class JobManager {
     const wait = waitForQuietOutput(job, before, QUIET_MS, opts.waitMs ?? 2000);
     try {
       await Promise.race([proc.write(data), wait.done]);
-    } catch {
+    } catch (err) {
       wait.cancel();
+      if ((err as NodeJS.ErrnoException).code === "ENOBUFS") {
+        throw new JobError("stdin_closed", `Job ${id} is not reading its stdin: earlier input is still waiting`);
+      }
       throw new JobError("stdin_closed", `Job ${id} has closed its stdin; it takes no more input`);
     }
     // A terminal has no end of input to close: it reads Ctrl-D (VEOF) as one.
@@ -208,26 +228,35 @@ export class JobManager {
 
   /**
    * Kills a job and everything it started (signal, grace, then SIGKILL), resolving once all of it is
-   * gone and the job reads `killed`.
+   * gone and the job reads `killed`. A kill while another is under way starts over with the new
+   * signal and grace (a SIGKILL is not held up by an earlier SIGTERM's grace). For a job that has
+   * ended, what it left running (background children carrying its id) is ended the same way, and
+   * the answer is `already_terminated`.
    */
   async kill(id: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<KillResult> {
     const job = this.jobs.get(id);
     if (!job) return "not_found";
-    if (!job.running || job.pid === null) return "already_terminated";
-    this.killTogether([job], opts.signal ?? "SIGTERM", opts.graceMs ?? 5000);
-    await job.killing;
+    const signal = opts.signal ?? "SIGTERM";
+    const graceMs = opts.graceMs ?? 5000;
+    if (!job.running || job.pid === null) {
+      // Its process group may be gone and its number reused: reach the leftovers by their id only.
+      await killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs);
+      return "already_terminated";
+    }
+    await this.killTogether([job], signal, graceMs);
     await job.ended;
     return "killed";
   }
 
-  // Starts ending these jobs as one batch (one /proc scan per round for all), unless already ending.
-  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number): void {
-    const fresh = jobs.filter((j) => j.running && j.pid !== null && !j.killing);
-    if (fresh.length === 0) return;
-    for (const j of fresh) j.killRequested = true;
-    const targets = fresh.map((j) => ({ pgid: j.pid as number, jobId: j.id, exited: j.ended }));
-    const killing = killProcessTree(targets, signal, graceMs);
-    for (const j of fresh) j.killing = killing;
+  // Ends these running jobs as one batch (one /proc scan per round for all of them).
+  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const live = jobs.filter((j) => j.running && j.pid !== null);
+    for (const j of live) j.killRequested = true;
+    return killProcessTree(
+      live.map((j) => ({ pgid: j.pid as number, jobId: j.id, exited: j.ended })),
+      signal,
+      graceMs,
+    );
   }
 
   // SIGKILLs whatever still carries one of these job ids, and the group of `pgid` if given.
@@ -259,9 +288,9 @@ export class JobManager {
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
+    await Promise.allSettled([...this.starting]);
     const running = [...this.jobs.values()].filter((j) => j.running);
-    this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
-    await Promise.all(running.map((j) => j.killing));
+    await this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
     await Promise.all(running.map((j) => j.ended));
     this.reapLeftovers(new Set(this.jobs.keys()));
     for (const job of this.jobs.values()) this.drop(job);

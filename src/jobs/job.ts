@@ -31,8 +31,6 @@ export class Job {
   timedOut = false;
   /** Set before the server signals the job, so its end reads `killed` whatever its exit code. */
   killRequested = false;
-  /** The kill in progress, shared by concurrent kill requests. */
-  killing: Promise<void> | undefined;
   process: JobProcess | undefined;
   timer: NodeJS.Timeout | undefined;
   readonly ended: Promise<void>;

@@ -85,7 +85,7 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     return undefined;
   };
 
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const first = scan(!job.running);
     if (first || !job.running) {
       resolve(result(first, false));
@@ -102,18 +102,37 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
       opts.signal?.removeEventListener("abort", onAbort);
       resolve(value);
     };
-    const onAbort = () => !done && finish(result(undefined, false));
+    // Whatever happens in an event callback ends this wait, never the server.
+    const guard = (fn: () => void) => () => {
+      if (done) return;
+      try {
+        fn();
+      } catch (err) {
+        done = true;
+        stopWatching();
+        for (const t of timers) clearTimeout(t);
+        reject(err);
+      }
+    };
+    const onAbort = guard(() => finish(result(undefined, false)));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener("abort", onAbort);
     if (scanners) {
-      stopWatching = watchWrites(job.dir, () => {
-        if (done) return;
-        const hit = scan(false);
-        if (hit) finish(result(hit, false));
-      });
+      stopWatching = watchWrites(
+        job.dir,
+        guard(() => {
+          const hit = scan(false);
+          if (hit) finish(result(hit, false));
+        }),
+      );
     }
-    job.ended.then(() => !done && finish(result(scan(true), false)));
-    timers.push(setTimeout(() => !done && finish(result(scan(false), true)), opts.timeoutMs));
+    job.ended.then(guard(() => finish(result(scan(true), false))));
+    timers.push(
+      setTimeout(
+        guard(() => finish(result(scan(false), true))),
+        opts.timeoutMs,
+      ),
+    );
     if (opts.onProgress) {
       const every = opts.progressEveryMs ?? 5000;
       const tick = () => {

@@ -4,7 +4,7 @@ import { sendSignal } from "./signals.js";
 
 /** What it takes to end one job and everything it started. */
 export interface KillTarget {
-  /** Process group of the job: its leader's pid (each job runs in a group of its own). */
+  /** Process group of the job: its leader's pid (each job runs in a group of its own); 0 for none. */
   pgid: number;
   /** The job's MCP_BG_JOB_ID, carried by every process it started, in or out of its group. */
   jobId: string;
@@ -30,7 +30,10 @@ export async function killProcessTree(
   const ids = new Set(list.map((t) => t.jobId));
   const deadline = Date.now() + graceMs;
   const exited = Promise.all(list.map((t) => t.exited));
-  for (const t of list) sendSignal(-t.pgid, signal);
+  const signalGroups = (sig: NodeJS.Signals) => {
+    for (const t of list) if (t.pgid > 0) sendSignal(-t.pgid, sig);
+  };
+  signalGroups(signal);
   if (signal !== "SIGKILL") {
     // The main processes' exits are events; escapees out of the groups can only be looked for.
     let timer: NodeJS.Timeout | undefined;
@@ -53,7 +56,7 @@ export async function killProcessTree(
     }
   }
   for (let round = 0; round < 100; round++) {
-    for (const t of list) sendSignal(-t.pgid, "SIGKILL");
+    signalGroups("SIGKILL");
     const rest = findJobProcesses(ids);
     if (rest.size === 0) break;
     for (const pid of rest.keys()) sendSignal(pid, "SIGKILL");

@@ -47,6 +47,9 @@ export interface JobProcess {
   readonly exited: Promise<JobExit>;
 }
 
+/** Input written to a job but not yet taken by it, beyond which more is refused. */
+const MAX_PENDING_INPUT = 8 * 1024 * 1024;
+
 /** Why a job could not start. */
 export class SpawnError extends Error {}
 
@@ -125,6 +128,11 @@ function jobProcess(child: ChildProcess, pid: number, exited: Promise<JobExit>):
       return new Promise((resolve, reject) => {
         if (!stdin || stdin.destroyed || stdin.writableEnded) {
           reject(Object.assign(new Error("stdin is closed"), { code: "EPIPE" }));
+          return;
+        }
+        // A job that does not read its input must not make the server hold it without bound.
+        if (stdin.writableLength > MAX_PENDING_INPUT) {
+          reject(Object.assign(new Error("stdin is full"), { code: "ENOBUFS" }));
           return;
         }
         stdin.write(data, (err) => (err ? reject(err) : resolve()));

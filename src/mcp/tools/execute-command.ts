@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../jobs/job-manager.js";
+import { type JobManager, MAX_TIMEOUT_SECONDS } from "../../jobs/job-manager.js";
 import { jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
@@ -8,7 +8,12 @@ const input = z.object({
   command: z.string().min(1, "command is empty").describe("Shell command, run with /bin/sh -c (pipes, &&, cd work)"),
   cwd: z.string().optional().describe("Working directory (must exist; relative to the server's)"),
   env: z.record(z.string(), z.string()).optional().describe("Extra environment variables (strings)"),
-  timeout_seconds: z.number().positive().optional().describe("Kill the job after this many seconds"),
+  timeout_seconds: z
+    .number()
+    .positive()
+    .max(MAX_TIMEOUT_SECONDS, `timeout_seconds must be at most ${MAX_TIMEOUT_SECONDS} (24 days)`)
+    .optional()
+    .describe("Kill the job after this many seconds"),
   name: z.string().max(200).optional().describe("Label shown in list_jobs"),
   pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts, colours)"),
 });
