@@ -95,6 +95,20 @@ describe("a server that goes away leaves nothing behind", () => {
     await s.close();
   });
 
+  it("finds a job's escapee behind a 100 KB environment when the server is SIGKILLed", async () => {
+    const s = await startServer();
+    const mark = marker();
+    await s.ok("execute_command", {
+      command: `setsid ${loop(mark, 'trap "" TERM; ')} & sleep 300`,
+      env: { ZBIG: "x".repeat(100_000) },
+    });
+    await waitFor(() => processesMatching(mark).length === 1);
+    process.kill(s.pid, "SIGKILL");
+    // TERM is ignored: the 2 s grace, then SIGKILL.
+    await waitFor(() => processesMatching(mark).length === 0, 8000);
+    await s.close();
+  });
+
   it("ends jobs whose start raced with the shutdown, and removes their folders", async () => {
     const s = await startServer({ env: { MCP_BG_MAX_JOBS: "40" } });
     const mark = marker();
