@@ -12,9 +12,6 @@ export interface WaitOptions {
   timeoutMs: number;
   /** Aborts the wait (the request was cancelled). */
   signal?: AbortSignal;
-  /** Called every `progressEveryMs` while waiting, with the time waited so far. */
-  onProgress?: (elapsedMs: number) => void;
-  progressEveryMs?: number;
 }
 
 /** How a wait ended. */
@@ -38,7 +35,6 @@ export interface WaitResult {
  * job's output files and by its end, never by polling; per-line work happens only while it waits.
  */
 export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
-  const started = Date.now();
   const from = opts.since ?? { stdout: 0, stderr: 0 };
   const scanners = opts.until
     ? {
@@ -93,12 +89,12 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     }
     let stopWatching = () => {};
     let done = false;
-    const timers: NodeJS.Timeout[] = [];
+    let timer: NodeJS.Timeout | undefined;
     const finish = (value: WaitResult) => {
       if (done) return;
       done = true;
       stopWatching();
-      for (const t of timers) clearTimeout(t);
+      clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       resolve(value);
     };
@@ -110,7 +106,7 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
       } catch (err) {
         done = true;
         stopWatching();
-        for (const t of timers) clearTimeout(t);
+        clearTimeout(timer);
         reject(err);
       }
     };
@@ -127,20 +123,10 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
       );
     }
     job.ended.then(guard(() => finish(result(scan(true), false))));
-    timers.push(
-      setTimeout(
-        guard(() => finish(result(scan(false), true))),
-        opts.timeoutMs,
-      ),
+    timer = setTimeout(
+      guard(() => finish(result(scan(false), true))),
+      opts.timeoutMs,
     );
-    if (opts.onProgress) {
-      const every = opts.progressEveryMs ?? 5000;
-      const tick = () => {
-        opts.onProgress?.(Date.now() - started);
-        timers.push(setTimeout(tick, every));
-      };
-      timers.push(setTimeout(tick, every));
-    }
   });
 }
 

@@ -48,6 +48,19 @@ describe("kill_job leaves nothing behind", () => {
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", signal: "SIGTERM" });
   });
 
+  it("sends progress notifications during a long grace when the call has a progress token", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "trap '' TERM; while :; do sleep 0.2; done",
+    });
+    const progress: number[] = [];
+    const r = await s.client.callTool(
+      { name: "kill_job", arguments: { job_id, grace_seconds: 2.5 } },
+      { onprogress: (p) => progress.push(p.progress) },
+    );
+    expect(r.structuredContent).toEqual({ status: "killed" });
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+  });
+
   it("sends the chosen signal", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: "trap 'echo got-int; exit 7' INT; while :; do sleep 0.1; done",

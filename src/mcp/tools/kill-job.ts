@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
+import { withProgress } from "../progress.js";
 import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
@@ -30,12 +31,11 @@ export function registerKillJobTool(server: McpServer, jobs: JobManager): void {
       outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
-    (args) =>
-      runTool(async () => ({
-        status: await jobs.kill(args.job_id, {
-          signal: args.signal,
-          graceMs: args.grace_seconds === undefined ? undefined : args.grace_seconds * 1000,
-        }),
-      })),
+    (args, ctx) =>
+      runTool(async () => {
+        const grace = args.grace_seconds ?? 5;
+        const kill = jobs.kill(args.job_id, { signal: args.signal, graceMs: grace * 1000 });
+        return { status: await withProgress(ctx, grace, `killing job ${args.job_id}`, kill) };
+      }),
   );
 }

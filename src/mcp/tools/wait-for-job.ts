@@ -4,10 +4,9 @@ import { describeEnd } from "../../jobs/exit-description.js";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { parseCursor } from "../../jobs/job-output.js";
 import { compileSafeRegex } from "../../output/safe-regex.js";
+import { withProgress } from "../progress.js";
 import { jobId, jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";
-
-const PROGRESS_EVERY_MS = 1000;
 
 const input = z.object({
   job_id: jobId,
@@ -50,29 +49,12 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
         const until = args.until === undefined ? undefined : compileSafeRegex(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
         const timeoutSeconds = args.timeout_seconds ?? 30;
-        const token = ctx.mcpReq._meta?.progressToken;
-        const result = await jobs.wait(job.id, {
-          until,
-          since,
-          timeoutMs: timeoutSeconds * 1000,
-          signal: ctx.mcpReq.signal,
-          progressEveryMs: PROGRESS_EVERY_MS,
-          onProgress:
-            token === undefined
-              ? undefined
-              : (elapsed) =>
-                  void ctx.mcpReq
-                    .notify({
-                      method: "notifications/progress",
-                      params: {
-                        progressToken: token,
-                        progress: Math.floor(elapsed / 1000),
-                        total: timeoutSeconds,
-                        message: `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
-                      },
-                    })
-                    .catch(() => {}),
-        });
+        const result = await withProgress(
+          ctx,
+          timeoutSeconds,
+          `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
+          jobs.wait(job.id, { until, since, timeoutMs: timeoutSeconds * 1000, signal: ctx.mcpReq.signal }),
+        );
         const words =
           result.status === "running"
             ? { hint: `Still running. To wait on, call wait_for_job again with since="${result.cursor}".` }
