@@ -67,6 +67,8 @@ export class JobManager {
   private slots = 0;
   private closing = false;
   private readonly starting = new Set<Promise<unknown>>();
+  /** Every job this server started, kept after the sweep drops a job: its leftovers end at shutdown too. */
+  private readonly startedIds = new Set<string>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly jobsDir: string;
 
@@ -127,6 +129,7 @@ export class JobManager {
       throw err;
     }
     this.jobs.set(id, job);
+    this.startedIds.add(id);
     job.process.exited.then((exit) => {
       job.finish(exit);
       this.slots--;
@@ -292,7 +295,7 @@ export class JobManager {
     const running = [...this.jobs.values()].filter((j) => j.running);
     await this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
     await Promise.all(running.map((j) => j.ended));
-    this.reapLeftovers(new Set(this.jobs.keys()));
+    this.reapLeftovers(this.startedIds);
     for (const job of this.jobs.values()) this.drop(job);
   }
 }

@@ -29,6 +29,9 @@ export function serveOnStdio(jobs: JobManager): void {
   process.stdin.on("end", () => void stop("stdin closed"));
   process.stdin.on("close", () => void stop("stdin closed"));
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop(sig));
+  // A last net: a bug in one callback must not take every job down with the server.
+  process.on("uncaughtException", (err) => log("error", "uncaught exception (server kept running)", err));
+  process.on("unhandledRejection", (err) => log("error", "unhandled rejection (server kept running)", err));
   // stdout gone (host died): nothing can be answered any more.
   process.stdout.on("error", () => void stop("stdout closed"));
 }
