@@ -61,3 +61,8 @@ export function marker(): string {
 export function splitWord(mark: string): string {
   return `"${mark.slice(0, 3)}""${mark.slice(3)}"`;
 }
+
+/** A shell loop that stays alive (not exec'd away) and shows `mark` in its command line, and only its own. */
+export function markedLoop(mark: string, trap = ""): string {
+  return `sh -c '${trap}while :; do sleep 1; done' ${splitWord(mark)}`;
+}

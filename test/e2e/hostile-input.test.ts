@@ -1,13 +1,12 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, marker, processesMatching, splitWord, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null };
 
-// A shell loop that stays alive and shows `mark` in its command line (only its own).
-const loop = (mark: string, trap = "") => `sh -c '${trap}while :; do sleep 1; done' ${splitWord(mark)}`;
+const loop = markedLoop;
 
 describe("hostile input never crashes, stalls or leaks", () => {
   let s: Harness;

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, marker, processesMatching, splitWord, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean };
 
-// A shell loop that stays alive (not exec'd away) and shows `mark` in its command line (only its own).
-const loop = (mark: string, trap = "") => `sh -c '${trap}while :; do sleep 1; done' ${splitWord(mark)}`;
+const loop = markedLoop;
 
 describe("kill_job leaves nothing behind", () => {
   let s: Harness;
