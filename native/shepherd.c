@@ -11,9 +11,10 @@
  * fails with EPIPE instead of vanishing.
  *
  * Output goes into two ring files, JOBDIR/stdout and JOBDIR/stderr: a 64-byte header
- * ("BGRING01", capacity, bytes written so far, all little-endian u64) then CAP_BYTES of data; stream
- * byte N lives at 64 + N % CAP. The written count is updated after the data, so a reader that sees
- * it sees the data. A file, unlike a pipe to the server, survives the server: the job never gets
+ * ("BGRING01", capacity, bytes written so far, bytes being written up to; little-endian u64s) then
+ * CAP_BYTES of data; stream byte N lives at 64 + N % CAP. A write first raises "being written up
+ * to", then writes the data, then raises "written": a reader that sees a count sees its data, and
+ * knows which old bytes may be under overwrite. A file, unlike a pipe to the server, survives the server: the job never gets
  * SIGPIPE because its reader went away, and disk use stays at CAP_BYTES per stream.
  *
  * Protocol on stdout (one line each): "pid N" once the command is running, or "error ERRNO TEXT"
@@ -167,13 +168,16 @@ static void ring_append(ring_t *r, const unsigned char *data, size_t len) {
     len = (size_t)r->cap;
   }
   uint64_t start = total - len;
+  /* Say first how far this write will reach (bytes 24..31): a reader then knows which of the oldest
+     bytes are being overwritten before the count at 16 says they are new. */
+  unsigned char w[8];
+  put_u64(w, total);
+  pwrite_all(r->fd, w, 8, 24);
   size_t pos = (size_t)(start % r->cap);
   size_t first = len < r->cap - pos ? len : (size_t)(r->cap - pos);
   pwrite_all(r->fd, data, first, (off_t)(HEADER + pos));
   if (first < len) pwrite_all(r->fd, data + first, len - first, HEADER);
   r->written = total;
-  unsigned char w[8];
-  put_u64(w, total);
   pwrite_all(r->fd, w, 8, 16);
 }
 
@@ -290,10 +294,22 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (pid == 0) {
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    signal(SIGUSR1, SIG_DFL);
+    /* The job starts clean: default signal dispositions, nothing blocked, no inherited descriptors
+       but 0, 1 and 2 (the rest are marked close-on-exec; execp stays open until the exec). */
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     prctl(PR_SET_PDEATHSIG, 0);
+    DIR *fds = opendir("/proc/self/fd");
+    if (fds) {
+      struct dirent *e;
+      while ((e = readdir(fds))) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != dirfd(fds)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+      }
+      closedir(fds);
+    }
     /* Its own process group, so that a kill reaches all of it; a PTY job also needs its own
        session to own the terminal. A pipe job stays in the shepherd's session: the scheduler then
        shares the CPU between the job and its reader as one group (autogroup), not as rivals. */

@@ -26,7 +26,7 @@ export class LineScanner {
   constructor(
     private readonly path: string,
     from: number,
-    private readonly maxLineBytes = 64 * 1024,
+    private readonly maxLineBytes = 1024 * 1024,
   ) {
     this.offset = from;
     this.readPos = from;

@@ -19,15 +19,22 @@ export interface RingSlice {
 interface RingHeader {
   capacity: number;
   written: number;
+  /** How far a write under way reaches (never below `written`): its oldest bytes are being overwritten. */
+  writing: number;
 }
 
 const EMPTY: RingSlice = { start: 0, end: 0, bytes: Buffer.alloc(0), written: 0, retainedFrom: 0 };
 
 // Reads the header: capacity and the count of bytes written so far.
 function readHeader(fd: number): RingHeader | undefined {
-  const h = Buffer.alloc(24);
-  if (readSync(fd, h, 0, 24, 0) < 24 || h.toString("latin1", 0, 8) !== "BGRING01") return undefined;
-  return { capacity: Number(h.readBigUInt64LE(8)), written: Number(h.readBigUInt64LE(16)) };
+  const h = Buffer.alloc(32);
+  if (readSync(fd, h, 0, 32, 0) < 32 || h.toString("latin1", 0, 8) !== "BGRING01") return undefined;
+  const written = Number(h.readBigUInt64LE(16));
+  return {
+    capacity: Number(h.readBigUInt64LE(8)),
+    written,
+    writing: Math.max(written, Number(h.readBigUInt64LE(24))),
+  };
 }
 
 // Reads `length` stream bytes starting at stream offset `from` (which must be retained).
@@ -60,29 +67,36 @@ export function readRing(
     return EMPTY;
   }
   try {
-    const header = readHeader(fd);
-    if (!header) return EMPTY;
-    const { capacity, written } = header;
-    const retainedFrom = Math.max(0, written - capacity);
-    let end = Math.min(range.to ?? written, written);
-    let start = Math.max(range.from ?? retainedFrom, retainedFrom);
-    if (start > end) start = end;
-    const max = range.maxBytes ?? Number.POSITIVE_INFINITY;
-    if (end - start > max) {
-      if (range.fromEnd) start = end - max;
-      else end = start + max;
+    let from = range.from;
+    let slice: RingSlice = EMPTY;
+    // A writer that laps this read spoils its oldest bytes: read again from the oldest safe byte.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const header = readHeader(fd);
+      if (!header) return EMPTY;
+      const { capacity, written } = header;
+      const retainedFrom = Math.max(0, header.writing - capacity);
+      let end = Math.min(range.to ?? written, written);
+      let start = Math.max(from ?? retainedFrom, retainedFrom);
+      if (start > end) start = end;
+      const max = range.maxBytes ?? Number.POSITIVE_INFINITY;
+      if (end - start > max) {
+        if (range.fromEnd) start = end - max;
+        else end = start + max;
+      }
+      const bytes = readData(fd, capacity, start, end - start);
+      end = start + bytes.length;
+      const after = readHeader(fd);
+      const safeFrom = after ? Math.max(0, after.writing - capacity) : retainedFrom;
+      slice = { start, end, bytes, written, retainedFrom };
+      if (safeFrom <= start || bytes.length === 0) return slice;
+      if (range.fromEnd) {
+        // The newest part moved on: take it again.
+        continue;
+      }
+      from = safeFrom;
     }
-    let bytes = readData(fd, capacity, start, end - start);
-    end = start + bytes.length;
-    // The writer may have lapped us while we read: drop whatever it overwrote.
-    const after = readHeader(fd);
-    const safeFrom = after ? Math.max(0, after.written - capacity) : retainedFrom;
-    if (safeFrom > start) {
-      const cut = Math.min(safeFrom - start, bytes.length);
-      bytes = bytes.subarray(cut);
-      start += cut;
-    }
-    return { start, end, bytes, written, retainedFrom: Math.max(retainedFrom, Math.min(safeFrom, written)) };
+    // Still lapped: answer with what is safe, even if that is nothing.
+    return { ...slice, start: slice.end, retainedFrom: slice.end, bytes: slice.bytes.subarray(slice.bytes.length) };
   } finally {
     closeSync(fd);
   }

@@ -17,11 +17,13 @@ export async function renderTerminal(text: string, cols: number, rows: number): 
   if (text === "") return "";
   let newlines = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) newlines++;
+  // Rows the text can fill: one per line end, plus one per `cols` characters of wrapped lines.
+  const needed = newlines + Math.ceil(text.length / cols) + rows;
   const xterm = (await loadXterm()).default;
   const term = new xterm.Terminal({
     cols,
     rows,
-    scrollback: Math.min(MAX_SCROLLBACK, newlines + rows),
+    scrollback: Math.min(MAX_SCROLLBACK, needed),
     allowProposedApi: true,
     convertEol: false,
   });
@@ -43,7 +45,10 @@ export async function renderTerminal(text: string, cols: number, rows: number): 
       }
     }
     if (lastContentLine < 0) return "";
-    const body = lines.slice(0, lastContentLine + 1).join("\n");
+    let body = lines.slice(0, lastContentLine + 1).join("\n");
+    if (needed > MAX_SCROLLBACK + rows) {
+      body = `[mcp-bg-jobs: the oldest rows of this output scrolled off a ${MAX_SCROLLBACK}-row terminal; ask for less (tail_job_output lines) or page with since]\n${body}`;
+    }
     return buffer.baseY + buffer.cursorY > lastContentRow ? `${body}\n` : body;
   } finally {
     term.dispose();

@@ -49,6 +49,14 @@ describe("PTY jobs", () => {
     expect(end.status).not.toBe("running");
   });
 
+  it("keep the start of a line that wraps over many terminal rows", async () => {
+    const job_id = await start("seq -s, 1 4000; echo");
+    await s.ok("wait_for_job", { job_id });
+    const out = await s.ok<Out>("get_job_output", { job_id });
+    const expected = `${Array.from({ length: 4000 }, (_, i) => i + 1).join(",")}\n`;
+    expect(out.stdout).toBe(expected);
+  });
+
   it("are killed with their whole process group", async () => {
     const mark = marker();
     const job_id = await start(`sh -c 'while :; do sleep 1; done' ${splitWord(mark)} & python3 -q`);

@@ -78,6 +78,15 @@ describe("wait_for_job", () => {
     expect(plain).toMatchObject({ status: "completed", exit_code: 0, timed_out: false });
   });
 
+  it("finds text deep inside a very long line (past the first 64 KiB)", async () => {
+    const job_id = await start("head -c 200000 /dev/zero | tr '\\0' a; printf 'NEEDLE'; sleep 300");
+    expect(await s.ok<Wait>("wait_for_job", { job_id, until: "NEEDLE", timeout_seconds: 20 })).toMatchObject({
+      matched: true,
+    });
+    expect(await s.ok("search_job_output", { job_id, pattern: "NEEDLE$" })).toMatchObject({ total_matches: 1 });
+    await s.ok("kill_job", { job_id });
+  });
+
   it("matches the last line of a job that ended without a newline", async () => {
     const job_id = await start("printf 'ready'");
     expect(await s.ok<Wait>("wait_for_job", { job_id, until: "^ready$" })).toMatchObject({ matched: true });
