@@ -435,10 +435,12 @@ int main(int argc, char **argv) {
         deadline = now_ms(CLOCK_MONOTONIC) + drain_ms;
       }
     }
+    /* Before the output: by the time a reader sees what the job printed after closing its stdin,
+       the server's writes already fail. */
+    if (i_tgt >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP))) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
     if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
       out_open = pump(use_pty ? master : outp[0], &out);
     if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(errp[0], &err);
-    if (i_tgt >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP))) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
     if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t r = read(in_fd, pending, sizeof pending);
       if (r > 0) {

@@ -176,7 +176,10 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
   });
 
   it("gives an error result, not a crash, when the job has closed its stdin", async () => {
-    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "exec 0<&-; sleep 300" });
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "exec 0<&-; echo closed; sleep 300",
+    });
+    await s.ok("wait_for_job", { job_id, until: "^closed$", timeout_seconds: 10 });
     expect(await s.error("interact_with_job", { job_id, input: "anyone there?" })).toMatch(/stdin/);
     // The server is still up and the job unaffected.
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "running" });
