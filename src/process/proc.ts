@@ -59,15 +59,3 @@ export function findJobProcesses(jobIds: ReadonlySet<string>): Map<number, strin
   }
   return found;
 }
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or undefined. */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(rest[19]);
-  } catch {
-    return undefined;
-  }
-}
