@@ -243,7 +243,9 @@ export class JobManager {
     const graceMs = opts.graceMs ?? 5000;
     if (!job.running || job.pid === null) {
       // Its process group may be gone and its number reused: reach the leftovers by their id only.
-      await killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs);
+      await killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs, () =>
+        this.pidsOfOtherJobs(new Set([id])),
+      );
       return "already_terminated";
     }
     await this.killTogether([job], signal, graceMs);
@@ -255,11 +257,25 @@ export class JobManager {
   private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const live = jobs.filter((j) => j.running && j.pid !== null);
     for (const j of live) j.killRequested = true;
+    const ids = new Set(live.map((j) => j.id));
     return killProcessTree(
       live.map((j) => ({ pgid: j.pid as number, jobId: j.id, exited: j.ended })),
       signal,
       graceMs,
+      () => this.pidsOfOtherJobs(ids),
     );
+  }
+
+  // Pids that cannot carry these jobs' ids: every running job's shepherd, and the main process of
+  // every other running job (it carries its own id). A kill's /proc scan need not read them.
+  private pidsOfOtherJobs(ids: ReadonlySet<string>): Set<number> {
+    const pids = new Set<number>();
+    for (const job of this.jobs.values()) {
+      if (!job.running || !job.process) continue;
+      pids.add(job.process.shepherdPid);
+      if (!ids.has(job.id) && job.pid !== null) pids.add(job.pid);
+    }
+    return pids;
   }
 
   // SIGKILLs whatever still carries one of these job ids, and the group of `pgid` if given.

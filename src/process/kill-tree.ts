@@ -25,6 +25,8 @@ export async function killProcessTree(
   targets: KillTarget | readonly KillTarget[],
   signal: NodeJS.Signals,
   graceMs: number,
+  /** Pids known not to belong to these jobs, asked afresh for each scan (see findJobProcesses). */
+  notTheirs: () => ReadonlySet<number> = () => new Set(),
 ): Promise<void> {
   const list = Array.isArray(targets) ? targets : [targets as KillTarget];
   const ids = new Set(list.map((t) => t.jobId));
@@ -41,7 +43,7 @@ export async function killProcessTree(
     clearTimeout(timer);
     const signalled = new Set<number>();
     for (;;) {
-      const rest = findJobProcesses(ids);
+      const rest = findJobProcesses(ids, notTheirs());
       if (rest.size === 0) {
         await exited;
         return;
@@ -57,7 +59,7 @@ export async function killProcessTree(
   }
   for (let round = 0; round < 100; round++) {
     signalGroups("SIGKILL");
-    const rest = findJobProcesses(ids);
+    const rest = findJobProcesses(ids, notTheirs());
     if (rest.size === 0) break;
     for (const pid of rest.keys()) sendSignal(pid, "SIGKILL");
     await sleep(10);

@@ -39,8 +39,13 @@ function readEnviron(pid: string): Buffer | undefined {
 /**
  * Pids of live processes whose environment carries `MCP_BG_JOB_ID` equal to one of `jobIds`,
  * found by scanning /proc: this finds processes that left the job's process group (setsid).
+ * `skip` names pids known not to carry any of those ids (other jobs' shepherds and main processes):
+ * their environments are not read, which is most of the cost when many jobs run.
  */
-export function findJobProcesses(jobIds: ReadonlySet<string>): Map<number, string> {
+export function findJobProcesses(
+  jobIds: ReadonlySet<string>,
+  skip: ReadonlySet<number> = new Set(),
+): Map<number, string> {
   const found = new Map<number, string>();
   if (jobIds.size === 0) return found;
   let entries: string[];
@@ -51,7 +56,7 @@ export function findJobProcesses(jobIds: ReadonlySet<string>): Map<number, strin
   }
   for (const entry of entries) {
     const code = entry.charCodeAt(0);
-    if (code < 48 || code > 57) continue;
+    if (code < 48 || code > 57 || skip.has(Number(entry))) continue;
     const environ = readEnviron(entry);
     if (!environ) continue; // gone meanwhile, or not ours to read
     const id = jobIdIn(environ);

@@ -40,6 +40,8 @@ export interface SpawnRequest {
 /** A started job: its pid, its stdin, and its end. */
 export interface JobProcess {
   pid: number;
+  /** The shepherd's own pid (it never carries MCP_BG_JOB_ID). */
+  shepherdPid: number;
   /** Writes to the job's stdin; rejects when it is closed (EPIPE). */
   write(data: string | Buffer): Promise<void>;
   /** Closes the job's stdin (end of input). */
@@ -123,6 +125,7 @@ function jobProcess(child: ChildProcess, pid: number, exited: Promise<JobExit>):
   const stdin = child.stdin;
   return {
     pid,
+    shepherdPid: child.pid ?? 0,
     exited,
     write(data) {
       return new Promise((resolve, reject) => {

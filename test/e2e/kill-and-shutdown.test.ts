@@ -29,7 +29,8 @@ describe("kill_job leaves nothing behind", () => {
     expect(st).toMatchObject({ status: "killed", signal: "SIGKILL", exit_code: null, timed_out: false });
   });
 
-  it("kills children that left the process group with setsid", async () => {
+  it("kills children that left the process group with setsid, and only the job's own", async () => {
+    const bystander = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
     const mark = marker();
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: `setsid ${loop(mark)} & ${loop(`${mark}-in-group`)}`,
@@ -37,6 +38,8 @@ describe("kill_job leaves nothing behind", () => {
     await waitFor(() => processesMatching(mark).length === 2);
     expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
     expect(processesMatching(mark)).toEqual([]);
+    expect(await s.ok("get_job_status", { job_id: bystander.job_id })).toMatchObject({ status: "running" });
+    await s.ok("kill_job", { job_id: bystander.job_id });
   });
 
   it("returns at once when the job dies of the first signal, and reports that signal", async () => {
