@@ -233,19 +233,79 @@ static int pump(int fd, ring_t *r) {
   return 1;
 }
 
+/* Reads exactly len bytes from fd (0 on success). */
+static int read_exact(int fd, char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
+               pid_t server, uint64_t grace_ms, const char *shell, const char *command);
+
+/*
+ * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL` starts ahead of need and
+ * waits for one job on stdin: a line with a byte count, then that many bytes of NUL-terminated
+ * fields: JOBDIR, JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the
+ * job. The server thus pays for starting a process before a job is asked for, not while it waits.
+ * After the block, stdin carries the job's input as in the plain mode. EOF before a block: exit 0.
+ */
+static int warm(char **argv) {
+  char line[32];
+  size_t n = 0;
+  for (;;) {
+    if (n + 1 >= sizeof line || read_exact(STDIN_FILENO, line + n, 1) < 0) return 0;
+    if (line[n] == '\n') break;
+    n++;
+  }
+  line[n] = 0;
+  size_t len = strtoull(line, NULL, 10);
+  char *block = malloc(len + 1);
+  if (!block || read_exact(STDIN_FILENO, block, len) < 0) return 1;
+  block[len] = 0;
+  const char *field[7];
+  size_t at = 0;
+  for (int i = 0; i < 7; i++) {
+    if (at >= len) return 1;
+    field[i] = block + at;
+    at += strlen(block + at) + 1;
+  }
+  while (at < len) {
+    char *entry = block + at;
+    at += strlen(entry) + 1;
+    char *eq = strchr(entry, '=');
+    if (!eq) continue;
+    *eq = 0;
+    setenv(entry, eq + 1, 1);
+  }
+  if (chdir(field[5]) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  uint64_t cap = strtoull(argv[2], NULL, 10);
+  return run(field[0], field[1], cap ? cap : 1, strtoull(argv[3], NULL, 10), field[2][0] == '1', atoi(field[3]),
+             atoi(field[4]), (pid_t)atoi(argv[4]), strtoull(argv[5], NULL, 10), argv[6], field[6]);
+}
+
 int main(int argc, char **argv) {
+  if (argc == 7 && strcmp(argv[1], "--warm") == 0) return warm(argv);
   if (argc != 12) {
-    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND\n");
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND\n"
+                    "       shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL\n");
     return 2;
   }
-  const char *dir = argv[1], *job_id = argv[2], *shell = argv[10], *command = argv[11];
-  pid_t server = (pid_t)atoi(argv[8]);
-  uint64_t grace_ms = strtoull(argv[9], NULL, 10);
   uint64_t cap = strtoull(argv[3], NULL, 10);
-  uint64_t drain_ms = strtoull(argv[4], NULL, 10);
-  int use_pty = argv[5][0] == '1';
-  int cols = atoi(argv[6]), rows = atoi(argv[7]);
-  if (cap == 0) cap = 1;
+  return run(argv[1], argv[2], cap ? cap : 1, strtoull(argv[4], NULL, 10), argv[5][0] == '1', atoi(argv[6]),
+             atoi(argv[7]), (pid_t)atoi(argv[8]), strtoull(argv[9], NULL, 10), argv[10], argv[11]);
+}
+
+static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
+               pid_t server, uint64_t grace_ms, const char *shell, const char *command) {
 
   signal(SIGPIPE, SIG_IGN);
   ring_t out, err;

@@ -5,7 +5,7 @@ import type { Config } from "../cli/config.js";
 import { killProcessTree } from "../process/kill-tree.js";
 import { findJobProcesses } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
-import { SpawnError, spawnJob } from "../process/spawn-job.js";
+import { closeWarmShepherd, SpawnError, spawnJob } from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
@@ -114,7 +114,8 @@ export class JobManager {
         command: opts.command,
         shell: this.config.shell,
         cwd,
-        env: { ...this.config.baseEnv, ...opts.env },
+        env: this.config.baseEnv,
+        extraEnv: opts.env,
         capBytes: this.config.maxOutputBytes,
         drainMs: DRAIN_MS,
         pty: job.pty ? PTY_SIZE : undefined,
@@ -308,6 +309,7 @@ export class JobManager {
     this.closing = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.starting]);
+    closeWarmShepherd();
     const running = [...this.jobs.values()].filter((j) => j.running);
     await this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
     await Promise.all(running.map((j) => j.ended));

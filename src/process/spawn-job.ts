@@ -25,7 +25,10 @@ export interface SpawnRequest {
   command: string;
   shell: string;
   cwd: string;
+  /** The environment jobs start from (the server's own); shepherds started ahead of need share it. */
   env: NodeJS.ProcessEnv;
+  /** Variables this job adds to `env`. */
+  extraEnv?: Record<string, string>;
   capBytes: number;
   drainMs: number;
   pty?: { cols: number; rows: number };
@@ -55,46 +58,109 @@ const MAX_PENDING_INPUT = 8 * 1024 * 1024;
 /** Why a job could not start. */
 export class SpawnError extends Error {}
 
+/** A shepherd started ahead of need (`--warm`), waiting on its stdin for the job it will run. */
+interface WarmShepherd {
+  child: ChildProcess;
+  /** The arguments it was started with: it can only serve a request with the same ones. */
+  key: string;
+  env: NodeJS.ProcessEnv;
+}
+
+let warm: WarmShepherd | undefined;
+
+// The arguments of a warm shepherd for this request: what does not change from job to job.
+function warmArgs(req: SpawnRequest): string[] {
+  return [
+    "--warm",
+    String(req.capBytes),
+    String(req.drainMs),
+    String(req.outliveServer ? 0 : process.pid),
+    String(req.graceMs),
+    req.shell,
+  ];
+}
+
+// Starts a shepherd that waits for its job on stdin.
+function startWarm(args: string[], env: NodeJS.ProcessEnv): WarmShepherd {
+  const child = spawn(SHEPHERD_PATH, args, {
+    cwd: "/",
+    env,
+    // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
+    detached: true,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  child.on("error", () => {});
+  child.stdin?.on("error", () => {}); // EPIPE surfaces through write()'s callback
+  return { child, key: args.join("\0"), env };
+}
+
+// A shepherd for this request: the one started ahead if it fits and is alive, else a new one.
+function takeShepherd(req: SpawnRequest): ChildProcess {
+  const args = warmArgs(req);
+  const key = args.join("\0");
+  const ready = warm;
+  warm = undefined;
+  if (ready && ready.key === key && ready.env === req.env && ready.child.exitCode === null && ready.child.pid) {
+    return ready.child;
+  }
+  ready?.child.stdin?.end();
+  return startWarm(args, req.env).child;
+}
+
+/** Ends the shepherd kept ready for the next job (it exits when its stdin closes). */
+export function closeWarmShepherd(): void {
+  warm?.child.stdin?.end();
+  warm = undefined;
+}
+
+// The job's part of the request, as the warm shepherd reads it: a byte count line, then NUL-ended fields.
+function jobBlock(req: SpawnRequest): Buffer {
+  const fields = [
+    req.dir,
+    req.jobId,
+    req.pty ? "1" : "0",
+    String(req.pty?.cols ?? 80),
+    String(req.pty?.rows ?? 24),
+    req.cwd,
+    req.command,
+    ...Object.entries(req.extraEnv ?? {}).map(([k, v]) => `${k}=${v}`),
+  ];
+  const body = Buffer.from(fields.map((f) => `${f}\0`).join(""));
+  return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
+}
+
 /**
- * Starts a job under a shepherd process, which runs `shell -c command` in its own process group and copies
- * its output into ring files. Resolves once the command is running, with its pid.
+ * Starts a job under a shepherd process, which runs `shell -c command` in its own process group and
+ * copies its output into ring files. Resolves once the command is running, with its pid. The
+ * shepherd is one started ahead of time when possible; a new one is then started for the next job,
+ * after this one has answered, so that starting a process is off the path of a request.
  */
 export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
   if (!existsSync(SHEPHERD_PATH)) {
     return Promise.reject(new SpawnError(`${SHEPHERD_PATH} is missing: run 'npm run build'`));
   }
-  const args = [
-    req.dir,
-    req.jobId,
-    String(req.capBytes),
-    String(req.drainMs),
-    req.pty ? "1" : "0",
-    String(req.pty?.cols ?? 80),
-    String(req.pty?.rows ?? 24),
-    String(req.outliveServer ? 0 : process.pid),
-    String(req.graceMs),
-    req.shell,
-    req.command,
-  ];
+  for (const f of [req.dir, req.cwd, req.command, ...Object.entries(req.extraEnv ?? {}).flat()]) {
+    if (f.includes("\0")) return Promise.reject(new SpawnError("a NUL byte cannot be passed to a process"));
+  }
   let child: ChildProcess;
   try {
-    child = spawn(SHEPHERD_PATH, args, {
-      cwd: req.cwd,
-      env: req.env,
-      // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
-      detached: true,
-      stdio: ["pipe", "pipe", "inherit"],
-    });
+    child = takeShepherd(req);
   } catch (err) {
     return Promise.reject(new SpawnError((err as Error).message));
   }
+  const prepareNext = () =>
+    setImmediate(() => {
+      if (warm) return;
+      try {
+        warm = startWarm(warmArgs(req), req.env);
+      } catch {}
+    });
   return new Promise((resolve, reject) => {
     let lines = "";
     let pid = 0;
     let ended: JobExit | undefined;
     let settleExit: (exit: JobExit) => void = () => {};
     const exited = new Promise<JobExit>((r) => (settleExit = r));
-    child.stdin?.on("error", () => {}); // EPIPE surfaces through write()'s callback
     child.stdout?.setEncoding("utf8");
     child.stdout?.on("data", (chunk: string) => {
       lines += chunk;
@@ -104,11 +170,13 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
         if (kind === "pid") {
           pid = Number(a);
           resolve(jobProcess(child, pid, exited));
+          prepareNext();
         } else if (kind === "error" && pid === 0) {
           reject(new SpawnError(rest.join(" ") || `error ${a}`));
         } else if (kind === "exit") {
           const code = Number(a);
           ended = { code: code >= 0 ? code : null, signal: signalName(Number(rest[0])) ?? null, lost: false };
+          settleExit(ended);
         }
       }
     });
@@ -117,6 +185,7 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
       settleExit(ended ?? { code: null, signal: null, lost: true });
       if (pid === 0) reject(new SpawnError("the job's shepherd process ended before the job started"));
     });
+    child.stdin?.write(jobBlock(req));
   });
 }
 

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
@@ -5,6 +6,29 @@ import { type Harness, startServer } from "./harness.js";
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean };
 
 const loop = markedLoop;
+
+// The command line of a process, or "" once it is gone.
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+// Pids of the live children of a process (from each process's /proc/PID/stat).
+function childrenOf(parent: number): number[] {
+  const kids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === parent && fields[0] !== "Z") kids.push(Number(entry));
+    } catch {}
+  }
+  return kids;
+}
 
 describe("kill_job leaves nothing behind", () => {
   let s: Harness;
@@ -113,10 +137,16 @@ describe("the server never leaves orphans", () => {
       const done = await s.ok<{ job_id: string }>("execute_command", { command: `${loop(`${mark}c`)} & true` });
       await waitFor(async () => (await s.ok<Status>("get_job_status", { job_id: done.job_id })).status !== "running");
       await waitFor(() => processesMatching(mark).length === 3);
+      // The shepherd the server keeps ready for its next job must not outlive it either.
+      const ready = await waitFor(() => {
+        const pids = childrenOf(s.pid).filter((pid) => cmdline(pid).includes("--warm"));
+        return pids.length > 0 && pids;
+      });
       if (how === "stdin close") s.transport.close();
       else process.kill(s.pid, how);
       await waitFor(() => !isAlive(s.pid), 10_000);
       expect(processesMatching(mark)).toEqual([]);
+      await waitFor(() => ready.every((pid) => !isAlive(pid)), 3000);
       expect(s.stderr()).toContain("stopping");
       await s.close();
     });
