@@ -64,18 +64,40 @@ async function startServer(env = {}) {
   };
 }
 
-// Pids of live processes that belong to jobs (they carry MCP_BG_JOB_ID) or are shepherds.
-function jobProcesses() {
+// Pids of live processes whose MCP_BG_JOB_ID is one of `ids`.
+function jobProcesses(ids) {
   const pids = [];
   for (const e of readdirSync("/proc")) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      const env = readFileSync(`/proc/${e}/environ`);
-      const cmd = readFileSync(`/proc/${e}/cmdline`, "latin1");
-      if (env.includes("MCP_BG_JOB_ID=") || cmd.includes("build/shepherd")) pids.push(Number(e));
+      const m = /(?:^|\0)MCP_BG_JOB_ID=([^\0]*)/.exec(readFileSync(`/proc/${e}/environ`, "latin1"));
+      if (m && ids.has(m[1])) pids.push(Number(e));
     } catch {}
   }
   return pids;
+}
+
+// Pids of the live children of a process.
+function childrenOf(parent) {
+  const kids = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, "latin1");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === parent) kids.push(Number(e));
+    } catch {}
+  }
+  return kids;
+}
+
+// Whether a process exists and is not a zombie.
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 // Runs a command as a job and returns the ms from the call to the job's end (wait_for_job).
@@ -190,9 +212,13 @@ async function benchMany() {
     kills.push(ms(t0));
   }
   record(`kill_job with ${MANY} others running p50`, median(kills), "ms", "<= 20 ms + grace");
+  // This server's processes: its shepherds (its children, the one kept ready included) and its jobs'.
+  const mine = new Set([...childrenOf(s.pid), ...jobProcesses(new Set(ids))]);
   const t0 = now();
   await s.client.close();
-  while (jobProcesses().length > 0) await new Promise((r) => setTimeout(r, 5));
+  const deadline = Date.now() + 60_000;
+  while ([...mine].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  if ([...mine].some(alive)) throw new Error("shutdown left processes behind");
   record(`shutdown with ${MANY} jobs running, until every process is gone`, ms(t0), "ms", "<= 3000 ms");
 }
 

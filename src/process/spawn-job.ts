@@ -67,6 +67,16 @@ interface WarmShepherd {
 }
 
 let warm: WarmShepherd | undefined;
+/** Off once the server has said it starts no more jobs (closeWarmShepherd), on again at the next start. */
+let keepOneReady = true;
+
+// A ready shepherd must not keep this process alive by itself: its handles are unreferenced until used.
+function setReferenced(child: ChildProcess, on: boolean): void {
+  for (const h of [child, child.stdin, child.stdout] as { ref?: () => void; unref?: () => void }[]) {
+    if (on) h?.ref?.();
+    else h?.unref?.();
+  }
+}
 
 // The arguments of a warm shepherd for this request: what does not change from job to job.
 function warmArgs(req: SpawnRequest): string[] {
@@ -91,6 +101,7 @@ function startWarm(args: string[], env: NodeJS.ProcessEnv): WarmShepherd {
   });
   child.on("error", () => {});
   child.stdin?.on("error", () => {}); // EPIPE surfaces through write()'s callback
+  setReferenced(child, false);
   return { child, key: args.join("\0"), env };
 }
 
@@ -100,15 +111,20 @@ function takeShepherd(req: SpawnRequest): ChildProcess {
   const key = args.join("\0");
   const ready = warm;
   warm = undefined;
+  let child: ChildProcess;
   if (ready && ready.key === key && ready.env === req.env && ready.child.exitCode === null && ready.child.pid) {
-    return ready.child;
+    child = ready.child;
+  } else {
+    ready?.child.stdin?.end();
+    child = startWarm(args, req.env).child;
   }
-  ready?.child.stdin?.end();
-  return startWarm(args, req.env).child;
+  setReferenced(child, true);
+  return child;
 }
 
 /** Ends the shepherd kept ready for the next job (it exits when its stdin closes). */
 export function closeWarmShepherd(): void {
+  keepOneReady = false;
   warm?.child.stdin?.end();
   warm = undefined;
 }
@@ -142,6 +158,7 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
   for (const f of [req.dir, req.cwd, req.command, ...Object.entries(req.extraEnv ?? {}).flat()]) {
     if (f.includes("\0")) return Promise.reject(new SpawnError("a NUL byte cannot be passed to a process"));
   }
+  keepOneReady = true;
   let child: ChildProcess;
   try {
     child = takeShepherd(req);
@@ -150,7 +167,7 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
   }
   const prepareNext = () =>
     setImmediate(() => {
-      if (warm) return;
+      if (warm || !keepOneReady) return;
       try {
         warm = startWarm(warmArgs(req), req.env);
       } catch {}
