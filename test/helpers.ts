@@ -66,3 +66,26 @@ export function splitWord(mark: string): string {
 export function markedLoop(mark: string, trap = ""): string {
   return `sh -c '${trap}while :; do sleep 1; done' ${splitWord(mark)}`;
 }
+
+/** The command line of a process (NUL-separated), or "" once it is gone. */
+export function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Pids of the live (not zombie) children of a process. */
+export function childrenOf(parent: number): number[] {
+  const kids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === parent && fields[0] !== "Z") kids.push(Number(entry));
+    } catch {}
+  }
+  return kids;
+}

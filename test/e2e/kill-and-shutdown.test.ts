@@ -1,34 +1,10 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
+import { childrenOf, cmdline, isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean };
 
 const loop = markedLoop;
-
-// The command line of a process, or "" once it is gone.
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-// Pids of the live children of a process (from each process's /proc/PID/stat).
-function childrenOf(parent: number): number[] {
-  const kids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === parent && fields[0] !== "Z") kids.push(Number(entry));
-    } catch {}
-  }
-  return kids;
-}
 
 describe("kill_job leaves nothing behind", () => {
   let s: Harness;
