@@ -2,6 +2,8 @@
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
  * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND
+ *        shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL   (the job arrives on stdin; see warm())
+ * The server uses the --warm form, started ahead of need; the first form is for people and tests.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
