@@ -1,32 +1,38 @@
 /*
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
- * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND
- *        shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL   (the job arrives on stdin; see warm())
+ * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND
+ *        shepherd --warm CAP_BYTES DRAIN_MS SHELL   (the job arrives on stdin; see warm())
  * The server uses the --warm form, started ahead of need; the first form is for people and tests.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
- * kill sweep that looks for it never hits the shepherd. The job's stdin is the shepherd's stdin
- * is a pipe, or with PTY=1 a pseudo-terminal, that the shepherd feeds from its own stdin (from the
- * server). When the job closes its stdin, the shepherd closes its own, so the server's next write
- * fails with EPIPE instead of vanishing.
+ * kill sweep that looks for it never hits the shepherd. The shepherd does not depend on the server
+ * that started it: it lives in its own session and keeps capturing after that server is gone, so
+ * a job survives a server crash and the next server (or the command line) finds it running.
+ *
+ * Input: the job's stdin is a pipe (with PTY=1 a pseudo-terminal) that the shepherd feeds from the
+ * FIFO JOBDIR/stdin, which any process may open for writing. The shepherd holds it open for
+ * reading and writing, so writers may come and go. SIGUSR2 asks for end of input: once what was
+ * written before it has been passed on, the job's stdin is closed. When the job closes its stdin,
+ * or ends, the FIFO is closed and removed: writes then fail (EPIPE), opens too (ENOENT or ENXIO).
  *
  * Output goes into two ring files, JOBDIR/stdout and JOBDIR/stderr: a 64-byte header
  * ("BGRING01", capacity, bytes written so far, bytes being written up to; little-endian u64s) then
  * CAP_BYTES of data; stream byte N lives at 64 + N % CAP. A write first raises "being written up
  * to", then writes the data, then raises "written": a reader that sees a count sees its data, and
- * knows which old bytes may be under overwrite. A file, unlike a pipe to the server, survives the server: the job never gets
- * SIGPIPE because its reader went away, and disk use stays at CAP_BYTES per stream.
+ * knows which old bytes may be under overwrite. A file, unlike a pipe to the server, survives the
+ * server: the job never gets SIGPIPE because its reader went away, and disk use stays at CAP_BYTES
+ * per stream.
  *
- * Protocol on stdout (one line each): "pid N" once the command is running, or "error ERRNO TEXT"
- * if it could not start; then "exit CODE SIGNO" when it has ended (CODE -1 when killed by SIGNO).
- * The same end is written atomically to JOBDIR/exit as "CODE SIGNO ENDED_MS". The end is taken from
- * the job's exit, not from its pipes closing; remaining output is drained for at most DRAIN_MS.
- *
- * With SERVER_PID > 0 the job does not outlive that server, however it ends (even SIGKILL): when
- * the server dies, the shepherd sends SIGTERM to the job's group and to every process carrying its
- * MCP_BG_JOB_ID, and SIGKILL to what is left after GRACE_MS. SERVER_PID 0 lets the job live on.
+ * Reports, each also kept in a file written atomically (tmp + rename):
+ *  - "pid PID PID_START SHEPHERD_START" once the command is running (JOBDIR/pid holds
+ *    "PID PID_START SHEPHERD_PID SHEPHERD_START"; the starts are /proc start times, so that a pid
+ *    reused later is never taken for the job), or "error ERRNO TEXT" if it could not start;
+ *  - "exit CODE SIGNO" when it has ended (CODE -1 when killed by SIGNO); JOBDIR/exit holds
+ *    "CODE SIGNO ENDED_MS". The end is taken from the job's exit, not from its pipes closing;
+ *    remaining output is drained for at most DRAIN_MS.
+ * The lines go to stdout, for the server that started it; the files are for everyone else.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -57,7 +63,7 @@ typedef struct {
 } ring_t;
 
 static int chld_pipe[2];
-static volatile sig_atomic_t orphaned;
+static volatile sig_atomic_t eof_wanted;
 static unsigned char buf[CHUNK];
 
 /* Wakes the poll loop when the child changes state. */
@@ -69,60 +75,27 @@ static void on_sigchld(int sig) {
   errno = saved;
 }
 
-/* Notes that the server died (PR_SET_PDEATHSIG) and wakes the poll loop. */
-static void on_server_death(int sig) {
+/* Notes that end of input was asked for (SIGUSR2) and wakes the poll loop. */
+static void on_eof_request(int sig) {
   (void)sig;
-  orphaned = 1;
+  eof_wanted = 1;
   on_sigchld(0);
 }
 
-/* Sends sig to every process (but this one) whose environment carries MCP_BG_JOB_ID=job_id; returns how many. */
-static int signal_job_processes(const char *job_id, int sig) {
-  char want[256];
-  int wn = snprintf(want, sizeof want, "MCP_BG_JOB_ID=%s", job_id);
-  if (wn <= 0 || (size_t)wn >= sizeof want) return 0;
-  DIR *d = opendir("/proc");
-  if (!d) return 0;
-  static char *env = NULL;
-  static size_t env_cap = 0;
-  int count = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    pid_t p = (pid_t)atoi(e->d_name);
-    if (p == getpid()) continue;
-    char path[300];
-    snprintf(path, sizeof path, "/proc/%s/environ", e->d_name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    /* The whole environment, however large: the id may sit past a 100 KB variable. */
-    ssize_t n = 0, got;
-    for (;;) {
-      if ((size_t)n + 1 >= env_cap) {
-        size_t cap = env_cap ? env_cap * 2 : 1 << 16;
-        char *grown = realloc(env, cap);
-        if (!grown) break;
-        env = grown;
-        env_cap = cap;
-      }
-      got = read(fd, env + n, env_cap - 1 - (size_t)n);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;
-      n += got;
-    }
-    close(fd);
-    if (n <= 0 || !env) continue;
-    env[n] = 0;
-    for (ssize_t i = 0; i + wn <= n; i += (ssize_t)strlen(env + i) + 1) {
-      if (memcmp(env + i, want, (size_t)wn) == 0 && env[i + wn] == 0) {
-        kill(p, sig);
-        count++;
-        break;
-      }
-    }
-  }
-  closedir(d);
-  return count;
+/* Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot), or 0. */
+static unsigned long long start_time(const char *pid) {
+  char path[64], text[1024];
+  snprintf(path, sizeof path, "/proc/%s/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  char *p = strrchr(text, ')'); /* the name may hold spaces and parentheses */
+  if (!p) return 0;
+  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
+  return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
 static uint64_t now_ms(int clock) {
@@ -193,32 +166,34 @@ static void say(const char *fmt, long a, long b, const char *text) {
   }
 }
 
-static void write_exit_file(const char *dir, int code, int signo) {
-  char tmp[4096], path[4096], line[128];
-  snprintf(tmp, sizeof tmp, "%s/exit.tmp", dir);
-  snprintf(path, sizeof path, "%s/exit", dir);
-  int n = snprintf(line, sizeof line, "%d %d %llu\n", code, signo,
-                   (unsigned long long)now_ms(CLOCK_REALTIME));
+/* Writes JOBDIR/NAME atomically: readers see the whole line or no file. */
+static void write_file(const char *dir, const char *name, const char *line) {
+  char tmp[4096], path[4096];
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return;
-  pwrite_all(fd, line, (size_t)n, 0);
+  pwrite_all(fd, line, strlen(line), 0);
   close(fd);
   rename(tmp, path);
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-/* The job closed its stdin: drop what was pending and close ours, so the server's writes fail too. */
-static void stdin_gone(int *in_fd, int *in_target, size_t *pending_off, size_t pending_len) {
-  close(*in_target);
-  *in_target = -1;
-  *pending_off = pending_len;
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    close(devnull);
+static char fifo_path[4096];
+
+/* No more input: drop what was pending and close and remove the FIFO, so writers' writes fail too. */
+static void stdin_gone(int *in_fd, int *in_target, int close_target, size_t *pending_off, size_t pending_len) {
+  if (close_target && *in_target >= 0) {
+    close(*in_target);
+    *in_target = -1;
   }
-  *in_fd = -1;
+  *pending_off = pending_len;
+  if (*in_fd >= 0) {
+    unlink(fifo_path);
+    close(*in_fd);
+    *in_fd = -1;
+  }
 }
 
 /* Reads what is available from fd into the ring; returns 0 at end of stream, 1 otherwise. */
@@ -248,14 +223,14 @@ static int read_exact(int fd, char *p, size_t len) {
 }
 
 static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
-               pid_t server, uint64_t grace_ms, const char *shell, const char *command);
+               const char *shell, const char *command);
 
 /*
- * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL` starts ahead of need and
- * waits for one job on stdin: a line with a byte count, then that many bytes of NUL-terminated
- * fields: JOBDIR, JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the
- * job. The server thus pays for starting a process before a job is asked for, not while it waits.
- * After the block, stdin carries the job's input as in the plain mode. EOF before a block: exit 0.
+ * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SHELL` starts ahead of need and waits for one job
+ * on stdin: a line with a byte count, then that many bytes of NUL-terminated fields: JOBDIR,
+ * JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the job. The
+ * server thus pays for starting a process before a job is asked for, not while it waits. Stdin
+ * carries nothing after the block (input goes through JOBDIR/stdin). EOF before a block: exit 0.
  */
 static int warm(char **argv) {
   char line[32];
@@ -291,27 +266,40 @@ static int warm(char **argv) {
   }
   uint64_t cap = strtoull(argv[2], NULL, 10);
   return run(field[0], field[1], cap ? cap : 1, strtoull(argv[3], NULL, 10), field[2][0] == '1', atoi(field[3]),
-             atoi(field[4]), (pid_t)atoi(argv[4]), strtoull(argv[5], NULL, 10), argv[6], field[6]);
+             atoi(field[4]), argv[4], field[6]);
 }
 
 int main(int argc, char **argv) {
-  if (argc == 7 && strcmp(argv[1], "--warm") == 0) return warm(argv);
-  if (argc != 12) {
-    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SERVER_PID GRACE_MS SHELL COMMAND\n"
-                    "       shepherd --warm CAP_BYTES DRAIN_MS SERVER_PID GRACE_MS SHELL\n");
+  if (argc == 5 && strcmp(argv[1], "--warm") == 0) return warm(argv);
+  if (argc != 10) {
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND\n"
+                    "       shepherd --warm CAP_BYTES DRAIN_MS SHELL\n");
     return 2;
   }
   uint64_t cap = strtoull(argv[3], NULL, 10);
   return run(argv[1], argv[2], cap ? cap : 1, strtoull(argv[4], NULL, 10), argv[5][0] == '1', atoi(argv[6]),
-             atoi(argv[7]), (pid_t)atoi(argv[8]), strtoull(argv[9], NULL, 10), argv[10], argv[11]);
+             atoi(argv[7]), argv[8], argv[9]);
 }
 
 static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
-               pid_t server, uint64_t grace_ms, const char *shell, const char *command) {
+               const char *shell, const char *command) {
 
   signal(SIGPIPE, SIG_IGN);
+  /* Nothing more comes on stdin, and the server's pipe must not be held once it is gone. */
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    close(devnull);
+  }
   ring_t out, err;
   if (ring_open(&out, dir, "stdout", cap) < 0 || ring_open(&err, dir, "stderr", cap) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  snprintf(fifo_path, sizeof fifo_path, "%s/stdin", dir);
+  unlink(fifo_path);
+  int in_fd = -1;
+  if (mkfifo(fifo_path, 0600) < 0 || (in_fd = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
   }
@@ -343,13 +331,9 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
   sa.sa_handler = on_sigchld;
   sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
   sigaction(SIGCHLD, &sa, NULL);
-  if (server > 0) {
-    sa.sa_handler = on_server_death;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGUSR1, &sa, NULL);
-    prctl(PR_SET_PDEATHSIG, SIGUSR1);
-    if (getppid() != server) orphaned = 1; /* it died before we could ask to be told */
-  }
+  sa.sa_handler = on_eof_request;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR2, &sa, NULL);
 
   pid_t pid = fork();
   if (pid < 0) {
@@ -363,7 +347,6 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    prctl(PR_SET_PDEATHSIG, 0);
     DIR *fds = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
     if (fds) {
       struct dirent *e;
@@ -417,13 +400,20 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
     if (m > 0) ring_append(use_pty ? &out : &err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
     say("error %ld %s\n", exec_errno, 0, strerror(exec_errno));
   } else {
-    /* Only once exec has happened: the pid is then the job's, in its own group, with its id set. */
-    say("pid %ld\n", pid, 0, NULL);
+    /* Only once exec has happened: the pid is then the job's, in its own group, with its id set.
+       It is not reaped yet, so its /proc entry is there even if it has already exited. */
+    char pid_text[32], line[160];
+    snprintf(pid_text, sizeof pid_text, "%ld", (long)pid);
+    unsigned long long pid_start = start_time(pid_text), own_start = start_time("self");
+    snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)pid, pid_start, (long)getpid(), own_start);
+    write_file(dir, "pid", line);
+    snprintf(line, sizeof line, "pid %ld %llu %llu\n", (long)pid, pid_start, own_start);
+    ssize_t r = write(STDOUT_FILENO, line, strlen(line));
+    (void)r;
   }
 
-  /* Input from the server goes to in_target: the PTY, or the write end of the job's stdin pipe. */
-  int in_fd = STDIN_FILENO, in_target = use_pty ? master : inp[1];
-  set_nonblock(in_fd);
+  /* Input from the FIFO goes to in_target: the PTY, or the write end of the job's stdin pipe. */
+  int in_target = use_pty ? master : inp[1];
   set_nonblock(in_target);
   if (!use_pty) {
     set_nonblock(outp[0]);
@@ -433,23 +423,10 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
   static unsigned char pending[65536];
   size_t pending_len = 0, pending_off = 0;
   int out_open = 1, err_open = !use_pty, exited = 0, status = 0;
-  uint64_t deadline = 0, kill_at = 0;
-  int terminating = 0;
+  uint64_t deadline = 0;
   /* Until the job has exited and its output is drained: a job that closed stdout and stderr is
-     still watched (its server's death, its input). */
+     still watched (its input, its end). */
   while (!exited || out_open || err_open) {
-    if (orphaned && !terminating) {
-      /* The server is gone: end the job as kill_job would. */
-      terminating = 1;
-      kill(-pid, SIGTERM);
-      signal_job_processes(job_id, SIGTERM);
-      kill_at = now_ms(CLOCK_MONOTONIC) + grace_ms;
-    }
-    if (kill_at && now_ms(CLOCK_MONOTONIC) >= kill_at) {
-      kill(-pid, SIGKILL);
-      signal_job_processes(job_id, SIGKILL);
-      kill_at = 0;
-    }
     struct pollfd p[5];
     int n = 0, i_out = -1, i_err = -1, i_in = -1, i_tgt = -1, i_chld;
     i_chld = n;
@@ -473,15 +450,10 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
       p[n++] = (struct pollfd){.fd = in_target, .events = pending_len > pending_off ? POLLOUT : 0};
     }
     int timeout = -1;
-    if (kill_at) {
-      uint64_t now = now_ms(CLOCK_MONOTONIC);
-      timeout = kill_at > now ? (int)(kill_at - now) : 0;
-    }
     if (exited) {
       uint64_t now = now_ms(CLOCK_MONOTONIC);
       if (now >= deadline) break;
-      int drain = (int)(deadline - now < 20 ? deadline - now : 20);
-      if (timeout < 0 || drain < timeout) timeout = drain;
+      timeout = (int)(deadline - now < 20 ? deadline - now : 20);
     }
     int ready = poll(p, (nfds_t)n, timeout);
     if (ready < 0) {
@@ -496,48 +468,52 @@ static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain
       if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
         exited = 1;
         deadline = now_ms(CLOCK_MONOTONIC) + drain_ms;
+        /* An ended job takes no input. */
+        stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
       }
     }
     /* Before the output: by the time a reader sees what the job printed after closing its stdin,
-       the server's writes already fail. */
-    if (i_tgt >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP))) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
+       writers' writes already fail. */
+    if (i_tgt >= 0 && in_target >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP)))
+      stdin_gone(&in_fd, &in_target, 1, &pending_off, pending_len);
     if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
       out_open = pump(use_pty ? master : outp[0], &out);
     if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(errp[0], &err);
-    if (i_in >= 0 && (p[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (i_in >= 0 && in_fd >= 0 && (p[i_in].revents & POLLIN)) {
       ssize_t r = read(in_fd, pending, sizeof pending);
       if (r > 0) {
         pending_len = (size_t)r;
         pending_off = 0;
-      } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
-        /* The server closed its end (end of input): pass it on to a pipe job. */
-        in_fd = -1;
-        if (!use_pty && in_target >= 0) {
-          close(in_target);
-          in_target = -1;
-        }
       }
     }
     if (in_target >= 0 && (use_pty ? out_open : 1) && pending_len > pending_off) {
       ssize_t w = write(in_target, pending + pending_off, pending_len - pending_off);
       if (w > 0) pending_off += (size_t)w;
-      else if (w < 0 && errno == EPIPE && !use_pty) stdin_gone(&in_fd, &in_target, &pending_off, pending_len);
+      else if (w < 0 && errno == EPIPE && !use_pty) stdin_gone(&in_fd, &in_target, 1, &pending_off, pending_len);
       else if (w < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len;
+    }
+    /* End of input asked for: once the FIFO is empty and all of it has been passed on, close the
+       job's stdin (a pipe job reads EOF; a PTY job is sent Ctrl-D by the server instead). */
+    if (eof_wanted && in_fd >= 0 && pending_off == pending_len) {
+      ssize_t r = read(in_fd, pending, sizeof pending);
+      if (r > 0) {
+        pending_len = (size_t)r;
+        pending_off = 0;
+      } else if (r < 0 && errno == EAGAIN) {
+        stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
+      }
     }
   }
   if (!exited) waitpid(pid, &status, 0);
-  if (terminating) {
-    /* Escapees that ignore SIGTERM get the rest of the grace, then SIGKILL. */
-    while (kill_at && now_ms(CLOCK_MONOTONIC) < kill_at && signal_job_processes(job_id, 0) > 0) usleep(50000);
-    kill(-pid, SIGKILL);
-    for (int round = 0; round < 100 && signal_job_processes(job_id, SIGKILL) > 0; round++) usleep(10000);
-  }
+  stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
 
   int code = -1, signo = 0;
   if (exec_errno) code = 127;
   else if (WIFEXITED(status)) code = WEXITSTATUS(status);
   else if (WIFSIGNALED(status)) signo = WTERMSIG(status);
-  write_exit_file(dir, code, signo);
+  char line[128];
+  snprintf(line, sizeof line, "%d %d %llu\n", code, signo, (unsigned long long)now_ms(CLOCK_REALTIME));
+  write_file(dir, "exit", line);
   say("exit %ld %ld\n", code, signo, NULL);
   return 0;
 }

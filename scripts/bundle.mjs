@@ -12,7 +12,7 @@ await build({
   format: "esm",
   target: "node20",
   // Loaded on first use only (PTY jobs); it stays a normal dependency.
-  external: ["@xterm/headless"],
+  external: ["@xterm/headless", "libsql"],
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },

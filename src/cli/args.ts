@@ -6,8 +6,8 @@ export interface ParsedArgs {
 }
 
 /**
- * Splits argv. Options named in `switchNames` take no value; every other `--name` takes the next
- * argument (or the part after `=`) as its value.
+ * Splits argv. Options named in `switchNames` take no value (`--name=value` still gives one, as an
+ * option); every other `--name` takes the next argument (or the part after `=`) as its value.
  */
 export function parseArgs(argv: readonly string[], switchNames: ReadonlySet<string>): ParsedArgs {
   const parsed: ParsedArgs = { options: new Map(), switches: new Set(), positionals: [] };
@@ -19,7 +19,7 @@ export function parseArgs(argv: readonly string[], switchNames: ReadonlySet<stri
     }
     const eq = arg.indexOf("=");
     const name = eq === -1 ? arg : arg.slice(0, eq);
-    if (switchNames.has(name)) {
+    if (switchNames.has(name) && eq === -1) {
       parsed.switches.add(name);
     } else if (eq !== -1) {
       parsed.options.set(name, arg.slice(eq + 1));

@@ -18,6 +18,8 @@ export interface Config {
   stateDir: string;
   retentionSeconds: number;
   maxFinished: number;
+  /** Jobs outlive a normal shutdown of the server that started them. */
+  keepJobs: boolean;
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */
@@ -42,6 +44,8 @@ interface Setting<K extends keyof Config> {
   flag: string;
   parse: Parser<Config[K]>;
   help: string;
+  /** A flag that takes no value (`--keep-jobs`); `--keep-jobs=0` still works. */
+  isSwitch?: boolean;
 }
 
 // One line, whatever the value or the reason contain.
@@ -95,6 +99,14 @@ const regexList = (raw: string, name: string): RegExp[] =>
         throw bad(name, raw, `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`);
       }
     });
+
+// Yes or no.
+const yesNo: Parser<boolean> = (raw, name) => {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off", ""].includes(v)) return false;
+  throw bad(name, raw, "expected 1 or 0 (true/false, yes/no, on/off)");
+};
 
 const directory: Parser<string> = (raw, name, ctx) => {
   const dir = resolve(ctx.cwd, raw);
@@ -216,11 +228,27 @@ const SETTINGS = [
     parse: integer(1, 1_000_000),
     help: "finished jobs kept at most (500)",
   },
+  {
+    key: "keepJobs",
+    env: "MCP_BG_KEEP_JOBS",
+    flag: "--keep-jobs",
+    parse: yesNo,
+    help: "jobs outlive a normal stop of the server; a later one adopts them (off)",
+    isSwitch: true,
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
+
+/** Flags that take no value. */
+export const SWITCH_SETTINGS: ReadonlySet<string> = new Set(
+  SETTINGS.filter((s) => "isSwitch" in s && s.isSwitch).map((s) => s.flag),
+);
 
 /** Help lines for the settings: flag, variable and meaning. */
 export function settingsHelp(): string {
-  return SETTINGS.map((s) => `  ${`${s.flag} VALUE`.padEnd(28)} ${s.env.padEnd(26)} ${s.help}`).join("\n");
+  return SETTINGS.map((s) => {
+    const flag = "isSwitch" in s ? s.flag : `${s.flag} VALUE`;
+    return `  ${flag.padEnd(28)} ${s.env.padEnd(26)} ${s.help}`;
+  }).join("\n");
 }
 
 /** The defaults, for the given environment (state dir follows XDG_STATE_HOME and HOME). */
@@ -239,6 +267,7 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     stateDir: join(stateHome, "mcp-bg-jobs"),
     retentionSeconds: 7 * 24 * 3600,
     maxFinished: 500,
+    keepJobs: false,
     shutdownGraceMs: 2000,
     baseEnv: env,
   };

@@ -2,9 +2,11 @@
 import { JobManager } from "../jobs/job-manager.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { ensureShepherd } from "../process/shepherd-binary.js";
+import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
-import { ConfigError, loadConfig, settingsHelp } from "./config.js";
+import { type CommandArgs, COMMANDS, EXIT, runCommand, UsageError } from "./commands.js";
+import { ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "./config.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
 
@@ -13,16 +15,35 @@ Usage:
   mcp-bg-jobs --help           this text
   mcp-bg-jobs --version        the version
 
+Commands for people, on the same state (while a server runs or not; ID: a job ID or 8+ characters of it):
+${Object.values(COMMANDS)
+  .map((c) => `  mcp-bg-jobs ${c.usage}`)
+  .join("\n")}
+  Exit codes: 0 done, 1 failed (no such job, ambiguous ID, state dir unusable), 2 bad usage.
+  logs writes the job's bytes as printed (stdout to stdout, stderr to stderr); --json gives cleaned text.
+
 Options (each also read from its environment variable; a flag wins):
 ${settingsHelp()}
 
 Logs go to stderr. A bad value stops start-up with one line on stderr and exit code 2.
 `;
 
-const SWITCHES = new Set(["--help", "-h", "--version", "-v"]);
+const SWITCHES = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
 
-// Entry point: parses flags and environment, then serves; bad configuration exits 2.
+// Switches that are settings (`--keep-jobs`) become options with the value 1.
+function settingOptions(args: { options: Map<string, string>; switches: Set<string> }): Map<string, string> {
+  const options = new Map(args.options);
+  for (const s of args.switches) if (SWITCH_SETTINGS.has(s)) options.set(s, "1");
+  return options;
+}
+
+// Entry point: a command for people, or the MCP server; bad configuration exits 2.
 function main(argv: string[]): void {
+  const name = argv[0];
+  if (name !== undefined && Object.hasOwn(COMMANDS, name)) {
+    void runCli(name, argv.slice(1));
+    return;
+  }
   const args = parseArgs(argv, SWITCHES);
   if (args.switches.has("--help") || argv.includes("-h")) {
     process.stdout.write(HELP);
@@ -34,20 +55,59 @@ function main(argv: string[]): void {
   }
   try {
     if (args.positionals.length > 0) throw new ConfigError(`unknown command ${args.positionals[0]} (see --help)`);
-    const config = loadConfig(args.options, process.env);
+    const config = loadConfig(settingOptions(args), process.env);
     const missing = ensureShepherd();
     if (missing) throw new ConfigError(missing);
     let jobs: JobManager;
     try {
       jobs = new JobManager(config);
     } catch (err) {
+      if (err instanceof StoreError) throw new ConfigError(err.message);
       throw new ConfigError(`cannot use the state dir ${config.stateDir}: ${(err as Error).message}`);
     }
-    serveOnStdio(jobs);
+    serveOnStdio(jobs, config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcp-bg-jobs: ${err.message}\n`);
     process.exit(2);
+  }
+}
+
+// Runs `mcp-bg-jobs NAME ...`: the command's own options, then the settings (--state-dir ...).
+async function runCli(name: string, argv: string[]): Promise<void> {
+  const command = COMMANDS[name] as (typeof COMMANDS)[string];
+  const io = {
+    out: (t: string | Buffer) => void process.stdout.write(t),
+    err: (t: string | Buffer) => void process.stderr.write(t),
+  };
+  // `logs ... | head` closes the pipe early: that is not an error.
+  process.stdout.on("error", () => process.exit(EXIT.ok));
+  const fail = (code: number, message: string) => {
+    process.stderr.write(`mcp-bg-jobs ${name}: ${message}\n`);
+    if (code === EXIT.usage) process.stderr.write(`usage: mcp-bg-jobs ${command.usage}\n`);
+    process.exitCode = code;
+  };
+  const short = argv.map((a) => (a === "-f" ? "--follow" : a === "-h" ? "--help" : a));
+  const parsed = parseArgs(short, new Set([...SWITCHES, ...command.switches]));
+  if (parsed.switches.has("--help")) {
+    process.stdout.write(`usage: mcp-bg-jobs ${command.usage} [--state-dir DIR]\n`);
+    return;
+  }
+  const own: CommandArgs = { positionals: parsed.positionals, options: new Map(), switches: new Set() };
+  const settings = new Map<string, string>();
+  for (const [k, v] of settingOptions(parsed)) (command.options.includes(k) ? own.options : settings).set(k, v);
+  for (const s of parsed.switches) if (command.switches.includes(s)) own.switches.add(s);
+  let jobs: JobManager | undefined;
+  try {
+    const config = loadConfig(settings, process.env);
+    jobs = new JobManager(config, { server: false });
+    process.exitCode = await runCommand(jobs, name, own, io);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) fail(EXIT.usage, err.message);
+    else if (err instanceof StoreError) fail(EXIT.failed, err.message);
+    else fail(EXIT.failed, (err as Error)?.message ?? String(err));
+  } finally {
+    jobs?.close();
   }
 }
 

@@ -35,8 +35,12 @@ export function describeEnd(end: {
   exit_code: number | null;
   signal: string | null;
   timed_out: boolean;
+  lost?: boolean;
 }): string {
   if (end.status === "running") return "still running";
+  if (end.lost) {
+    return "lost: its server stopped watching it, and its processes were gone when next looked for (exit status unknown)";
+  }
   const by = end.timed_out ? " after its timeout" : end.status === "killed" ? " on request" : "";
   if (end.signal) {
     const meaning = SIGNAL_MEANING[end.signal];

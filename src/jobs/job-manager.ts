@@ -1,29 +1,28 @@
 import { randomUUID } from "node:crypto";
-import { rmSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import type { Config } from "../cli/config.js";
+import { log } from "../log.js";
+import { JobStdin } from "../process/job-stdin.js";
 import { killProcessTree } from "../process/kill-tree.js";
-import { findJobProcesses } from "../process/proc.js";
+import { findJobProcesses, processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
-import { closeWarmShepherd, SpawnError, spawnJob } from "../process/spawn-job.js";
+import { closeWarmShepherd, type JobExit, SpawnError, spawnJob } from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
+import { readExitFile } from "../store/job-files.js";
+import { type JobEnd, type JobRow, JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
-import { Job, type JobRecord, type JobStatus } from "./job.js";
+import type { Job, JobRecord, JobStatus } from "./job.js";
+import { recordOf } from "./job.js";
 import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, tailJobOutput } from "./job-output.js";
+import { JobRegistry } from "./job-registry.js";
 import { waitForQuietOutput } from "./quiet-output.js";
 import { type SearchResult, searchJobOutput } from "./search-output.js";
+import { checkStrings, resolveCwd, type StartOptions } from "./start-checks.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
-/** What `execute_command` may ask for. */
-export interface StartOptions {
-  command: string;
-  cwd?: string;
-  env?: Record<string, string>;
-  timeoutSeconds?: number;
-  name?: string;
-  pty?: boolean;
-}
+export type { StartOptions } from "./start-checks.js";
 
 /** Result of a kill request, as in the seed server. */
 export type KillResult = "killed" | "already_terminated" | "not_found";
@@ -31,52 +30,63 @@ export type KillResult = "killed" | "already_terminated" | "not_found";
 /** Longest timeout a Node timer can hold (2^31 - 1 ms, about 24.8 days), in whole seconds. */
 export const MAX_TIMEOUT_SECONDS = 2_147_483;
 
-/** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */
-const MAX_COMMAND_BYTES = 128 * 1024;
-
-// Refuses what the OS cannot pass to a process (NUL bytes, '=' in names, over-long commands) with a
-// clear error instead of a failed spawn.
-function checkStrings(opts: StartOptions): void {
-  const bad = (what: string, why: string) => new JobError("invalid_input", `${what} ${why}`);
-  if (opts.command.includes("\0")) throw bad("Command", "contains a NUL byte");
-  if (Buffer.byteLength(opts.command) >= MAX_COMMAND_BYTES) {
-    throw bad(
-      "Command",
-      `is too long (${Buffer.byteLength(opts.command)} bytes; at most ${MAX_COMMAND_BYTES - 1}): put it in a script file and run that`,
-    );
-  }
-  if (opts.cwd?.includes("\0")) throw bad("cwd", "contains a NUL byte");
-  for (const [key, value] of Object.entries(opts.env ?? {})) {
-    if (key === "" || key.includes("=") || key.includes("\0"))
-      throw bad(`env name ${JSON.stringify(key)}`, "is not a valid variable name");
-    if (key === "MCP_BG_JOB_ID") throw bad("env MCP_BG_JOB_ID", "is set by the server (it marks the job's processes)");
-    if (value.includes("\0")) throw bad(`env ${key}`, "contains a NUL byte");
-  }
-}
-
 /** Output settles once the job has been quiet this long after printing. */
 const QUIET_MS = 250;
 /** Remaining output is drained for at most this long after a job's exit. */
 const DRAIN_MS = 500;
+/** A job folder without a record is removed once it is this old (a start that never finished). */
+const STRAY_DIR_MS = 60_000;
+/** Shortest ID prefix the command line accepts. */
+export const MIN_PREFIX = 8;
 
-/** The job engine: starts, tracks, reads and kills jobs. Knows nothing of MCP. */
+// A job's row once it has ended this way, as the database would record it.
+function endedRow(row: JobRow, end: JobEnd): JobRow {
+  const status = row.kill_requested ? "killed" : end.lost || end.code !== 0 ? "failed" : "completed";
+  return {
+    ...row,
+    status,
+    exit_code: end.code,
+    signal: end.signal,
+    completed_ms: end.endedMs,
+    lost: end.lost ? 1 : 0,
+  };
+}
+
+/**
+ * The job engine: starts, tracks, reads and kills jobs, on state shared with every other server
+ * and command line using the same state dir. Knows nothing of MCP.
+ */
 export class JobManager {
-  /** All known jobs in start order. */
-  private readonly jobs = new Map<string, Job>();
-  /** Slots taken by running jobs and by jobs being started. */
-  private slots = 0;
+  private readonly store: JobStore;
+  private readonly registry: JobRegistry;
+  private readonly stdin = new JobStdin();
+  /** Running jobs this server owns (started or taken over): they take its slots. */
+  private readonly mine = new Set<string>();
+  /** Starts under way (they take slots too). */
+  private pendingStarts = 0;
   private closing = false;
   private readonly starting = new Set<Promise<unknown>>();
-  /** Every job this server started, kept after the sweep drops a job: its leftovers end at shutdown too. */
+  /** Every job this server started without keep-jobs: what they left behind ends at shutdown too. */
   private readonly startedIds = new Set<string>();
-  private readonly sweeper: NodeJS.Timeout;
-  private readonly jobsDir: string;
+  private readonly sweeper: NodeJS.Timeout | undefined;
 
-  constructor(private readonly config: Config) {
-    this.jobsDir = join(config.stateDir, "jobs");
-    ensureDir(this.jobsDir);
-    this.sweeper = setInterval(() => this.sweep(), config.cleanupIntervalSeconds * 1000);
-    this.sweeper.unref();
+  /**
+   * Opens the state dir. As a server (the default) it owns the jobs it starts and takes over running
+   * jobs whose server died; as a command line (`server: false`) it only looks and kills.
+   */
+  constructor(
+    private readonly config: Config,
+    opts: { server?: boolean } = {},
+  ) {
+    const server = opts.server ?? true;
+    this.store = new JobStore(config.stateDir);
+    const self = server ? { pid: process.pid, start: processStartTime(process.pid) ?? 0 } : undefined;
+    this.registry = new JobRegistry(this.store, join(config.stateDir, "jobs"), self, (job) => this.adopt(job));
+    if (server) {
+      this.registry.reconcile();
+      this.sweeper = setInterval(() => this.sweep(), config.cleanupIntervalSeconds * 1000);
+      this.sweeper.unref();
+    }
   }
 
   /** Starts a command as a background job; refuses empty, denied or over-limit requests. */
@@ -92,21 +102,49 @@ export class JobManager {
   }
 
   private async startJob(opts: StartOptions): Promise<JobRecord> {
-    if (this.closing) throw new JobError("not_running", "The server is shutting down");
-    if (opts.command.trim() === "") throw new JobError("invalid_input", "Command is empty");
+    const self = this.registry.self;
+    if (this.closing || !self) throw new JobError("not_running", "The server is shutting down");
     checkStrings(opts);
     checkCommand({ allowed: this.config.allowedCommands, denied: this.config.deniedCommands }, opts.command);
-    const cwd = this.resolveCwd(opts.cwd);
-    if (this.slots >= this.config.maxJobs) {
+    const cwd = resolveCwd(this.config.workingDir, opts.cwd);
+    if (this.mine.size + this.pendingStarts >= this.config.maxJobs) {
       throw new JobError(
         "limit",
         `Job limit reached: ${this.config.maxJobs} jobs are running (MCP_BG_MAX_JOBS). Wait for one to end or kill one.`,
       );
     }
-    this.slots++;
-    const id = randomUUID();
-    const job = new Job(id, opts.command, opts.name ?? null, cwd, opts.pty ?? false, join(this.jobsDir, id));
+    this.pendingStarts++;
+    const now = Date.now();
+    const timeout = opts.timeoutSeconds ?? this.config.jobTimeoutSeconds;
+    const row: JobRow = {
+      job_id: randomUUID(),
+      command: opts.command,
+      name: opts.name ?? null,
+      cwd,
+      pty: opts.pty ? 1 : 0,
+      status: "running",
+      started_ms: now,
+      completed_ms: null,
+      exit_code: null,
+      signal: null,
+      timed_out: 0,
+      lost: 0,
+      kill_requested: 0,
+      pid: null,
+      pid_start: null,
+      shepherd_pid: null,
+      shepherd_start: null,
+      owner_pid: self.pid,
+      owner_start: self.start,
+      keep: this.config.keepJobs ? 1 : 0,
+      deadline_ms: timeout === undefined ? null : now + timeout * 1000,
+    };
+    const id = row.job_id;
+    let job: Job | undefined;
     try {
+      // The record first: a crash from here on leaves a job that the next start can account for.
+      this.store.insert(row);
+      job = this.registry.track(row);
       ensureDir(job.dir);
       const proc = await spawnJob({
         jobId: id,
@@ -118,63 +156,118 @@ export class JobManager {
         extraEnv: opts.env,
         capBytes: this.config.maxOutputBytes,
         drainMs: DRAIN_MS,
-        pty: job.pty ? PTY_SIZE : undefined,
-        graceMs: this.config.shutdownGraceMs,
+        pty: opts.pty ? PTY_SIZE : undefined,
       });
       job.process = proc;
-      job.pid = proc.pid;
+      const started = { pid: proc.pid, start: proc.pidStart };
+      const shepherd = { pid: proc.shepherdPid, start: proc.shepherdStart };
+      job.update({
+        ...job.row,
+        pid: started.pid,
+        pid_start: started.start,
+        shepherd_pid: shepherd.pid,
+        shepherd_start: shepherd.start,
+      });
+      try {
+        this.store.setStarted(id, started, shepherd);
+      } catch (err) {
+        sendSignal(-proc.pid, "SIGKILL");
+        throw err;
+      }
     } catch (err) {
-      this.slots--;
-      rmSync(job.dir, { recursive: true, force: true });
+      this.pendingStarts--;
+      this.registry.forget(id);
+      try {
+        this.store.discard(id);
+      } catch {}
+      rmSync(this.registry.dirOf(id), { recursive: true, force: true });
       if (err instanceof SpawnError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
       throw err;
     }
-    this.jobs.set(id, job);
-    this.startedIds.add(id);
-    job.process.exited.then((exit) => {
-      job.finish(exit);
-      this.slots--;
-      // Its shepherd died first: nothing reads the job's output any more, so end it.
-      if (exit.lost && job.pid) this.reapLeftovers(new Set([id]), job.pid);
-    });
-    const timeout = opts.timeoutSeconds ?? this.config.jobTimeoutSeconds;
-    if (timeout !== undefined) {
-      job.timer = setTimeout(() => {
-        job.timedOut = true;
-        void this.kill(id).catch(() => {});
-      }, timeout * 1000);
-    }
+    this.pendingStarts--;
+    this.mine.add(id);
+    if (!this.config.keepJobs) this.startedIds.add(id);
+    const started = job;
+    job.process?.exited.then((exit) => this.onExit(started, exit));
+    this.armTimeout(job);
     return job.record();
   }
 
-  // The job's working directory: relative to the configured one, and it must exist.
-  private resolveCwd(cwd: string | undefined): string {
-    const dir = resolve(this.config.workingDir, cwd ?? ".");
-    let isDir: boolean | undefined;
+  // A job this server started has ended (its shepherd said so, or died).
+  private onExit(job: Job, exit: JobExit): void {
+    this.mine.delete(job.id);
+    this.stdin.forget(job.stdinPath);
+    const end: JobEnd = exit.lost
+      ? (readExitFile(job.dir) ?? { code: null, signal: null, endedMs: Date.now(), lost: true })
+      : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
     try {
-      isDir = statSync(dir).isDirectory();
-    } catch {}
-    if (isDir === undefined) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
-    if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
-    return dir;
+      this.registry.finish(job, end);
+    } catch (err) {
+      log("error", `recording the end of job ${job.id}`, err);
+    }
+    // Whatever happened to the database, those waiting for the end must see it.
+    if (job.running) job.update(endedRow(job.row, end));
+    // Its shepherd died first: nothing captures the job's output any more, so end it.
+    if (exit.lost && job.pid) this.reapLeftovers(new Set([job.id]), job.pid);
+  }
+
+  // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
+  private adopt(job: Job): void {
+    this.mine.add(job.id);
+    this.registry.follow(job);
+    job.ended.then(() => {
+      this.mine.delete(job.id);
+      this.stdin.forget(job.stdinPath);
+    });
+    this.armTimeout(job);
+  }
+
+  // Kills the job when its deadline passes (timed_out: true).
+  private armTimeout(job: Job): void {
+    const deadline = job.row.deadline_ms;
+    if (deadline === null || !job.running) return;
+    const delay = Math.min(Math.max(0, deadline - Date.now()), MAX_TIMEOUT_SECONDS * 1000);
+    job.timer = setTimeout(() => void this.kill(job.id, { timedOut: true }).catch(() => {}), delay);
   }
 
   /** A job by id, or a `not_found` error. */
   get(id: string): Job {
-    const job = this.jobs.get(id);
+    const job = this.registry.get(id);
     if (!job) throw new JobError("not_found", `Job ${id} not found`);
     return job;
   }
 
+  /**
+   * A job by its id or an unambiguous prefix of at least MIN_PREFIX characters (for people);
+   * `not_found` or `invalid_input` errors otherwise.
+   */
+  find(idOrPrefix: string): Job {
+    const want = idOrPrefix.trim().toLowerCase();
+    const exact = this.registry.get(want);
+    if (exact) return exact;
+    if (want.length < MIN_PREFIX) {
+      throw new JobError("not_found", `Job ${idOrPrefix} not found (an ID prefix needs ${MIN_PREFIX}+ characters)`);
+    }
+    const rows = this.store.withPrefix(want);
+    if (rows.length === 0) throw new JobError("not_found", `Job ${idOrPrefix} not found`);
+    if (rows.length > 1) {
+      const ids = rows.map((r) => r.job_id).join(", ");
+      throw new JobError("invalid_input", `ID prefix ${idOrPrefix} is ambiguous: it matches ${ids}`);
+    }
+    return this.get((rows[0] as JobRow).job_id);
+  }
+
+  /** Settles when a job has ended, whichever process runs it. */
+  ended(job: Job): Promise<void> {
+    this.registry.follow(job);
+    return job.ended;
+  }
+
   /** Jobs newest first, optionally of one status; `total` counts all that match. */
   list(filter: { status?: JobStatus; limit?: number } = {}): { jobs: JobRecord[]; total: number } {
-    const matching = [...this.jobs.values()].filter((j) => !filter.status || j.status === filter.status);
-    const limit = filter.limit ?? 100;
-    const jobs = matching
-      .slice(-limit)
-      .reverse()
-      .map((j) => j.record());
-    return { jobs, total: matching.length };
+    this.registry.reconcile();
+    const { rows, total } = this.store.list(filter.status, filter.limit ?? 100);
+    return { jobs: rows.map(recordOf), total };
   }
 
   /** Output of a job: everything retained, or what came after a cursor. */
@@ -189,7 +282,9 @@ export class JobManager {
 
   /** Waits for a job to end, or for a line of its output to match; see waitForJob. */
   wait(id: string, opts: WaitOptions): Promise<WaitResult> {
-    return waitForJob(this.get(id), opts);
+    const job = this.get(id);
+    this.registry.follow(job);
+    return waitForJob(job, opts);
   }
 
   /** Searches a job's retained output for lines matching a pattern. */
@@ -200,6 +295,7 @@ export class JobManager {
   /**
    * Writes input to a job's stdin (a newline appended unless `raw` or already there), then returns
    * what the job printed after it, once it has been quiet for a moment, has ended, or `waitMs` passed.
+   * Works for any running job on this state dir, whichever server started it.
    */
   async interact(
     id: string,
@@ -207,15 +303,15 @@ export class JobManager {
     opts: { waitMs?: number; raw?: boolean; eof?: boolean } = {},
   ): Promise<{ stdout: string; stderr: string; cursor: string; truncated: boolean }> {
     const job = this.get(id);
-    const proc = job.process;
-    if (!job.running || !proc) {
+    if (!job.running) {
       throw new JobError("not_running", `Job ${id} is not running (status: ${job.status}); it takes no input`);
     }
+    this.registry.follow(job);
     const data = opts.raw || input.endsWith("\n") ? input : `${input}\n`;
     const before = currentCursor(job);
     const wait = waitForQuietOutput(job, before, QUIET_MS, opts.waitMs ?? 2000);
     try {
-      await Promise.race([proc.write(data), wait.done]);
+      await Promise.race([this.stdin.write(job.stdinPath, data), wait.done]);
     } catch (err) {
       wait.cancel();
       if ((err as NodeJS.ErrnoException).code === "ENOBUFS") {
@@ -224,54 +320,74 @@ export class JobManager {
       throw new JobError("stdin_closed", `Job ${id} has closed its stdin; it takes no more input`);
     }
     // A terminal has no end of input to close: it reads Ctrl-D (VEOF) as one.
-    if (opts.eof && job.pty) await proc.write("\x04").catch(() => {});
-    else if (opts.eof) proc.closeStdin();
+    if (opts.eof && job.pty) await this.stdin.write(job.stdinPath, "\x04").catch(() => {});
+    else if (opts.eof) {
+      await this.stdin.end(job.stdinPath, { pid: job.row.shepherd_pid, start: job.row.shepherd_start });
+    }
     await wait.done;
     return readJobOutput(job, before, this.config.maxResponseChars, this.config.maxOutputBytes);
   }
 
   /**
    * Kills a job and everything it started (signal, grace, then SIGKILL), resolving once all of it is
-   * gone and the job reads `killed`. A kill while another is under way starts over with the new
-   * signal and grace (a SIGKILL is not held up by an earlier SIGTERM's grace). For a job that has
-   * ended, what it left running (background children carrying its id) is ended the same way, and
-   * the answer is `already_terminated`.
+   * gone and the job reads `killed`. Works on any job of the state dir; the server running it
+   * records the same end. A kill while another is under way starts over with the new signal and
+   * grace (a SIGKILL is not held up by an earlier SIGTERM's grace). For a job that has ended, what
+   * it left running (background children carrying its id) is ended the same way, and the answer
+   * is `already_terminated`.
    */
-  async kill(id: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<KillResult> {
-    const job = this.jobs.get(id);
+  async kill(
+    id: string,
+    opts: { signal?: NodeJS.Signals; graceMs?: number; timedOut?: boolean } = {},
+  ): Promise<KillResult> {
+    const job = this.registry.get(id);
     if (!job) return "not_found";
     const signal = opts.signal ?? "SIGTERM";
     const graceMs = opts.graceMs ?? 5000;
-    if (!job.running || job.pid === null) {
+    if (!job.running) {
       // Its process group may be gone and its number reused: reach the leftovers by their id only.
       await killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs, () =>
         this.pidsOfOtherJobs(new Set([id])),
       );
       return "already_terminated";
     }
-    await this.killTogether([job], signal, graceMs);
+    await this.killTogether([job], signal, graceMs, opts.timedOut ?? false);
     await job.ended;
     return "killed";
   }
 
   // Ends these running jobs as one batch (one /proc scan per round for all of them).
-  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
-    const live = jobs.filter((j) => j.running && j.pid !== null);
-    for (const j of live) j.killRequested = true;
+  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number, timedOut = false): Promise<void> {
+    const live = jobs.filter((j) => j.running);
+    for (const job of live) {
+      // Recorded before any signal: whoever sees the end records `killed`.
+      this.store.requestKill(job.id, timedOut);
+      job.row = { ...job.row, kill_requested: 1, timed_out: job.row.timed_out || (timedOut ? 1 : 0) };
+      this.registry.follow(job);
+    }
     const ids = new Set(live.map((j) => j.id));
     return killProcessTree(
-      live.map((j) => ({ pgid: j.pid as number, jobId: j.id, exited: j.ended })),
+      live.map((j) => ({ pgid: this.groupOf(j), jobId: j.id, exited: j.ended })),
       signal,
       graceMs,
       () => this.pidsOfOtherJobs(ids),
     );
   }
 
-  // Pids that cannot carry these jobs' ids: every running job's shepherd, and the main process of
-  // every other running job (it carries its own id). A kill's /proc scan need not read them.
+  // The job's process group, if its number still means it: a group outlives its leader, but once
+  // the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
+  private groupOf(job: Job): number {
+    const pid = job.pid;
+    if (!pid) return 0;
+    const start = processStartTime(pid);
+    return start === undefined || start === job.row.pid_start ? pid : 0;
+  }
+
+  // Pids that cannot carry these jobs' ids: the shepherd of every job this server runs, and the
+  // main process of every other one (it carries its own id). A kill's /proc scan need not read them.
   private pidsOfOtherJobs(ids: ReadonlySet<string>): Set<number> {
     const pids = new Set<number>();
-    for (const job of this.jobs.values()) {
+    for (const job of this.registry.known()) {
       if (!job.running || !job.process) continue;
       pids.add(job.process.shepherdPid);
       if (!ids.has(job.id) && job.pid !== null) pids.add(job.pid);
@@ -285,35 +401,78 @@ export class JobManager {
     for (const pid of findJobProcesses(ids).keys()) sendSignal(pid, "SIGKILL");
   }
 
-  /** Drops finished jobs past the retention time, and the oldest beyond the count kept. */
+  /**
+   * Settles jobs whose server died, then drops finished jobs past the retention time and the oldest
+   * beyond the count kept, with their output, and folders left by starts that never finished.
+   */
   sweep(now = Date.now()): void {
-    const finished = [...this.jobs.values()].filter((j) => !j.running);
-    const excess = finished.length - this.config.maxFinished;
-    finished.forEach((job, i) => {
-      const old = (job.completed?.getTime() ?? now) < now - this.config.retentionSeconds * 1000;
-      if (old || i < excess) this.drop(job);
-    });
+    try {
+      this.registry.reconcile();
+      const expired = this.store.expired(now - this.config.retentionSeconds * 1000, this.config.maxFinished);
+      for (const id of expired) this.drop(id);
+      this.removeStrayDirs(now);
+    } catch (err) {
+      log("warn", "cleanup sweep", err);
+    }
+  }
+
+  /** Drops every finished job and its output (the command line's `prune`); returns how many. */
+  prune(): number {
+    this.registry.reconcile();
+    let dropped = 0;
+    for (const id of this.store.finished()) if (this.drop(id)) dropped++;
+    this.removeStrayDirs(Date.now());
+    return dropped;
   }
 
   // Forgets a finished job and deletes its output.
-  private drop(job: Job): void {
-    this.jobs.delete(job.id);
-    rmSync(job.dir, { recursive: true, force: true });
+  private drop(id: string): boolean {
+    if (!this.store.delete(id)) return false;
+    this.registry.forget(id);
+    rmSync(this.registry.dirOf(id), { recursive: true, force: true });
+    return true;
+  }
+
+  // Removes job folders that have no record and are old enough not to be a start under way.
+  private removeStrayDirs(now: number): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.registry.jobsDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const dir = this.registry.dirOf(name);
+      const age = now - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now);
+      if (age > STRAY_DIR_MS && !this.store.has(name)) rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   /**
-   * Ends every running job (SIGTERM, a short grace, SIGKILL) and anything any of this server's
-   * jobs left behind, then deletes their output. Called when the server stops.
+   * Stops: ends every running job this server owns (SIGTERM, a short grace, SIGKILL) and anything
+   * its jobs left behind, unless they were started to outlive it (keep-jobs). Records and output stay.
    */
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
     await Promise.allSettled([...this.starting]);
     closeWarmShepherd();
-    const running = [...this.jobs.values()].filter((j) => j.running);
-    await this.killTogether(running, "SIGTERM", this.config.shutdownGraceMs);
-    await Promise.all(running.map((j) => j.ended));
-    this.reapLeftovers(this.startedIds);
-    for (const job of this.jobs.values()) this.drop(job);
+    const ending = [...this.registry.known()].filter(
+      (j) => j.running && this.registry.isOwn(j.row) && j.row.keep === 0,
+    );
+    try {
+      await this.killTogether(ending, "SIGTERM", this.config.shutdownGraceMs);
+      await Promise.all(ending.map((j) => j.ended));
+      this.reapLeftovers(this.startedIds);
+    } finally {
+      for (const job of this.registry.known()) job.stopWatching?.();
+      this.store.close();
+    }
+  }
+
+  /** Closes the state database (the command line, when done). */
+  close(): void {
+    for (const job of this.registry.known()) job.stopWatching?.();
+    this.store.close();
   }
 }

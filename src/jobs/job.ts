@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import type { JobExit, JobProcess } from "../process/spawn-job.js";
+import type { JobProcess } from "../process/spawn-job.js";
+import type { JobRow } from "../store/job-store.js";
 
 /** Where a job is in its life. */
 export type JobStatus = "running" | "completed" | "failed" | "killed";
@@ -18,75 +19,95 @@ export interface JobRecord {
   exit_code: number | null;
   signal: string | null;
   timed_out: boolean;
+  /** Its end could not be observed (its processes were gone when it was looked for): exit_code is null. */
+  lost: boolean;
 }
 
-/** One job: its record, its process while it runs, and where its output is kept. */
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The record tools return, from a job's row. */
+export function recordOf(row: JobRow): JobRecord {
+  return {
+    job_id: row.job_id,
+    status: row.status,
+    command: row.command,
+    name: row.name,
+    cwd: row.cwd,
+    pid: row.pid,
+    pty: row.pty === 1,
+    started: iso(row.started_ms) as string,
+    completed: iso(row.completed_ms),
+    exit_code: row.exit_code,
+    signal: row.signal,
+    timed_out: row.timed_out === 1,
+    lost: row.lost === 1,
+  };
+}
+
+/**
+ * One job as this server sees it: its row (the shared truth, refreshed from the state database),
+ * where its output is kept, and, for a job this server runs, its process and timer.
+ */
 export class Job {
-  status: JobStatus = "running";
-  pid: number | null = null;
-  readonly started = new Date();
-  completed: Date | null = null;
-  exitCode: number | null = null;
-  signal: string | null = null;
-  timedOut = false;
-  /** Set before the server signals the job, so its end reads `killed` whatever its exit code. */
-  killRequested = false;
+  /** The process this server started it as; undefined for jobs of other servers or earlier runs. */
   process: JobProcess | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Stops watching for the end of a job this server did not start. */
+  stopWatching: (() => void) | undefined;
   readonly ended: Promise<void>;
   private markEnded: () => void = () => {};
 
   constructor(
-    readonly id: string,
-    readonly command: string,
-    readonly name: string | null,
-    readonly cwd: string,
-    readonly pty: boolean,
-    /** Directory holding the ring files `stdout` and `stderr`. */
+    public row: JobRow,
+    /** Directory holding the ring files `stdout` and `stderr`, the `stdin` FIFO and the `pid` and `exit` files. */
     readonly dir: string,
   ) {
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    this.update(row);
   }
 
+  get id(): string {
+    return this.row.job_id;
+  }
+  get status(): JobStatus {
+    return this.row.status;
+  }
+  get pid(): number | null {
+    return this.row.pid;
+  }
+  get pty(): boolean {
+    return this.row.pty === 1;
+  }
+  get exitCode(): number | null {
+    return this.row.exit_code;
+  }
+  get running(): boolean {
+    return this.row.status === "running";
+  }
   get stdoutPath(): string {
     return join(this.dir, "stdout");
   }
-
   get stderrPath(): string {
     return join(this.dir, "stderr");
   }
-
-  get running(): boolean {
-    return this.status === "running";
+  get stdinPath(): string {
+    return join(this.dir, "stdin");
   }
 
-  /** Records how the job ended and wakes everyone waiting for it. */
-  finish(exit: JobExit): void {
-    if (!this.running) return;
-    clearTimeout(this.timer);
-    this.exitCode = exit.code;
-    this.signal = exit.signal;
-    this.completed = new Date();
-    this.status = this.killRequested ? "killed" : exit.code === 0 ? "completed" : "failed";
-    this.process = undefined;
-    this.markEnded();
+  /** Takes a fresher row; once it says the job has ended, wakes everyone waiting for the end. */
+  update(row: JobRow): void {
+    this.row = row;
+    if (row.status !== "running") {
+      clearTimeout(this.timer);
+      this.stopWatching?.();
+      this.stopWatching = undefined;
+      this.process = undefined;
+      this.markEnded();
+    }
   }
 
   /** The record tools return. */
   record(): JobRecord {
-    return {
-      job_id: this.id,
-      status: this.status,
-      command: this.command,
-      name: this.name,
-      cwd: this.cwd,
-      pid: this.pid,
-      pty: this.pty,
-      started: this.started.toISOString(),
-      completed: this.completed?.toISOString() ?? null,
-      exit_code: this.exitCode,
-      signal: this.signal,
-      timed_out: this.timedOut,
-    };
+    return recordOf(this.row);
   }
 }

@@ -27,6 +27,7 @@ export const jobRecord = z.object({
   exit_code: nullableInt,
   signal: nullableString,
   timed_out: z.boolean(),
+  lost: z.boolean().describe("Its server died and its processes were gone when next looked for: exit_code is unknown"),
 });
 
 /** Words for the agent: how a job ended, or what to do while it runs. */

@@ -11,14 +11,17 @@ import { registerSearchJobOutputTool } from "./tools/search-job-output.js";
 import { registerTailJobOutputTool } from "./tools/tail-job-output.js";
 import { registerWaitForJobTool } from "./tools/wait-for-job.js";
 
-const INSTRUCTIONS =
-  "Runs shell commands as background jobs. Start with execute_command; wait_for_job (optionally until=<regex>) instead of polling; tail_job_output or get_job_output to read; kill_job to stop. Jobs end when this server stops.";
+// What the agent is told once: how to use the tools, and what happens to jobs when the server stops.
+const instructions = (keepJobs: boolean) =>
+  `Runs shell commands as background jobs. Start with execute_command; wait_for_job (optionally until=<regex>) instead of polling; tail_job_output or get_job_output to read; kill_job to stop. Jobs and their output are kept across server restarts (list_jobs shows earlier ones). ${
+    keepJobs ? "Jobs keep running when this server stops." : "Running jobs are killed when this server stops."
+  }`;
 
 /** Builds an MCP server whose tools act on the given job engine. */
-export function createServer(jobs: JobManager): McpServer {
+export function createServer(jobs: JobManager, opts: { keepJobs?: boolean } = {}): McpServer {
   const server = new McpServer(
     { name: "mcp-bg-jobs", version: VERSION },
-    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: {} }, instructions: instructions(opts.keepJobs ?? false) },
   );
   registerExecuteCommandTool(server, jobs);
   registerListJobsTool(server, jobs);

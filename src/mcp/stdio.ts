@@ -1,4 +1,5 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { createServer } from "./server.js";
@@ -8,10 +9,10 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
 
 /**
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
- * every job (short grace) and exits.
+ * every job it runs (short grace; none with keep-jobs) and exits.
  */
-export function serveOnStdio(jobs: JobManager): void {
-  const handle = serveStdio(() => createServer(jobs), { onerror: (err) => log("warn", "transport", err) });
+export function serveOnStdio(jobs: JobManager, config: Pick<Config, "keepJobs">): void {
+  const handle = serveStdio(() => createServer(jobs, { keepJobs: config.keepJobs }), { onerror: (err) => log("warn", "transport", err) });
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;

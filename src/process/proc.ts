@@ -64,3 +64,33 @@ export function findJobProcesses(
   }
   return found;
 }
+
+// State letter and start time of a process, from /proc/PID/stat; undefined if there is none.
+function readStat(pid: number): { state: string; start: number } | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // The name (field 2) may hold spaces and parentheses: count fields after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? { state: fields[0] ?? "", start } : undefined;
+}
+
+/**
+ * When a process started (field 22 of /proc/PID/stat, clock ticks since boot), or undefined if
+ * there is no such process. With its pid, it names one process for good: a pid alone may be reused.
+ */
+export function processStartTime(pid: number): number | undefined {
+  return readStat(pid)?.start;
+}
+
+/** Whether the process `pid` that started at `start` is still there (a zombie counts as gone). */
+export function isSameProcessAlive(pid: number | null, start: number | null): boolean {
+  if (!pid || !start) return false;
+  const stat = readStat(pid);
+  return stat !== undefined && stat.start === start && stat.state !== "Z";
+}

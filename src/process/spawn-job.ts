@@ -32,28 +32,17 @@ export interface SpawnRequest {
   capBytes: number;
   drainMs: number;
   pty?: { cols: number; rows: number };
-  /**
-   * Unless set, the job does not outlive this server process, however the server ends (even
-   * SIGKILL): the shepherd then ends it with SIGTERM and, after `graceMs`, SIGKILL.
-   */
-  outliveServer?: boolean;
-  graceMs: number;
 }
 
-/** A started job: its pid, its stdin, and its end. */
+/** A started job: its processes (each named by pid and /proc start time) and its end. */
 export interface JobProcess {
   pid: number;
+  pidStart: number;
   /** The shepherd's own pid (it never carries MCP_BG_JOB_ID). */
   shepherdPid: number;
-  /** Writes to the job's stdin; rejects when it is closed (EPIPE). */
-  write(data: string | Buffer): Promise<void>;
-  /** Closes the job's stdin (end of input). */
-  closeStdin(): void;
+  shepherdStart: number;
   readonly exited: Promise<JobExit>;
 }
-
-/** Input written to a job but not yet taken by it, beyond which more is refused. */
-const MAX_PENDING_INPUT = 8 * 1024 * 1024;
 
 /** Why a job could not start. */
 export class SpawnError extends Error {}
@@ -80,14 +69,7 @@ function setReferenced(child: ChildProcess, on: boolean): void {
 
 // The arguments of a warm shepherd for this request: what does not change from job to job.
 function warmArgs(req: SpawnRequest): string[] {
-  return [
-    "--warm",
-    String(req.capBytes),
-    String(req.drainMs),
-    String(req.outliveServer ? 0 : process.pid),
-    String(req.graceMs),
-    req.shell,
-  ];
+  return ["--warm", String(req.capBytes), String(req.drainMs), req.shell];
 }
 
 // Starts a shepherd that waits for its job on stdin.
@@ -95,9 +77,10 @@ function startWarm(args: string[], env: NodeJS.ProcessEnv): WarmShepherd {
   const child = spawn(SHEPHERD_PATH, args, {
     cwd: "/",
     env,
-    // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the job.
+    // Its own session: a Ctrl-C or hang-up meant for the server's terminal reaches neither it nor the
+    // job, and it lives on if the server dies. It holds none of the server's own stdio open.
     detached: true,
-    stdio: ["pipe", "pipe", "inherit"],
+    stdio: ["pipe", "pipe", "ignore"],
   });
   child.on("error", () => {});
   child.stdin?.on("error", () => {}); // EPIPE surfaces through write()'s callback
@@ -146,8 +129,8 @@ function jobBlock(req: SpawnRequest): Buffer {
 }
 
 /**
- * Starts a job under a shepherd process, which runs `shell -c command` in its own process group and
- * copies its output into ring files. Resolves once the command is running, with its pid. The
+ * Starts a job under a shepherd process, which runs `shell -c command` in its own process group,
+ * copies its output into ring files and feeds it input from the FIFO `dir/stdin`. Resolves once the command is running, with its pid. The
  * shepherd is one started ahead of time when possible; a new one is then started for the next job,
  * after this one has answered, so that starting a process is off the path of a request.
  */
@@ -186,7 +169,13 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
         lines = lines.slice(nl + 1);
         if (kind === "pid") {
           pid = Number(a);
-          resolve(jobProcess(child, pid, exited));
+          resolve({
+            pid,
+            pidStart: Number(rest[0]),
+            shepherdPid: child.pid ?? 0,
+            shepherdStart: Number(rest[1]),
+            exited,
+          });
           prepareNext();
         } else if (kind === "error" && pid === 0) {
           reject(new SpawnError(rest.join(" ") || `error ${a}`));
@@ -202,33 +191,7 @@ export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
       settleExit(ended ?? { code: null, signal: null, lost: true });
       if (pid === 0) reject(new SpawnError("the job's shepherd process ended before the job started"));
     });
-    child.stdin?.write(jobBlock(req));
+    // Nothing follows the job's block on this pipe: its input goes through the job's FIFO.
+    child.stdin?.end(jobBlock(req));
   });
-}
-
-// Wraps the shepherd child as the job's handle.
-function jobProcess(child: ChildProcess, pid: number, exited: Promise<JobExit>): JobProcess {
-  const stdin = child.stdin;
-  return {
-    pid,
-    shepherdPid: child.pid ?? 0,
-    exited,
-    write(data) {
-      return new Promise((resolve, reject) => {
-        if (!stdin || stdin.destroyed || stdin.writableEnded) {
-          reject(Object.assign(new Error("stdin is closed"), { code: "EPIPE" }));
-          return;
-        }
-        // A job that does not read its input must not make the server hold it without bound.
-        if (stdin.writableLength > MAX_PENDING_INPUT) {
-          reject(Object.assign(new Error("stdin is full"), { code: "ENOBUFS" }));
-          return;
-        }
-        stdin.write(data, (err) => (err ? reject(err) : resolve()));
-      });
-    },
-    closeStdin() {
-      stdin?.end();
-    },
-  };
 }

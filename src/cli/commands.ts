@@ -1,0 +1,218 @@
+import { JobError } from "../jobs/errors.js";
+import { describeEnd } from "../jobs/exit-description.js";
+import type { JobRecord, JobStatus } from "../jobs/job.js";
+import type { JobManager } from "../jobs/job-manager.js";
+import { readJobOutput } from "../jobs/job-output.js";
+import { writeLogs } from "./follow-logs.js";
+
+/** Exit codes of the command line, for scripts. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A command's arguments: positionals after its name, `--name value` options and switches. */
+export interface CommandArgs {
+  positionals: string[];
+  options: Map<string, string>;
+  switches: Set<string>;
+}
+
+/** Where a command writes (stdout for results, stderr for the job's stderr and for errors). */
+export interface Output {
+  out: (text: string | Buffer) => void;
+  err: (text: string | Buffer) => void;
+}
+
+/** A bad command line: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+interface Command {
+  usage: string;
+  /** Options that take a value, and switches, besides the server's settings. */
+  options: string[];
+  switches: string[];
+  run(jobs: JobManager, args: CommandArgs, io: Output): Promise<number> | number;
+}
+
+const STATUSES = ["running", "completed", "failed", "killed"];
+
+// A whole number option within bounds, or its default.
+function intOption(args: CommandArgs, name: string, min: number, max: number, fallback?: number): number | undefined {
+  const raw = args.options.get(name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new UsageError(`${name} expects a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+  }
+  return Number(raw);
+}
+
+// The one job ID a command takes.
+function idArg(args: CommandArgs): string {
+  if (args.positionals.length !== 1) throw new UsageError("expected one job ID (or a prefix of 8+ characters)");
+  return args.positionals[0] as string;
+}
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+// How long a job ran (or has been running), for people: 3.2s, 4m05s, 2h03m.
+function duration(r: JobRecord, now: number): string {
+  const ms = (r.completed ? Date.parse(r.completed) : now) - Date.parse(r.started);
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (ms < 10_000) return `${(Math.max(0, ms) / 1000).toFixed(1)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+// A local date and time to the second, as people read it.
+function when(iso: string | null): string {
+  if (!iso) return "-";
+  const d = new Date(iso);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+// Rows as aligned columns; the last column is not padded.
+function table(rows: string[][]): string {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}
+
+const oneLine = (s: string, max: number) => {
+  const flat = s.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+const list: Command = {
+  usage: "list [--status running|completed|failed|killed] [--limit N] [--json]",
+  options: ["--status", "--limit"],
+  switches: ["--json"],
+  run(jobs, args, io) {
+    if (args.positionals.length > 0) throw new UsageError("list takes no arguments");
+    const status = args.options.get("--status");
+    if (status !== undefined && !STATUSES.includes(status)) {
+      throw new UsageError(`--status expects one of ${STATUSES.join(", ")}`);
+    }
+    const limit = intOption(args, "--limit", 1, 1_000_000, 100);
+    const result = jobs.list({ status: status as JobStatus | undefined, limit });
+    if (args.switches.has("--json")) {
+      io.out(json(result));
+      return EXIT.ok;
+    }
+    if (result.total === 0) {
+      io.out(status ? `No ${status} jobs.\n` : "No jobs.\n");
+      return EXIT.ok;
+    }
+    const now = Date.now();
+    const rows = result.jobs.map((r) => [
+      r.job_id.slice(0, 8),
+      r.lost ? "failed (lost)" : r.status,
+      r.exit_code === null ? (r.signal ?? "-") : String(r.exit_code),
+      when(r.started),
+      duration(r, now),
+      oneLine(r.name ? `${r.name}: ${r.command}` : r.command, 70),
+    ]);
+    io.out(`${table([["ID", "STATUS", "EXIT", "STARTED", "TIME", "COMMAND"], ...rows])}\n`);
+    if (result.total > result.jobs.length) io.out(`(${result.jobs.length} of ${result.total}; --limit shows more)\n`);
+    return EXIT.ok;
+  },
+};
+
+const status: Command = {
+  usage: "status ID [--json]",
+  options: [],
+  switches: ["--json"],
+  run(jobs, args, io) {
+    const job = jobs.find(idArg(args));
+    const r = job.record();
+    const outcome = describeEnd(r);
+    if (args.switches.has("--json")) {
+      io.out(json({ ...r, outcome, output_dir: job.dir }));
+      return EXIT.ok;
+    }
+    const rows: [string, string][] = [
+      ["job", r.job_id],
+      ["status", r.lost ? "failed (lost: its processes were gone when it was looked for)" : r.status],
+      ["outcome", outcome],
+      ["command", r.command],
+      ["name", r.name ?? "-"],
+      ["cwd", r.cwd],
+      ["pid", r.pid === null ? "-" : String(r.pid)],
+      ["pty", r.pty ? "yes" : "no"],
+      ["started", when(r.started)],
+      ["completed", when(r.completed)],
+      ["time", duration(r, Date.now())],
+      ["exit code", r.exit_code === null ? "-" : String(r.exit_code)],
+      ["signal", r.signal ?? "-"],
+      ["timed out", r.timed_out ? "yes" : "no"],
+      ["output", job.dir],
+    ];
+    io.out(`${rows.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join("\n")}\n`);
+    return EXIT.ok;
+  },
+};
+
+const logs: Command = {
+  usage: "logs ID [--follow] [--tail N] [--json]",
+  options: ["--tail"],
+  switches: ["--follow", "-f", "--json"],
+  async run(jobs, args, io) {
+    const job = jobs.find(idArg(args));
+    const tail = intOption(args, "--tail", 0, 100_000_000);
+    const follow = args.switches.has("--follow") || args.switches.has("-f");
+    if (args.switches.has("--json")) {
+      if (follow) throw new UsageError("--json does not go with --follow");
+      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, 0);
+      const lastLines = (t: string) => (tail === undefined ? t : t.split("\n").slice(-tail).join("\n"));
+      io.out(json({ job_id: job.id, status: job.status, stdout: lastLines(text.stdout), stderr: lastLines(text.stderr) }));
+      return EXIT.ok;
+    }
+    if (follow) jobs.ended(job);
+    await writeLogs(job, { stdout: io.out, stderr: io.err }, { tail, follow });
+    return EXIT.ok;
+  },
+};
+
+const kill: Command = {
+  usage: "kill ID [--signal SIGTERM] [--grace SECONDS] [--json]",
+  options: ["--signal", "--grace"],
+  switches: ["--json"],
+  async run(jobs, args, io) {
+    const job = jobs.find(idArg(args));
+    const raw = (args.options.get("--signal") ?? "SIGTERM").toUpperCase();
+    const signal = (raw.startsWith("SIG") ? raw : `SIG${raw}`) as NodeJS.Signals;
+    if (!["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL", "SIGQUIT", "SIGUSR1", "SIGUSR2"].includes(signal)) {
+      throw new UsageError(`--signal expects SIGTERM, SIGINT, SIGHUP, SIGKILL, SIGQUIT, SIGUSR1 or SIGUSR2`);
+    }
+    const grace = intOption(args, "--grace", 0, 3600, 5) as number;
+    const result = await jobs.kill(job.id, { signal, graceMs: grace * 1000 });
+    if (args.switches.has("--json")) io.out(json({ job_id: job.id, status: result }));
+    else io.out(result === "killed" ? `killed ${job.id}\n` : `${job.id} had already ended (${job.status})\n`);
+    return result === "not_found" ? EXIT.failed : EXIT.ok;
+  },
+};
+
+const prune: Command = {
+  usage: "prune [--json]",
+  options: [],
+  switches: ["--json"],
+  run(jobs, args, io) {
+    if (args.positionals.length > 0) throw new UsageError("prune takes no arguments");
+    const removed = jobs.prune();
+    if (args.switches.has("--json")) io.out(json({ removed }));
+    else io.out(`Removed ${removed} finished job${removed === 1 ? "" : "s"} and their output.\n`);
+    return EXIT.ok;
+  },
+};
+
+/** The commands for people, by name. */
+export const COMMANDS: Record<string, Command> = { list, status, logs, kill, prune };
+
+/** Runs a command; a JobError (not found, ambiguous prefix) is printed and gives exit code 1. */
+export async function runCommand(jobs: JobManager, name: string, args: CommandArgs, io: Output): Promise<number> {
+  const command = COMMANDS[name] as Command;
+  try {
+    return await command.run(jobs, args, io);
+  } catch (err) {
+    if (!(err instanceof JobError)) throw err;
+    io.err(`mcp-bg-jobs: ${err.message}\n`);
+    return EXIT.failed;
+  }
+}

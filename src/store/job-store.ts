@@ -1,0 +1,270 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "libsql";
+import { ensureDir } from "./ensure-dir.js";
+import { MIGRATIONS } from "./migrations.js";
+
+/** A job's row in the state database: its record, and what finds its processes again. */
+export interface JobRow {
+  job_id: string;
+  command: string;
+  name: string | null;
+  cwd: string;
+  pty: number;
+  status: "running" | "completed" | "failed" | "killed";
+  started_ms: number;
+  completed_ms: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: number;
+  lost: number;
+  kill_requested: number;
+  pid: number | null;
+  pid_start: number | null;
+  shepherd_pid: number | null;
+  shepherd_start: number | null;
+  owner_pid: number | null;
+  owner_start: number | null;
+  keep: number;
+  deadline_ms: number | null;
+}
+
+/** A process named for good: its pid and its /proc start time. */
+export interface ProcessId {
+  pid: number;
+  start: number;
+}
+
+/** How a job ended, as written into its row. */
+export interface JobEnd {
+  code: number | null;
+  signal: string | null;
+  endedMs: number;
+  lost: boolean;
+}
+
+/** The state database cannot be opened or used; the message names the file. */
+export class StoreError extends Error {}
+
+const COLUMNS =
+  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms";
+
+/** A prepared statement, as used here. */
+interface Statement {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+// Rows from libsql's get() carry an extra `_metadata` key: keep just the columns.
+function clean(row: unknown): JobRow | undefined {
+  if (!row) return undefined;
+  const { _metadata, ...rest } = row as JobRow & { _metadata?: unknown };
+  return rest as JobRow;
+}
+
+/**
+ * Job records in SQLite (WAL mode) at `STATE_DIR/state.db`, shared by every server and command
+ * line on the same state dir. Each write is one statement (SQLite makes it atomic and safe from a
+ * SIGKILL at any moment); compare-and-set conditions in the statements settle races between servers.
+ */
+export class JobStore {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly sql;
+
+  constructor(stateDir: string) {
+    this.path = join(stateDir, "state.db");
+    try {
+      ensureDir(stateDir);
+      ensureDir(join(stateDir, "jobs"));
+    } catch (err) {
+      throw new StoreError(`cannot use the state dir ${stateDir}: ${(err as Error).message}`);
+    }
+    try {
+      if (statSync(this.path, { throwIfNoEntry: false })?.isDirectory()) throw new Error("it is a directory");
+      this.db = new Database(this.path, { timeout: 10_000 });
+      this.db.exec("PRAGMA busy_timeout = 10000");
+      this.db.exec("PRAGMA journal_mode = WAL");
+      // In WAL mode, NORMAL never corrupts and survives any process crash; only a power cut may
+      // lose the last commits.
+      this.db.exec("PRAGMA synchronous = NORMAL");
+      this.migrate();
+      const check = this.db.prepare("PRAGMA quick_check").get() as { quick_check?: string } | undefined;
+      if (check?.quick_check !== "ok") throw new Error(`integrity check failed: ${check?.quick_check}`);
+    } catch (err) {
+      throw new StoreError(
+        `cannot use the state database ${this.path}: ${(err as Error).message} (move it away to start afresh)`,
+      );
+    }
+    const all = `SELECT ${COLUMNS} FROM jobs`;
+    const prep = (text: string) => this.db.prepare(text) as unknown as Statement;
+    this.sql = {
+      insert: prep(
+        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms)`,
+      ),
+      get: prep(`${all} WHERE job_id = ?`),
+      prefix: prep(`${all} WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT 10`),
+      started: prep(
+        "UPDATE jobs SET pid = ?, pid_start = ?, shepherd_pid = ?, shepherd_start = ? WHERE job_id = ?",
+      ),
+      finish: prep(
+        `UPDATE jobs SET
+           status = CASE WHEN kill_requested THEN 'killed' WHEN @lost THEN 'failed'
+                         WHEN @code = 0 THEN 'completed' ELSE 'failed' END,
+           exit_code = @code, signal = @signal, completed_ms = @ended, lost = @lost
+         WHERE job_id = @id AND status = 'running'`,
+      ),
+      kill: prep(
+        "UPDATE jobs SET kill_requested = 1, timed_out = timed_out OR ? WHERE job_id = ? AND status = 'running'",
+      ),
+      claim: prep(
+        "UPDATE jobs SET owner_pid = ?, owner_start = ? WHERE job_id = ? AND status = 'running' AND owner_pid IS ? AND owner_start IS ?",
+      ),
+      owners: prep("SELECT DISTINCT owner_pid, owner_start FROM jobs WHERE status = 'running'"),
+      runningOf: prep(`${all} WHERE status = 'running' AND owner_pid IS ? AND owner_start IS ?`),
+      count: prep("SELECT count(*) AS n FROM jobs"),
+      countStatus: prep("SELECT count(*) AS n FROM jobs WHERE status = ?"),
+      list: prep(`${all} ORDER BY started_ms DESC, rowid DESC LIMIT ?`),
+      listStatus: prep(`${all} WHERE status = ? ORDER BY started_ms DESC, rowid DESC LIMIT ?`),
+      expired: prep(
+        `SELECT job_id FROM jobs WHERE status != 'running' AND completed_ms < ?
+         UNION SELECT job_id FROM (SELECT job_id FROM jobs WHERE status != 'running'
+                                   ORDER BY completed_ms DESC, rowid DESC LIMIT -1 OFFSET ?)`,
+      ),
+      finished: prep("SELECT job_id FROM jobs WHERE status != 'running'"),
+      delete: prep("DELETE FROM jobs WHERE job_id = ? AND status != 'running'"),
+      discard: prep("DELETE FROM jobs WHERE job_id = ?"),
+      has: prep("SELECT 1 AS y FROM jobs WHERE job_id = ?"),
+    };
+  }
+
+  // Applies the schema steps this database lacks, one server at a time.
+  private migrate(): void {
+    const version = () => (this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+    if (version() > MIGRATIONS.length) {
+      throw new Error(`it was made by a newer mcp-bg-jobs (schema ${version()}; this one knows ${MIGRATIONS.length})`);
+    }
+    if (version() === MIGRATIONS.length) return;
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (let v = version(); v < MIGRATIONS.length; v++) {
+        this.db.exec(MIGRATIONS[v] as string);
+        this.db.exec(`PRAGMA user_version = ${v + 1}`);
+      }
+      this.db.exec("COMMIT");
+    } catch (err) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  // Runs a statement; a database failure becomes a StoreError naming the file.
+  private run<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw new StoreError(`state database ${this.path}: ${what} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Adds a job's row. */
+  insert(row: JobRow): void {
+    this.run("insert", () => this.sql.insert.run(row));
+  }
+
+  /** A job's row, or undefined. */
+  get(id: string): JobRow | undefined {
+    return this.run("read", () => clean(this.sql.get.get(id)));
+  }
+
+  /** Rows whose id starts with `prefix` (at most 10). */
+  withPrefix(prefix: string): JobRow[] {
+    const upper = prefix + "\u{10ffff}";
+    return this.run("read", () => this.sql.prefix.all(prefix, upper).map((r) => clean(r) as JobRow));
+  }
+
+  /** Records the processes of a job that has started. */
+  setStarted(id: string, job: ProcessId, shepherd: ProcessId): void {
+    this.run("update", () => this.sql.started.run(job.pid, job.start, shepherd.pid, shepherd.start, id));
+  }
+
+  /**
+   * Records a running job's end (a no-op if someone already did: the first writer wins) and returns
+   * its row. The status is `killed` if a kill was asked for, whoever asked.
+   */
+  finish(id: string, end: JobEnd): JobRow | undefined {
+    return this.run("update", () => {
+      this.sql.finish.run({ id, code: end.code, signal: end.signal, ended: end.endedMs, lost: end.lost ? 1 : 0 });
+      return this.get(id);
+    });
+  }
+
+  /** Marks a running job as being killed (by a timeout if `timedOut`), before any signal is sent. */
+  requestKill(id: string, timedOut: boolean): void {
+    this.run("update", () => this.sql.kill.run(timedOut ? 1 : 0, id));
+  }
+
+  /** Takes over a running job from `from` (its owner as recorded); false if someone else did first. */
+  claim(id: string, from: { pid: number | null; start: number | null }, to: ProcessId): boolean {
+    return this.run("update", () => this.sql.claim.run(to.pid, to.start, id, from.pid, from.start).changes === 1);
+  }
+
+  /** The owners of running jobs. */
+  owners(): { owner_pid: number | null; owner_start: number | null }[] {
+    return this.run(
+      "read",
+      () => this.sql.owners.all() as { owner_pid: number | null; owner_start: number | null }[],
+    );
+  }
+
+  /** Running jobs of one owner. */
+  runningOf(owner: { owner_pid: number | null; owner_start: number | null }): JobRow[] {
+    return this.run("read", () =>
+      this.sql.runningOf.all(owner.owner_pid, owner.owner_start).map((r) => clean(r) as JobRow),
+    );
+  }
+
+  /** Jobs newest first, optionally of one status, and how many match in all. */
+  list(status: string | undefined, limit: number): { rows: JobRow[]; total: number } {
+    return this.run("read", () => {
+      const rows = status ? this.sql.listStatus.all(status, limit) : this.sql.list.all(limit);
+      const count = (status ? this.sql.countStatus.get(status) : this.sql.count.get()) as { n: number };
+      return { rows: rows.map((r) => clean(r) as JobRow), total: count.n };
+    });
+  }
+
+  /** Finished jobs that completed before `cutoffMs`, or that are beyond the newest `keep` finished ones. */
+  expired(cutoffMs: number, keep: number): string[] {
+    return this.run("read", () =>
+      this.sql.expired.all(cutoffMs, keep).map((r) => (r as { job_id: string }).job_id),
+    );
+  }
+
+  /** Every finished job. */
+  finished(): string[] {
+    return this.run("read", () => this.sql.finished.all().map((r) => (r as { job_id: string }).job_id));
+  }
+
+  /** Whether a job has a row. */
+  has(id: string): boolean {
+    return this.run("read", () => this.sql.has.get(id) !== undefined);
+  }
+
+  /** Deletes a finished job's row; false if it is running or gone. */
+  delete(id: string): boolean {
+    return this.run("delete", () => this.sql.delete.run(id).changes === 1);
+  }
+
+  /** Deletes a job's row whatever its status (a start that failed). */
+  discard(id: string): void {
+    this.run("delete", () => this.sql.discard.run(id));
+  }
+
+  /** Closes the database. */
+  close(): void {
+    try {
+      this.db.close();
+    } catch {}
+  }
+}

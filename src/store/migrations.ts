@@ -1,0 +1,32 @@
+/**
+ * The schema, as numbered steps. A database's `user_version` says how many have been applied; a
+ * start applies the rest in one transaction. Steps are only ever added, never edited.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: job records.
+  `CREATE TABLE jobs (
+     job_id TEXT PRIMARY KEY,
+     command TEXT NOT NULL,
+     name TEXT,
+     cwd TEXT NOT NULL,
+     pty INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'killed')),
+     started_ms INTEGER NOT NULL,
+     completed_ms INTEGER,
+     exit_code INTEGER,
+     signal TEXT,
+     timed_out INTEGER NOT NULL DEFAULT 0,
+     lost INTEGER NOT NULL DEFAULT 0,
+     kill_requested INTEGER NOT NULL DEFAULT 0,
+     pid INTEGER,
+     pid_start INTEGER,
+     shepherd_pid INTEGER,
+     shepherd_start INTEGER,
+     owner_pid INTEGER,
+     owner_start INTEGER,
+     keep INTEGER NOT NULL DEFAULT 0,
+     deadline_ms INTEGER
+   );
+   CREATE INDEX jobs_by_start ON jobs (started_ms);
+   CREATE INDEX jobs_by_status ON jobs (status, completed_ms);`,
+];
