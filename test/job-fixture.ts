@@ -3,6 +3,7 @@ import { afterEach, beforeEach } from "vitest";
 import type { KillTarget } from "../src/process/kill-tree.js";
 import { findJobProcesses } from "../src/process/proc.js";
 import { sendSignal } from "../src/process/signals.js";
+import { JobStdin } from "../src/process/job-stdin.js";
 import { type JobExit, type JobProcess, type SpawnRequest, spawnJob } from "../src/process/spawn-job.js";
 import { marker, processesMatching, tempDir } from "./helpers.js";
 
@@ -15,7 +16,11 @@ export interface StartedJob {
   proc: JobProcess;
   /** What killProcessTree needs to end this job. */
   target: KillTarget;
+  /** The job's stdin, through its FIFO as the server writes it. */
+  stdin: { write(data: string | Buffer): Promise<void>; end(): Promise<void> };
 }
+
+const writers = new JobStdin();
 
 /** The test runner's environment plus `extra`, minus a job id the runner may itself carry. */
 export function jobEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -49,7 +54,7 @@ export class JobFixture {
 
   /**
    * Starts `command` with spawnJob. Defaults: a fresh marker as job id, this test's directory as
-   * `dir` and `cwd`, `/bin/sh`, jobEnv(), 1 MiB rings, drainMs 500, graceMs 2000; the fixture's
+   * `dir` and `cwd`, `/bin/sh`, jobEnv(), 1 MiB rings, drainMs 500; the fixture's
    * defaults, then `opts`, override them. The job is ended after the test.
    */
   async start(command: string, opts: JobOptions = {}): Promise<StartedJob> {
@@ -61,13 +66,17 @@ export class JobFixture {
       env: jobEnv(),
       capBytes: 1024 * 1024,
       drainMs: 500,
-      graceMs: 2000,
       ...defined(this.defaults),
       ...defined(opts),
       command,
     };
     const proc = await spawnJob(req);
-    const job = { jobId: req.jobId, proc, target: { pgid: proc.pid, jobId: req.jobId, exited: proc.exited } };
+    const fifo = join(req.dir, "stdin");
+    const stdin = {
+      write: (data: string | Buffer) => writers.write(fifo, data),
+      end: () => writers.end(fifo, { pid: proc.shepherdPid, start: proc.shepherdStart }),
+    };
+    const job = { jobId: req.jobId, proc, target: { pgid: proc.pid, jobId: req.jobId, exited: proc.exited }, stdin };
     this.started.push(job);
     return job;
   }

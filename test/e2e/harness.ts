@@ -30,9 +30,14 @@ export interface ToolResult {
   isError?: boolean;
 }
 
-/** Starts the built server with extra environment variables and flags. */
-export async function startServer(opts: { env?: Record<string, string>; args?: string[] } = {}): Promise<Harness> {
-  const state = tempDir("mcp-bg-state-");
+/**
+ * Starts the built server with extra environment variables and flags, on a fresh state dir that
+ * close() removes, or on `stateDir` (shared with other servers; left in place).
+ */
+export async function startServer(
+  opts: { env?: Record<string, string>; args?: string[]; stateDir?: string } = {},
+): Promise<Harness> {
+  const state = opts.stateDir ? { path: opts.stateDir, remove: () => {} } : tempDir("mcp-bg-state-");
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MCP_BG_")) env[k] = v;
   const transport = new StdioClientTransport({

@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null };
@@ -84,40 +84,63 @@ describe("hostile input never crashes, stalls or leaks", () => {
 });
 
 describe("a server that goes away leaves nothing behind", () => {
-  it("kills a job that closed its stdout and stderr when the server is SIGKILLed", async () => {
-    const s = await startServer();
-    const mark = marker();
-    await s.ok("execute_command", { command: `exec >/dev/null 2>&1; ${loop(mark)}` });
+  // A SIGKILLed server leaves its jobs running; the next server on the same state dir must be able to end them.
+  async function crashAndTakeOver(start: Record<string, unknown>, mark: string) {
+    const state = tempDir("mcp-bg-state-");
+    const a = await startServer({ stateDir: state.path });
+    const { job_id } = await a.ok<{ job_id: string }>("execute_command", start);
     await waitFor(() => processesMatching(mark).length === 1);
-    process.kill(s.pid, "SIGKILL");
-    await waitFor(() => processesMatching(mark).length === 0, 6000);
-    await s.close();
+    process.kill(a.pid, "SIGKILL");
+    await waitFor(() => !isAlive(a.pid));
+    const b = await startServer({ stateDir: state.path });
+    return {
+      job_id,
+      b,
+      async close() {
+        await Promise.all([a.close(), b.close()]);
+        state.remove();
+      },
+    };
+  }
+
+  it("a job that closed its stdout and stderr is still found after a server SIGKILL, and killed by the next", async () => {
+    const mark = marker();
+    const t = await crashAndTakeOver({ command: `exec >/dev/null 2>&1; ${loop(mark)}` }, mark);
+    expect(await t.b.ok<Status>("get_job_status", { job_id: t.job_id })).toMatchObject({ status: "running" });
+    expect(await t.b.ok("kill_job", { job_id: t.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(processesMatching(mark)).toEqual([]);
+    await t.close();
   });
 
-  it("finds a job's escapee behind a 100 KB environment when the server is SIGKILLed", async () => {
-    const s = await startServer();
+  it("after a server SIGKILL, the next server's kill finds a job's escapee behind a 100 KB environment", async () => {
     const mark = marker();
-    await s.ok("execute_command", {
-      command: `setsid ${loop(mark, 'trap "" TERM; ')} & sleep 300`,
-      env: { ZBIG: "x".repeat(100_000) },
-    });
-    await waitFor(() => processesMatching(mark).length === 1);
-    process.kill(s.pid, "SIGKILL");
-    // TERM is ignored: the 2 s grace, then SIGKILL.
-    await waitFor(() => processesMatching(mark).length === 0, 8000);
-    await s.close();
+    const t = await crashAndTakeOver(
+      { command: `setsid ${loop(mark, 'trap "" TERM; ')} & sleep 300`, env: { ZBIG: "x".repeat(100_000) } },
+      mark,
+    );
+    // TERM is ignored: the grace, then SIGKILL.
+    expect(await t.b.ok("kill_job", { job_id: t.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(processesMatching(mark)).toEqual([]);
+    await t.close();
   });
 
-  it("ends jobs whose start raced with the shutdown, and removes their folders", async () => {
+  it("ends jobs whose start raced with the shutdown, and keeps a record of each", async () => {
     const s = await startServer({ env: { MCP_BG_MAX_JOBS: "40" } });
     const mark = marker();
     const calls = Array.from({ length: 20 }, () => s.call("execute_command", { command: loop(mark) }));
     await new Promise((r) => setTimeout(r, 5));
     s.transport.close();
-    await Promise.allSettled(calls);
+    const results = await Promise.allSettled(calls);
     await waitFor(() => !isAlive(s.pid), 10_000);
     await waitFor(() => processesMatching(mark).length === 0, 5000);
-    expect(readdirSync(join(s.stateDir, "jobs"))).toEqual([]);
+    const started = results.filter((r) => r.status === "fulfilled" && !r.value.isError).length;
+    // Every job that started has its folder and ended as killed: none is left running, none half-recorded.
+    const next = await startServer({ stateDir: s.stateDir });
+    const { jobs } = await next.ok<{ jobs: Status[] }>("list_jobs", {});
+    expect(jobs.every((j) => j.status === "killed")).toBe(true);
+    expect(jobs.length).toBeGreaterThanOrEqual(started);
+    expect(readdirSync(join(s.stateDir, "jobs")).length).toBe(jobs.length);
+    await next.close();
     await s.close();
   });
 });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childrenOf, cmdline, isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
+import { childrenOf, cmdline, isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
-type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean };
+type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean; lost: boolean };
 
 const loop = markedLoop;
 
@@ -128,15 +128,31 @@ describe("the server never leaves orphans", () => {
     });
   }
 
-  it("kills the jobs even when the server itself is SIGKILLed (they never outlive it)", async () => {
-    const s = await startServer();
+  it("leaves its jobs running when SIGKILLed; the next server takes them over and ends them when it stops", async () => {
+    const state = tempDir("mcp-bg-state-");
+    const a = await startServer({ stateDir: state.path });
     const mark = marker();
-    await s.ok("execute_command", { command: `trap '' TERM; ${loop(`${mark}a`, 'trap "" TERM; ')}` });
-    await s.ok("execute_command", { command: `setsid ${loop(`${mark}b`)} & sleep 300` });
+    const stubborn = await a.ok<{ job_id: string }>("execute_command", {
+      command: `trap '' TERM; ${loop(`${mark}a`, 'trap "" TERM; ')}`,
+    });
+    await a.ok("execute_command", { command: `setsid ${loop(`${mark}b`)} & sleep 300` });
     await waitFor(() => processesMatching(mark).length === 2);
-    process.kill(s.pid, "SIGKILL");
-    // The shutdown grace is 2 s: SIGTERM first, then SIGKILL for what ignored it.
-    await waitFor(() => processesMatching(mark).length === 0, 5000);
-    await s.close();
+    process.kill(a.pid, "SIGKILL");
+    await waitFor(() => !isAlive(a.pid));
+    // A crash runs no code: the jobs live on, and nothing about them is lost.
+    expect(processesMatching(mark).length).toBe(2);
+    const b = await startServer({ stateDir: state.path });
+    expect(await b.ok<Status>("get_job_status", { job_id: stubborn.job_id })).toMatchObject({ status: "running" });
+    b.transport.close();
+    await waitFor(() => !isAlive(b.pid), 10_000);
+    // b took them over, so its stop ends them (TERM ignored: the 2 s grace, then SIGKILL).
+    expect(processesMatching(mark)).toEqual([]);
+    const c = await startServer({ stateDir: state.path });
+    expect(await c.ok<Status>("get_job_status", { job_id: stubborn.job_id })).toMatchObject({
+      status: "killed",
+      lost: false,
+    });
+    await Promise.all([a.close(), b.close(), c.close()]);
+    state.remove();
   });
 });

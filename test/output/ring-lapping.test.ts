@@ -74,8 +74,6 @@ describe("the job starts clean", () => {
           "0",
           "80",
           "24",
-          "0",
-          "1000",
           "/bin/sh",
           "ls /proc/self/fd; grep -E '^Sig(Ign|Blk)' /proc/self/status",
         ],

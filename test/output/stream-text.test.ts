@@ -25,7 +25,7 @@ describe("readStreamText on output of the real shepherd", () => {
 
   it("with final=false holds back a trailing partial character, and its cursor excludes it", async () => {
     // The job writes "caf" and the first byte of "é", then waits for a line on stdin before the rest.
-    const { proc } = await jobs.start("printf 'caf\\303'; read line; printf '\\251!\\n'");
+    const { proc, stdin } = await jobs.start("printf 'caf\\303'; read line; printf '\\251!\\n'");
     await waitFor(() => ringWritten(stdout()) === 4, 5000);
 
     const partial = readStreamText(stdout(), { from: 0, maxBytes: 1000, final: false });
@@ -38,7 +38,7 @@ describe("readStreamText on output of the real shepherd", () => {
     // The newest-part read holds it back too.
     expect(readStreamText(stdout(), { maxBytes: 1000, final: false }).text).toBe("caf");
 
-    await proc.write("go\n");
+    await stdin.write("go\n");
     expect(await proc.exited).toEqual({ code: 0, signal: null, lost: false });
 
     // Reading on from the cursor picks the character up whole.
@@ -49,7 +49,7 @@ describe("readStreamText on output of the real shepherd", () => {
   });
 
   it("does not report a held-back partial character as bytes omitted to stay under maxBytes", async () => {
-    const { proc } = await jobs.start("printf 'caf\\303'; read line; printf '\\251\\n'");
+    const { proc, stdin } = await jobs.start("printf 'caf\\303'; read line; printf '\\251\\n'");
     await waitFor(() => ringWritten(stdout()) === 4, 5000);
     const partial = readStreamText(stdout(), { from: 0, maxBytes: 1000, final: false });
     expect(partial.text).toBe("caf");
@@ -58,7 +58,7 @@ describe("readStreamText on output of the real shepherd", () => {
     // The last byte was not left out for the limit (1000 bytes were allowed): it is a character still being
     // written. Counting it makes the result say "1 more bytes follow (limit ...)" and mark itself truncated.
     expect(partial.omittedAfter).toBe(0);
-    await proc.write("go\n");
+    await stdin.write("go\n");
     await proc.exited;
   });
 

@@ -102,26 +102,25 @@ describe("spawnJob", () => {
     expect(readlinkSync(`/proc/${holder}/fd/1`)).toMatch(/^pipe:/);
   });
 
-  it("passes write() through to the job's stdin", async () => {
-    const { proc } = await jobs.start("cat");
-    await proc.write("hello\n");
+  it("passes what is written to the FIFO through to the job's stdin, and closes it on request", async () => {
+    const { proc, stdin } = await jobs.start("cat");
+    await stdin.write("hello\n");
     await waitFor(() => stdoutText() === "hello\n", 5000);
-    await proc.write(Buffer.from("wörld\n"));
+    await stdin.write(Buffer.from("wörld\n"));
     await waitFor(() => stdoutText() === "hello\nwörld\n", 5000);
-    proc.closeStdin();
+    await stdin.end();
     expect(await proc.exited).toEqual({ code: 0, signal: null, lost: false });
-    await expect(proc.write("late\n")).rejects.toMatchObject({ code: "EPIPE" });
+    await expect(stdin.write("late\n")).rejects.toMatchObject({ code: "EPIPE" });
   });
 
-  it("rejects write() to a job that closed its stdin, and goes on working", async () => {
-    const { proc } = await jobs.start("exec 0<&-; sleep 30");
-    const shepherd = stat(proc.pid).ppid;
-    // Wait until nothing holds the read end: the job closed it, the shepherd swapped its own for /dev/null.
+  it("rejects writes to a job that closed its stdin, and goes on working", async () => {
+    const { proc, stdin } = await jobs.start("exec 0<&-; sleep 30");
+    // Wait until the job has closed its stdin and the shepherd has closed and removed the FIFO.
     await waitFor(() => !existsSync(`/proc/${proc.pid}/fd/0`), 5000);
-    await waitFor(() => readlinkSync(`/proc/${shepherd}/fd/0`) === "/dev/null", 5000);
+    await waitFor(() => !existsSync(jobs.path("stdin")), 5000);
 
-    await expect(proc.write("anyone there?\n")).rejects.toMatchObject({ code: "EPIPE" });
-    await expect(proc.write("again\n")).rejects.toThrow();
+    await expect(stdin.write("anyone there?\n")).rejects.toMatchObject({ code: "EPIPE" });
+    await expect(stdin.write("again\n")).rejects.toThrow();
     // The job and its shepherd are unaffected; its end is still reported.
     expect(isAlive(proc.pid)).toBe(true);
     process.kill(proc.pid, "SIGKILL");
