@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
+import { JobStdin } from "../src/process/job-stdin.js";
 import type { KillTarget } from "../src/process/kill-tree.js";
 import { findJobProcesses } from "../src/process/proc.js";
 import { sendSignal } from "../src/process/signals.js";
-import { JobStdin } from "../src/process/job-stdin.js";
 import { type JobExit, type JobProcess, type SpawnRequest, spawnJob } from "../src/process/spawn-job.js";
 import { marker, processesMatching, tempDir } from "./helpers.js";
 

@@ -161,7 +161,9 @@ const logs: Command = {
       if (follow) throw new UsageError("--json does not go with --follow");
       const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, 0);
       const lastLines = (t: string) => (tail === undefined ? t : t.split("\n").slice(-tail).join("\n"));
-      io.out(json({ job_id: job.id, status: job.status, stdout: lastLines(text.stdout), stderr: lastLines(text.stderr) }));
+      io.out(
+        json({ job_id: job.id, status: job.status, stdout: lastLines(text.stdout), stderr: lastLines(text.stderr) }),
+      );
       return EXIT.ok;
     }
     if (follow) jobs.ended(job);

@@ -5,7 +5,7 @@ import { ensureShepherd } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
-import { type CommandArgs, COMMANDS, EXIT, runCommand, UsageError } from "./commands.js";
+import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
 import { ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "./config.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.

@@ -12,7 +12,9 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
  * every job it runs (short grace; none with keep-jobs) and exits.
  */
 export function serveOnStdio(jobs: JobManager, config: Pick<Config, "keepJobs">): void {
-  const handle = serveStdio(() => createServer(jobs, { keepJobs: config.keepJobs }), { onerror: (err) => log("warn", "transport", err) });
+  const handle = serveStdio(() => createServer(jobs, { keepJobs: config.keepJobs }), {
+    onerror: (err) => log("warn", "transport", err),
+  });
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;

@@ -105,9 +105,7 @@ export class JobStore {
       ),
       get: prep(`${all} WHERE job_id = ?`),
       prefix: prep(`${all} WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT 10`),
-      started: prep(
-        "UPDATE jobs SET pid = ?, pid_start = ?, shepherd_pid = ?, shepherd_start = ? WHERE job_id = ?",
-      ),
+      started: prep("UPDATE jobs SET pid = ?, pid_start = ?, shepherd_pid = ?, shepherd_start = ? WHERE job_id = ?"),
       finish: prep(
         `UPDATE jobs SET
            status = CASE WHEN kill_requested THEN 'killed' WHEN @lost THEN 'failed'
@@ -180,7 +178,7 @@ export class JobStore {
 
   /** Rows whose id starts with `prefix` (at most 10). */
   withPrefix(prefix: string): JobRow[] {
-    const upper = prefix + "\u{10ffff}";
+    const upper = `${prefix}\u{10ffff}`;
     return this.run("read", () => this.sql.prefix.all(prefix, upper).map((r) => clean(r) as JobRow));
   }
 
@@ -212,10 +210,7 @@ export class JobStore {
 
   /** The owners of running jobs. */
   owners(): { owner_pid: number | null; owner_start: number | null }[] {
-    return this.run(
-      "read",
-      () => this.sql.owners.all() as { owner_pid: number | null; owner_start: number | null }[],
-    );
+    return this.run("read", () => this.sql.owners.all() as { owner_pid: number | null; owner_start: number | null }[]);
   }
 
   /** Running jobs of one owner. */
@@ -236,9 +231,7 @@ export class JobStore {
 
   /** Finished jobs that completed before `cutoffMs`, or that are beyond the newest `keep` finished ones. */
   expired(cutoffMs: number, keep: number): string[] {
-    return this.run("read", () =>
-      this.sql.expired.all(cutoffMs, keep).map((r) => (r as { job_id: string }).job_id),
-    );
+    return this.run("read", () => this.sql.expired.all(cutoffMs, keep).map((r) => (r as { job_id: string }).job_id));
   }
 
   /** Every finished job. */
