@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
@@ -30,6 +31,13 @@ export interface ToolResult {
   isError?: boolean;
 }
 
+/** The test runner's environment without any MCP_BG_ variable. */
+export function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MCP_BG_")) env[k] = v;
+  return env;
+}
+
 /**
  * Starts the built server with extra environment variables and flags, on a fresh state dir that
  * close() removes, or on `stateDir` (shared with other servers; left in place).
@@ -38,8 +46,7 @@ export async function startServer(
   opts: { env?: Record<string, string>; args?: string[]; stateDir?: string } = {},
 ): Promise<Harness> {
   const state = opts.stateDir ? { path: opts.stateDir, remove: () => {} } : tempDir("mcp-bg-state-");
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MCP_BG_")) env[k] = v;
+  const env = cleanEnv();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [BIN, ...(opts.args ?? [])],
@@ -82,4 +89,26 @@ export async function startServer(
       state.remove();
     },
   };
+}
+
+/** What a run of the command line gave. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mcp-bg-jobs ARGS` (the command line for people) on a state dir, to its end. */
+export function runCli(stateDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...cleanEnv(), MCP_BG_STATE_DIR: stateDir, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
