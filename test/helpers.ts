@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RING_HEADER_BYTES } from "../src/output/ring-file.js";
 
 /** Waits until `cond` returns a truthy value, checking every `everyMs`; fails after `timeoutMs`. */
 export async function waitFor<T>(
@@ -88,4 +89,25 @@ export function childrenOf(parent: number): number[] {
     } catch {}
   }
   return kids;
+}
+
+/**
+ * Writes a ring file as native/shepherd.c does: "BGRING01", u64 LE capacity at 8, u64 LE total written at 16,
+ * then `capacity` data bytes where stream byte N lives at 64 + N % capacity. `stream` is everything the job
+ * wrote; only its newest `capacity` bytes end up in the file. `written` may be set larger than the stream to
+ * describe a ring whose older bytes are not given (they are then left as zeros).
+ */
+export function writeRing(path: string, capacity: number, stream: Buffer | string, written?: number): void {
+  const bytes = typeof stream === "string" ? Buffer.from(stream, "latin1") : stream;
+  const total = written ?? bytes.length;
+  const header = Buffer.alloc(RING_HEADER_BYTES);
+  header.write("BGRING01", 0, "latin1");
+  header.writeBigUInt64LE(BigInt(capacity), 8);
+  header.writeBigUInt64LE(BigInt(total), 16);
+  const data = Buffer.alloc(capacity);
+  const first = total - bytes.length; // stream offset of bytes[0]
+  for (let i = Math.max(0, bytes.length - capacity); i < bytes.length; i++) {
+    data[(first + i) % capacity] = bytes[i] as number;
+  }
+  writeFileSync(path, Buffer.concat([header, data]));
 }

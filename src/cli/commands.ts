@@ -160,7 +160,14 @@ const logs: Command = {
     if (args.switches.has("--json")) {
       if (follow) throw new UsageError("--json does not go with --follow");
       const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, 0);
-      const lastLines = (t: string) => (tail === undefined ? t : t.split("\n").slice(-tail).join("\n"));
+      const lastLines = (t: string) => {
+        if (tail === undefined) return t;
+        const lines = t.split("\n");
+        const ended = lines.at(-1) === "";
+        if (ended) lines.pop();
+        const kept = tail === 0 ? [] : lines.slice(-tail);
+        return kept.length > 0 && ended ? `${kept.join("\n")}\n` : kept.join("\n");
+      };
       io.out(
         json({ job_id: job.id, status: job.status, stdout: lastLines(text.stdout), stderr: lastLines(text.stderr) }),
       );

@@ -1,6 +1,6 @@
 import { watch } from "node:fs";
 import type { Job } from "../jobs/job.js";
-import { readRing } from "../output/ring-file.js";
+import { readRing, ringWritten } from "../output/ring-file.js";
 
 /** What `logs` writes each stream to. */
 export interface LogSinks {
@@ -16,6 +16,7 @@ const CHUNK = 1024 * 1024;
  * line, it does not start another). Reads backwards only as far as needed.
  */
 export function lastLinesStart(path: string, lines: number): number {
+  if (lines <= 0) return ringWritten(path);
   let to: number | undefined;
   let seen = 0;
   let first = true;

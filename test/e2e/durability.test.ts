@@ -168,7 +168,9 @@ describe("crash truth: after a SIGKILL of the server", () => {
     const a = await server(state);
     const job = await a.ok<Status>("execute_command", { command: `echo hi; ${markedLoop(m)}` });
     await a.ok("wait_for_job", { job_id: job.job_id, until: "hi" });
-    const [pid, , shepherd] = readFileSync(join(state, "jobs", job.job_id, "pid"), "utf8").split(" ").map(Number);
+    const [pid, , shepherd] = readFileSync(join(state, "jobs", job.job_id, "pid"), "utf8")
+      .split(" ")
+      .map(Number);
     await crash(a);
     // The machine "reboots": the shepherd and the job die at once, before anything can be written.
     process.kill(shepherd as number, "SIGKILL");
@@ -182,6 +184,21 @@ describe("crash truth: after a SIGKILL of the server", () => {
     // Its output is still there, and waiting on it returns at once.
     expect(await b.ok("get_job_output", { job_id: job.job_id })).toMatchObject({ stdout: "hi\n" });
     expect(await b.ok("wait_for_job", { job_id: job.job_id })).toMatchObject({ status: "failed", exit_code: null });
+  });
+
+  it("a job's timeout still holds under the server that takes it over", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: markedLoop(m), timeout_seconds: 2 });
+    await crash(a);
+    const b = await server(state);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "running" });
+    expect(await b.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 10 })).toMatchObject({
+      status: "killed",
+    });
+    expect(await status(b, job.job_id)).toMatchObject({ status: "killed", timed_out: true });
+    expect(processesMatching(m)).toEqual([]);
   });
 
   it("a pid reused by another process is not taken for the job", async () => {

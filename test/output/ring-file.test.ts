@@ -2,28 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RING_HEADER_BYTES, readRing, ringWritten } from "../../src/output/ring-file.js";
-import { tempDir } from "../helpers.js";
-
-/**
- * Writes a ring file as native/shepherd.c does: "BGRING01", u64 LE capacity at 8, u64 LE total written at 16,
- * then `capacity` data bytes where stream byte N lives at 64 + N % capacity. `stream` is everything the job
- * wrote; only its newest `capacity` bytes end up in the file. `written` may be set larger than the stream to
- * describe a ring whose older bytes are not given (they are then left as zeros).
- */
-function writeRing(path: string, capacity: number, stream: Buffer | string, written?: number): void {
-  const bytes = typeof stream === "string" ? Buffer.from(stream, "latin1") : stream;
-  const total = written ?? bytes.length;
-  const header = Buffer.alloc(RING_HEADER_BYTES);
-  header.write("BGRING01", 0, "latin1");
-  header.writeBigUInt64LE(BigInt(capacity), 8);
-  header.writeBigUInt64LE(BigInt(total), 16);
-  const data = Buffer.alloc(capacity);
-  const first = total - bytes.length; // stream offset of bytes[0]
-  for (let i = Math.max(0, bytes.length - capacity); i < bytes.length; i++) {
-    data[(first + i) % capacity] = bytes[i] as number;
-  }
-  writeFileSync(path, Buffer.concat([header, data]));
-}
+import { tempDir, writeRing } from "../helpers.js";
 
 const text = (b: Buffer) => b.toString("latin1");
 
