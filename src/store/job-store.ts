@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
 import { ensureDir } from "./ensure-dir.js";
@@ -56,6 +56,31 @@ interface Statement {
   all(...params: unknown[]): unknown[];
 }
 
+// Refuses, with a message people can act on, a database this user cannot open for reading and writing.
+function checkAccess(stateDir: string, path: string): void {
+  const problem = (target: string, mode: number) => {
+    try {
+      accessSync(target, mode);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  // SQLite writes its -wal and -shm files beside the database.
+  if (problem(stateDir, constants.R_OK | constants.W_OK | constants.X_OK)) {
+    throw new StoreError(
+      `cannot use the state dir ${stateDir}: permission denied (this user needs to read and write it)`,
+    );
+  }
+  const info = statSync(path, { throwIfNoEntry: false });
+  if (info?.isDirectory()) throw new StoreError(`cannot use the state database ${path}: it is a directory`);
+  if (info && problem(path, constants.R_OK | constants.W_OK)) {
+    throw new StoreError(
+      `cannot use the state database ${path}: permission denied (this user needs to read and write it)`,
+    );
+  }
+}
+
 // Rows from libsql's get() carry an extra `_metadata` key: keep just the columns.
 function clean(row: unknown): JobRow | undefined {
   if (!row) return undefined;
@@ -75,14 +100,20 @@ export class JobStore {
 
   constructor(stateDir: string) {
     this.path = join(stateDir, "state.db");
+    const unusable = (err: unknown) =>
+      new StoreError(`cannot use the state dir ${stateDir}: ${(err as Error).message}`);
     try {
       ensureDir(stateDir);
+    } catch (err) {
+      throw unusable(err);
+    }
+    checkAccess(stateDir, this.path);
+    try {
       ensureDir(join(stateDir, "jobs"));
     } catch (err) {
-      throw new StoreError(`cannot use the state dir ${stateDir}: ${(err as Error).message}`);
+      throw unusable(err);
     }
     try {
-      if (statSync(this.path, { throwIfNoEntry: false })?.isDirectory()) throw new Error("it is a directory");
       this.db = new Database(this.path, { timeout: 10_000 });
       this.db.exec("PRAGMA busy_timeout = 10000");
       this.db.exec("PRAGMA journal_mode = WAL");

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
@@ -178,6 +178,27 @@ describe("the command line without a server", () => {
 });
 
 describe("a state dir that cannot be used", () => {
+  it("one the user may not write: one line naming the path and saying why", async () => {
+    const st = tempDir("mcp-bg-state-");
+    const s = await startServer({ stateDir: st.path });
+    await s.close();
+    chmodSync(st.path, 0o700);
+    chmodSync(join(st.path, "state.db"), 0o600);
+    if (process.getuid?.() !== 0) chmodSync(st.path, 0o500);
+    for (const args of [[], ["list"]]) {
+      const r = await runCli(st.path, args, {}, { asNobody: true });
+      expect(r.code).toBe(args.length ? 1 : 2);
+      expect(r.stderr).toMatch(new RegExp(`^mcp-bg-jobs.*: cannot use the state dir ${st.path}: permission denied`));
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    // The database file itself.
+    chmodSync(st.path, 0o777);
+    const db = await runCli(st.path, ["list"], {}, { asNobody: true });
+    expect(db.stderr).toMatch(/cannot use the state database .*state\.db: permission denied/);
+    chmodSync(st.path, 0o700);
+    st.remove();
+  });
+
   const cases: [string, (dir: string) => void][] = [
     ["a corrupt database file", (dir) => writeFileSync(join(dir, "state.db"), Buffer.alloc(8192, "garbage!"))],
     ["a database path that is a directory", (dir) => mkdirSync(join(dir, "state.db"))],

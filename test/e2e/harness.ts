@@ -98,10 +98,21 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `mcp-bg-jobs ARGS` (the command line for people) on a state dir, to its end. */
-export function runCli(stateDir: string, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/**
+ * Runs `mcp-bg-jobs ARGS` (the command line for people) on a state dir, to its end; `asNobody` runs
+ * it as user 65534 when the tests run as root (root is never refused a file).
+ */
+export function runCli(
+  stateDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { asNobody?: boolean } = {},
+): Promise<CliRun> {
+  const asRoot = process.getuid?.() === 0;
+  const argv = [process.execPath, BIN, ...args];
+  if (opts.asNobody && asRoot) argv.unshift("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(argv[0] as string, argv.slice(1), {
       env: { ...cleanEnv(), MCP_BG_STATE_DIR: stateDir, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
