@@ -204,14 +204,14 @@ describe("crash truth: after a SIGKILL of the server", () => {
   it("a pid reused by another process is not taken for the job", async () => {
     const state = newState();
     const a = await server(state);
-    const job = await a.ok<Status>("execute_command", { command: "sleep 300" });
+    const job = await a.ok<Status>("execute_command", { command: `sleep 300; : ${mark()}` });
     const dir = join(state, "jobs", job.job_id);
     await crash(a);
     // The job and its shepherd die; the record now names a pid that a live process (this test) has, with
     // another start time.
     const [pid, , shepherd] = readFileSync(join(dir, "pid"), "utf8").split(" ").map(Number);
     process.kill(shepherd as number, "SIGKILL");
-    process.kill(pid as number, "SIGKILL");
+    process.kill(-(pid as number), "SIGKILL");
     await waitFor(() => !isAlive(pid as number));
     const { default: Database } = await import("libsql");
     const db = new Database(join(state, "state.db"));
