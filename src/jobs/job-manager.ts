@@ -1,28 +1,28 @@
-import { randomUUID } from "node:crypto";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
 import { JobStdin } from "../process/job-stdin.js";
-import { killProcessTree } from "../process/kill-tree.js";
-import { findJobProcesses, processStartTime } from "../process/proc.js";
+import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import { closeWarmShepherd, type JobExit, SpawnError, spawnJob } from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
 import { readExitFile } from "../store/job-files.js";
-import { type JobEnd, type JobRow, JobStore } from "../store/job-store.js";
+import { type JobEnd, JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
 import type { Job, JobRecord, JobStatus } from "./job.js";
 import { recordOf } from "./job.js";
 import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, tailJobOutput } from "./job-output.js";
 import { JobRegistry } from "./job-registry.js";
+import { killJobs, killLeftovers, reapLeftovers } from "./kill-jobs.js";
+import { checkStrings, newJobRow, resolveCwd, type StartOptions } from "./new-job.js";
 import { waitForQuietOutput } from "./quiet-output.js";
+import { dropExpired, dropFinished } from "./retention.js";
 import { type SearchResult, searchJobOutput } from "./search-output.js";
-import { checkStrings, resolveCwd, type StartOptions } from "./start-checks.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
-export type { StartOptions } from "./start-checks.js";
+export type { StartOptions } from "./new-job.js";
 
 /** Result of a kill request, as in the seed server. */
 export type KillResult = "killed" | "already_terminated" | "not_found";
@@ -34,23 +34,8 @@ export const MAX_TIMEOUT_SECONDS = 2_147_483;
 const QUIET_MS = 250;
 /** Remaining output is drained for at most this long after a job's exit. */
 const DRAIN_MS = 500;
-/** A job folder without a record is removed once it is this old (a start that never finished). */
-const STRAY_DIR_MS = 60_000;
 /** Shortest ID prefix the command line accepts. */
 export const MIN_PREFIX = 8;
-
-// A job's row once it has ended this way, as the database would record it.
-function endedRow(row: JobRow, end: JobEnd): JobRow {
-  const status = row.kill_requested ? "killed" : end.lost || end.code !== 0 ? "failed" : "completed";
-  return {
-    ...row,
-    status,
-    exit_code: end.code,
-    signal: end.signal,
-    completed_ms: end.endedMs,
-    lost: end.lost ? 1 : 0,
-  };
-}
 
 /**
  * The job engine: starts, tracks, reads and kills jobs, on state shared with every other server
@@ -114,31 +99,7 @@ export class JobManager {
       );
     }
     this.pendingStarts++;
-    const now = Date.now();
-    const timeout = opts.timeoutSeconds ?? this.config.jobTimeoutSeconds;
-    const row: JobRow = {
-      job_id: randomUUID(),
-      command: opts.command,
-      name: opts.name ?? null,
-      cwd,
-      pty: opts.pty ? 1 : 0,
-      status: "running",
-      started_ms: now,
-      completed_ms: null,
-      exit_code: null,
-      signal: null,
-      timed_out: 0,
-      lost: 0,
-      kill_requested: 0,
-      pid: null,
-      pid_start: null,
-      shepherd_pid: null,
-      shepherd_start: null,
-      owner_pid: self.pid,
-      owner_start: self.start,
-      keep: this.config.keepJobs ? 1 : 0,
-      deadline_ms: timeout === undefined ? null : now + timeout * 1000,
-    };
+    const row = newJobRow(opts, cwd, self, this.config);
     const id = row.job_id;
     let job: Job | undefined;
     try {
@@ -200,15 +161,9 @@ export class JobManager {
     const end: JobEnd = exit.lost
       ? (readExitFile(job.dir) ?? { code: null, signal: null, endedMs: Date.now(), lost: true })
       : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
-    try {
-      this.registry.finish(job, end);
-    } catch (err) {
-      log("error", `recording the end of job ${job.id}`, err);
-    }
-    // Whatever happened to the database, those waiting for the end must see it.
-    if (job.running) job.update(endedRow(job.row, end));
+    this.registry.finish(job, end);
     // Its shepherd died first: nothing captures the job's output any more, so end it.
-    if (exit.lost && job.pid) this.reapLeftovers(new Set([job.id]), job.pid);
+    if (exit.lost && job.pid) reapLeftovers(new Set([job.id]), job.pid);
   }
 
   // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
@@ -254,7 +209,7 @@ export class JobManager {
       const ids = rows.map((r) => r.job_id).join(", ");
       throw new JobError("invalid_input", `ID prefix ${idOrPrefix} is ambiguous: it matches ${ids}`);
     }
-    return this.get((rows[0] as JobRow).job_id);
+    return this.get(rows[0]?.job_id ?? want);
   }
 
   /** Settles when a job has ended, whichever process runs it. */
@@ -345,72 +300,22 @@ export class JobManager {
     const signal = opts.signal ?? "SIGTERM";
     const graceMs = opts.graceMs ?? 5000;
     if (!job.running) {
-      // Its process group may be gone and its number reused: reach the leftovers by their id only.
-      await killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs, () =>
-        this.pidsOfOtherJobs(new Set([id])),
-      );
+      await killLeftovers(this.registry, id, signal, graceMs);
       return "already_terminated";
     }
-    await this.killTogether([job], signal, graceMs, opts.timedOut ?? false);
+    await killJobs(this.registry, [job], signal, graceMs, opts.timedOut ?? false);
     await job.ended;
     return "killed";
   }
 
-  // Ends these running jobs as one batch (one /proc scan per round for all of them).
-  private killTogether(jobs: Job[], signal: NodeJS.Signals, graceMs: number, timedOut = false): Promise<void> {
-    const live = jobs.filter((j) => j.running);
-    for (const job of live) {
-      // Recorded before any signal: whoever sees the end records `killed`.
-      this.store.requestKill(job.id, timedOut);
-      job.row = { ...job.row, kill_requested: 1, timed_out: job.row.timed_out || (timedOut ? 1 : 0) };
-      this.registry.follow(job);
-    }
-    const ids = new Set(live.map((j) => j.id));
-    return killProcessTree(
-      live.map((j) => ({ pgid: this.groupOf(j), jobId: j.id, exited: j.ended })),
-      signal,
-      graceMs,
-      () => this.pidsOfOtherJobs(ids),
-    );
-  }
-
-  // The job's process group, if its number still means it: a group outlives its leader, but once
-  // the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
-  private groupOf(job: Job): number {
-    const pid = job.pid;
-    if (!pid) return 0;
-    const start = processStartTime(pid);
-    return start === undefined || start === job.row.pid_start ? pid : 0;
-  }
-
-  // Pids that cannot carry these jobs' ids: the shepherd of every job this server runs, and the
-  // main process of every other one (it carries its own id). A kill's /proc scan need not read them.
-  private pidsOfOtherJobs(ids: ReadonlySet<string>): Set<number> {
-    const pids = new Set<number>();
-    for (const job of this.registry.known()) {
-      if (!job.running || !job.process) continue;
-      pids.add(job.process.shepherdPid);
-      if (!ids.has(job.id) && job.pid !== null) pids.add(job.pid);
-    }
-    return pids;
-  }
-
-  // SIGKILLs whatever still carries one of these job ids, and the group of `pgid` if given.
-  private reapLeftovers(ids: ReadonlySet<string>, pgid?: number): void {
-    if (pgid) sendSignal(-pgid, "SIGKILL");
-    for (const pid of findJobProcesses(ids).keys()) sendSignal(pid, "SIGKILL");
-  }
-
   /**
    * Settles jobs whose server died, then drops finished jobs past the retention time and the oldest
-   * beyond the count kept, with their output, and folders left by starts that never finished.
+   * beyond the count kept, with their output (the sweep every MCP_BG_CLEANUP_INTERVAL).
    */
   sweep(now = Date.now()): void {
     try {
       this.registry.reconcile();
-      const expired = this.store.expired(now - this.config.retentionSeconds * 1000, this.config.maxFinished);
-      for (const id of expired) this.drop(id);
-      this.removeStrayDirs(now);
+      dropExpired(this.registry, now, this.config);
     } catch (err) {
       log("warn", "cleanup sweep", err);
     }
@@ -419,33 +324,7 @@ export class JobManager {
   /** Drops every finished job and its output (the command line's `prune`); returns how many. */
   prune(): number {
     this.registry.reconcile();
-    let dropped = 0;
-    for (const id of this.store.finished()) if (this.drop(id)) dropped++;
-    this.removeStrayDirs(Date.now());
-    return dropped;
-  }
-
-  // Forgets a finished job and deletes its output.
-  private drop(id: string): boolean {
-    if (!this.store.delete(id)) return false;
-    this.registry.forget(id);
-    rmSync(this.registry.dirOf(id), { recursive: true, force: true });
-    return true;
-  }
-
-  // Removes job folders that have no record and are old enough not to be a start under way.
-  private removeStrayDirs(now: number): void {
-    let names: string[];
-    try {
-      names = readdirSync(this.registry.jobsDir);
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      const dir = this.registry.dirOf(name);
-      const age = now - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now);
-      if (age > STRAY_DIR_MS && !this.store.has(name)) rmSync(dir, { recursive: true, force: true });
-    }
+    return dropFinished(this.registry);
   }
 
   /**
@@ -461,9 +340,9 @@ export class JobManager {
       (j) => j.running && this.registry.isOwn(j.row) && j.row.keep === 0,
     );
     try {
-      await this.killTogether(ending, "SIGTERM", this.config.shutdownGraceMs);
+      await killJobs(this.registry, ending, "SIGTERM", this.config.shutdownGraceMs);
       await Promise.all(ending.map((j) => j.ended));
-      this.reapLeftovers(this.startedIds);
+      reapLeftovers(this.startedIds);
     } finally {
       for (const job of this.registry.known()) job.stopWatching?.();
       this.store.close();

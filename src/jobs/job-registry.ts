@@ -9,6 +9,19 @@ import { observeEnd } from "./observe-end.js";
 /** How often the end of a job run by someone else is looked for besides its exit file appearing. */
 const FOLLOW_POLL_MS = 500;
 
+// A job's row once it has ended this way, as the database would record it.
+function endedRow(row: JobRow, end: JobEnd): JobRow {
+  const status = row.kill_requested ? "killed" : end.lost || end.code !== 0 ? "failed" : "completed";
+  return {
+    ...row,
+    status,
+    exit_code: end.code,
+    signal: end.signal,
+    completed_ms: end.endedMs,
+    lost: end.lost ? 1 : 0,
+  };
+}
+
 type OwnerOf = { owner_pid: number | null; owner_start: number | null };
 
 /**
@@ -105,10 +118,18 @@ export class JobRegistry {
     }
   }
 
-  /** Records a running job's end (whoever does it first) and updates the job. */
+  /**
+   * Records a running job's end (whoever does it first) and updates the job. If the database
+   * fails, the job still ends here: those waiting for the end must see it.
+   */
   finish(job: Job, end: JobEnd): void {
-    const row = this.store.finish(job.id, end);
-    if (row) job.update(row);
+    try {
+      const row = this.store.finish(job.id, end);
+      if (row) job.update(row);
+    } catch (err) {
+      log("error", `recording the end of job ${job.id}`, err);
+    }
+    if (job.running) job.update(endedRow(job.row, end));
   }
 
   /**

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
+import type { JobRow, ProcessId } from "../store/job-store.js";
 import { JobError } from "./errors.js";
 
 /** What `execute_command` may ask for. */
@@ -48,4 +50,38 @@ export function resolveCwd(workingDir: string, cwd: string | undefined): string 
   if (isDir === undefined) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
   if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
   return dir;
+}
+
+/** The row of a job about to start: running, owned by `owner`, its processes not known yet. */
+export function newJobRow(
+  opts: StartOptions,
+  cwd: string,
+  owner: ProcessId,
+  settings: { keepJobs: boolean; jobTimeoutSeconds: number | undefined },
+): JobRow {
+  const now = Date.now();
+  const timeout = opts.timeoutSeconds ?? settings.jobTimeoutSeconds;
+  return {
+    job_id: randomUUID(),
+    command: opts.command,
+    name: opts.name ?? null,
+    cwd,
+    pty: opts.pty ? 1 : 0,
+    status: "running",
+    started_ms: now,
+    completed_ms: null,
+    exit_code: null,
+    signal: null,
+    timed_out: 0,
+    lost: 0,
+    kill_requested: 0,
+    pid: null,
+    pid_start: null,
+    shepherd_pid: null,
+    shepherd_start: null,
+    owner_pid: owner.pid,
+    owner_start: owner.start,
+    keep: settings.keepJobs ? 1 : 0,
+    deadline_ms: timeout === undefined ? null : now + timeout * 1000,
+  };
 }
