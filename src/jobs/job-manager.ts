@@ -68,7 +68,8 @@ export class JobManager {
     const self = server ? { pid: process.pid, start: processStartTime(process.pid) ?? 0 } : undefined;
     this.registry = new JobRegistry(this.store, join(config.stateDir, "jobs"), self, (job) => this.adopt(job));
     if (server) {
-      this.registry.reconcile();
+      // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
+      this.sweep();
       this.sweeper = setInterval(() => this.sweep(), config.cleanupIntervalSeconds * 1000);
       this.sweeper.unref();
     }
@@ -189,6 +190,8 @@ export class JobManager {
   get(id: string): Job {
     const job = this.registry.get(id);
     if (!job) throw new JobError("not_found", `Job ${id} not found`);
+    // A writer kept open to an ended job's stdin (it was run by another server) is of no more use.
+    if (!job.running) this.stdin.forget(job.stdinPath);
     return job;
   }
 
