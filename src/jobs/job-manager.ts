@@ -13,6 +13,7 @@ import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";
 import type { Job, JobRecord, JobStatus } from "./job.js";
 import { recordOf } from "./job.js";
+import { JobChanges } from "./job-changes.js";
 import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, tailJobOutput } from "./job-output.js";
 import { JobRegistry } from "./job-registry.js";
 import { killJobs, killLeftovers, reapLeftovers } from "./kill-jobs.js";
@@ -45,6 +46,8 @@ export class JobManager {
   private readonly store: JobStore;
   private readonly registry: JobRegistry;
   private readonly stdin = new JobStdin();
+  /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
+  readonly changes: JobChanges;
   /** Running jobs this server owns (started or taken over): they take its slots. */
   private readonly mine = new Set<string>();
   /** Starts under way (they take slots too). */
@@ -67,6 +70,7 @@ export class JobManager {
     this.store = new JobStore(config.stateDir);
     const self = server ? { pid: process.pid, start: processStartTime(process.pid) ?? 0 } : undefined;
     this.registry = new JobRegistry(this.store, join(config.stateDir, "jobs"), self, (job) => this.adopt(job));
+    this.changes = new JobChanges(this.registry);
     if (server) {
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
       this.sweep();
@@ -152,6 +156,7 @@ export class JobManager {
     const started = job;
     job.process?.exited.then((exit) => this.onExit(started, exit));
     this.armTimeout(job);
+    this.changes.listChanged();
     return job.record();
   }
 
@@ -318,7 +323,7 @@ export class JobManager {
   sweep(now = Date.now()): void {
     try {
       this.registry.reconcile();
-      dropExpired(this.registry, now, this.config);
+      if (dropExpired(this.registry, now, this.config) > 0) this.changes.listChanged();
     } catch (err) {
       log("warn", "cleanup sweep", err);
     }

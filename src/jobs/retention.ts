@@ -29,17 +29,20 @@ function removeStrayDirs(registry: JobRegistry, now: number): void {
 
 /**
  * Drops finished jobs that ended more than `retentionSeconds` ago, and the oldest beyond the newest
- * `maxFinished`, with their output; and folders left by starts that never finished.
+ * `maxFinished`, with their output; and folders left by starts that never finished. Returns how many
+ * jobs were dropped.
  */
 export function dropExpired(
   registry: JobRegistry,
   now: number,
   limits: { retentionSeconds: number; maxFinished: number },
-): void {
+): number {
+  let dropped = 0;
   for (const id of registry.store.expired(now - limits.retentionSeconds * 1000, limits.maxFinished)) {
-    dropJob(registry, id);
+    if (dropJob(registry, id)) dropped++;
   }
   removeStrayDirs(registry, now);
+  return dropped;
 }
 
 /** Drops every finished job and its output; returns how many. */

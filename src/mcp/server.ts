@@ -1,6 +1,8 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import type { JobManager } from "../jobs/job-manager.js";
 import { VERSION } from "../version.js";
+import type { ResourceHub } from "./resource-hub.js";
+import { chain, registerJobResources, serveSubscriptions } from "./resources.js";
 import { registerExecuteCommandTool } from "./tools/execute-command.js";
 import { registerGetJobOutputTool } from "./tools/get-job-output.js";
 import { registerGetJobStatusTool } from "./tools/get-job-status.js";
@@ -17,12 +19,30 @@ const instructions = (keepJobs: boolean) =>
     keepJobs ? "Jobs keep running when this server stops." : "Running jobs are killed when this server stops."
   }`;
 
-/** Builds an MCP server whose tools act on the given job engine. */
-export function createServer(jobs: JobManager, opts: { keepJobs?: boolean } = {}): McpServer {
+/** What a server instance is built with besides the engine. */
+export interface ServerOptions {
+  keepJobs?: boolean;
+  /** Serve resources/subscribe (2025-era clients) through this hub; without it, no subscriptions. */
+  hub?: ResourceHub;
+}
+
+/**
+ * Builds an MCP server whose tools and resources act on the given job engine. With a hub, the
+ * instance serves subscriptions and ends them when its connection closes.
+ */
+export function createServer(jobs: JobManager, opts: ServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: "mcp-bg-jobs", version: VERSION },
-    { capabilities: { tools: {} }, instructions: instructions(opts.keepJobs ?? false) },
+    {
+      capabilities: { tools: {}, resources: { subscribe: opts.hub !== undefined, listChanged: true } },
+      instructions: instructions(opts.keepJobs ?? false),
+    },
   );
+  registerJobResources(server, jobs);
+  if (opts.hub) {
+    const stop = serveSubscriptions(server, jobs, opts.hub);
+    chain(server, "onclose", stop);
+  }
   registerExecuteCommandTool(server, jobs);
   registerListJobsTool(server, jobs);
   registerGetJobStatusTool(server, jobs);

@@ -2,6 +2,7 @@ import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
+import { ResourceHub } from "./resource-hub.js";
 import { createServer } from "./server.js";
 
 /** Longest a shutdown may take before the server exits anyway. */
@@ -12,9 +13,13 @@ const SHUTDOWN_DEADLINE_MS = 15_000;
  * every job it runs (short grace; none with keep-jobs) and exits.
  */
 export function serveOnStdio(jobs: JobManager, config: Pick<Config, "keepJobs">): void {
-  const handle = serveStdio(() => createServer(jobs, { keepJobs: config.keepJobs }), {
-    onerror: (err) => log("warn", "transport", err),
-  });
+  const hub = new ResourceHub(jobs);
+  const handle = serveStdio(
+    (ctx) => createServer(jobs, { keepJobs: config.keepJobs, hub: ctx.era === "legacy" ? hub : undefined }),
+    {
+      onerror: (err) => log("warn", "transport", err),
+    },
+  );
   let stopping = false;
   const stop = async (why: string) => {
     if (stopping) return;

@@ -164,6 +164,7 @@ export class JobStore {
       finished: prep("SELECT job_id FROM jobs WHERE status != 'running'"),
       delete: prep("DELETE FROM jobs WHERE job_id = ? AND status != 'running'"),
       discard: prep("DELETE FROM jobs WHERE job_id = ?"),
+      signature: prep("SELECT count(*) AS n, max(rowid) AS last FROM jobs"),
       has: prep("SELECT 1 AS y FROM jobs WHERE job_id = ?"),
     };
   }
@@ -268,6 +269,14 @@ export class JobStore {
   /** Every finished job. */
   finished(): string[] {
     return this.run("read", () => this.sql.finished.all().map((r) => (r as { job_id: string }).job_id));
+  }
+
+  /** A short text that changes whenever a job is added or deleted. */
+  signature(): string {
+    return this.run("read", () => {
+      const r = this.sql.signature.get() as { n: number; last: number | null };
+      return `${r.n}:${r.last ?? 0}`;
+    });
   }
 
   /** Whether a job has a row. */
