@@ -20,6 +20,18 @@ export interface Config {
   maxFinished: number;
   /** Jobs outlive a normal shutdown of the server that started them. */
   keepJobs: boolean;
+  /** Serve Streamable HTTP instead of stdio. */
+  http: boolean;
+  /** TCP port of the HTTP server (0: any free one). */
+  port: number;
+  /** Address the HTTP server listens on. */
+  host: string;
+  /** Bearer token every HTTP request must carry; undefined for none (loopback only). */
+  authToken: string | undefined;
+  /** Host names besides the loopback ones and `host` that HTTP requests may name (Host, Origin). */
+  allowedHosts: string[];
+  /** Largest HTTP request body accepted, in bytes. */
+  maxRequestBytes: number;
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */
@@ -236,6 +248,60 @@ const SETTINGS = [
     help: "jobs outlive a normal stop of the server; a later one adopts them (off)",
     isSwitch: true,
   },
+  {
+    key: "http",
+    env: "MCP_BG_HTTP",
+    flag: "--http",
+    parse: yesNo,
+    help: "serve Streamable HTTP at /mcp instead of stdio (off)",
+    isSwitch: true,
+  },
+  {
+    key: "port",
+    env: "MCP_BG_PORT",
+    flag: "--port",
+    parse: integer(0, 65535),
+    help: "HTTP port; 0 picks a free one (8765)",
+  },
+  {
+    key: "host",
+    env: "MCP_BG_HOST",
+    flag: "--host",
+    parse: (raw, name) => {
+      const host = raw.trim();
+      if (!/^[A-Za-z0-9.:_-]+$/.test(host)) throw bad(name, raw, "expected a host name or IP address");
+      return host;
+    },
+    help: "HTTP address to listen on; other than loopback needs a token (127.0.0.1)",
+  },
+  {
+    key: "authToken",
+    env: "MCP_BG_AUTH_TOKEN",
+    flag: "--auth-token",
+    parse: (raw, name) => {
+      if (raw.length < 16 || /\s/.test(raw)) throw bad(name, "***", "expected at least 16 characters, no spaces");
+      return raw;
+    },
+    help: "HTTP requests must send Authorization: Bearer TOKEN (prefer the variable: flags show in ps)",
+  },
+  {
+    key: "allowedHosts",
+    env: "MCP_BG_ALLOWED_HOSTS",
+    flag: "--allowed-hosts",
+    parse: (raw) =>
+      raw
+        .split(",")
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    help: "more host names HTTP requests may use in Host/Origin, comma-separated (loopback and --host)",
+  },
+  {
+    key: "maxRequestBytes",
+    env: "MCP_BG_MAX_REQUEST_SIZE",
+    flag: "--max-request-size",
+    parse: parseSize,
+    help: "largest HTTP request body, KB/MB suffix (4MB)",
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Flags that take no value. */
@@ -268,6 +334,12 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     retentionSeconds: 7 * 24 * 3600,
     maxFinished: 500,
     keepJobs: false,
+    http: false,
+    port: 8765,
+    host: "127.0.0.1",
+    authToken: undefined,
+    allowedHosts: [],
+    maxRequestBytes: 4 * 1024 * 1024,
     shutdownGraceMs: 2000,
     baseEnv: env,
   };
@@ -291,5 +363,16 @@ export function loadConfig(flags: ReadonlyMap<string, string>, env: NodeJS.Proce
       cwd,
     });
   }
+  if (config.http && !isLoopback(config.host) && !config.authToken) {
+    throw new ConfigError(
+      `--host ${config.host} is not a loopback address: set MCP_BG_AUTH_TOKEN so that only clients with the token get in`,
+    );
+  }
   return config;
+}
+
+/** Whether a host name or address reaches only this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { JobManager } from "../jobs/job-manager.js";
+import { serveOnHttp } from "../mcp/http.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { ensureShepherd } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
@@ -12,6 +13,8 @@ const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as 
 
 Usage:
   mcp-bg-jobs [options]        serve MCP on stdin/stdout (what an MCP host runs)
+  mcp-bg-jobs --http [--port 8765] [--host 127.0.0.1]
+                               serve MCP over Streamable HTTP at /mcp, to many clients
   mcp-bg-jobs --help           this text
   mcp-bg-jobs --version        the version
 
@@ -65,7 +68,8 @@ function main(argv: string[]): void {
       if (err instanceof StoreError) throw new ConfigError(err.message);
       throw new ConfigError(`cannot use the state dir ${config.stateDir}: ${(err as Error).message}`);
     }
-    serveOnStdio(jobs, config);
+    if (config.http) serveOnHttp(jobs, config);
+    else serveOnStdio(jobs, config);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mcp-bg-jobs: ${err.message}\n`);

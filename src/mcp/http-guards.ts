@@ -1,0 +1,58 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import { localhostAllowedHostnames, validateHostHeader, validateOriginHeader } from "@modelcontextprotocol/server";
+
+/** Why a request is refused: an HTTP status, a message, and headers to send. */
+export interface Refusal {
+  status: number;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/** What an HTTP request must satisfy before it reaches MCP. */
+export interface GuardSettings {
+  /** The address the server listens on. */
+  host: string;
+  /** More host names that requests may use. */
+  allowedHosts: string[];
+  authToken: string | undefined;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+// A host as the SDK's validators spell it: lower case, IPv6 in brackets.
+const hostName = (h: string) => {
+  const lower = h.toLowerCase();
+  return lower.includes(":") && !lower.startsWith("[") ? `[${lower}]` : lower;
+};
+
+/**
+ * The checks every HTTP request goes through, in this order: Host, then Origin (the DNS-rebinding
+ * defence: a page on another site cannot reach this server through a name that resolves here),
+ * then the bearer token, compared in constant time.
+ */
+export function requestGuard(settings: GuardSettings): (req: IncomingMessage) => Refusal | undefined {
+  const wildcard = ["0.0.0.0", "::", "[::]"].includes(settings.host);
+  const allowed = [
+    ...new Set([
+      ...localhostAllowedHostnames(),
+      ...(wildcard ? [] : [hostName(settings.host)]),
+      ...settings.allowedHosts.map(hostName),
+    ]),
+  ];
+  const expected = settings.authToken === undefined ? undefined : digest(`Bearer ${settings.authToken}`);
+  return (req) => {
+    const host = validateHostHeader(req.headers.host, allowed);
+    if (!host.ok) return { status: 403, message: host.message };
+    const origin = validateOriginHeader(req.headers.origin, allowed);
+    if (!origin.ok) return { status: 403, message: origin.message };
+    if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) {
+      return {
+        status: 401,
+        message: "Unauthorized: send Authorization: Bearer <token>",
+        headers: { "www-authenticate": 'Bearer realm="mcp-bg-jobs"' },
+      };
+    }
+    return undefined;
+  };
+}
