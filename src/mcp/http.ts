@@ -50,8 +50,9 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   const hub = new ResourceHub(jobs);
   const sessions = new Map<string, Session>();
   const onerror = (err: Error) => log("warn", "http", err);
-  const build = (withSubscriptions: boolean) =>
-    createServer(jobs, { keepJobs: config.keepJobs, hub: withSubscriptions ? hub : undefined });
+  // 2025-era sessions subscribe through the hub; 2026-era requests through the handler's listen streams.
+  const build = (session: boolean) =>
+    createServer(jobs, { keepJobs: config.keepJobs, hub: session ? hub : undefined, subscribeElsewhere: !session });
   const bus = new InMemoryServerEventBus(onerror);
   const modern = createMcpHandler(() => build(false), {
     legacy: "reject",

@@ -22,8 +22,13 @@ const instructions = (keepJobs: boolean) =>
 /** What a server instance is built with besides the engine. */
 export interface ServerOptions {
   keepJobs?: boolean;
-  /** Serve resources/subscribe (2025-era clients) through this hub; without it, no subscriptions. */
+  /** Serve resources/subscribe (2025-era clients) through this hub. */
   hub?: ResourceHub;
+  /**
+   * Subscriptions are served by the transport instead (2026-era subscriptions/listen over HTTP):
+   * only declare them.
+   */
+  subscribeElsewhere?: boolean;
 }
 
 /**
@@ -34,7 +39,10 @@ export function createServer(jobs: JobManager, opts: ServerOptions = {}): McpSer
   const server = new McpServer(
     { name: "mcp-bg-jobs", version: VERSION },
     {
-      capabilities: { tools: {}, resources: { subscribe: opts.hub !== undefined, listChanged: true } },
+      capabilities: {
+        tools: {},
+        resources: { subscribe: opts.hub !== undefined || opts.subscribeElsewhere === true, listChanged: true },
+      },
       instructions: instructions(opts.keepJobs ?? false),
     },
   );
