@@ -44,6 +44,13 @@ const SETTINGS: [string, string][] = [
   ["MCP_BG_STATE_DIR", "--state-dir"],
   ["MCP_BG_RETENTION", "--retention"],
   ["MCP_BG_MAX_FINISHED", "--max-finished"],
+  ["MCP_BG_KEEP_JOBS", "--keep-jobs"],
+  ["MCP_BG_HTTP", "--http"],
+  ["MCP_BG_PORT", "--port"],
+  ["MCP_BG_HOST", "--host"],
+  ["MCP_BG_AUTH_TOKEN", "--auth-token"],
+  ["MCP_BG_ALLOWED_HOSTS", "--allowed-hosts"],
+  ["MCP_BG_MAX_REQUEST_SIZE", "--max-request-size"],
 ];
 
 describe("mcp-bg-jobs --version", () => {
@@ -89,6 +96,8 @@ const BAD: [string, string[], Record<string, string>, string][] = [
   ["--max-jobs=0", ["--max-jobs=0"], {}, "--max-jobs"],
   ["MCP_BG_SHELL=/nonexistent/sh", [], { MCP_BG_SHELL: "/nonexistent/sh" }, "MCP_BG_SHELL"],
   ["MCP_BG_JOB_TIMEOUT=-5", [], { MCP_BG_JOB_TIMEOUT: "-5" }, "MCP_BG_JOB_TIMEOUT"],
+  ["--http --host 0.0.0.0 without a token", ["--http", "--host", "0.0.0.0"], {}, "MCP_BG_AUTH_TOKEN"],
+  ["MCP_BG_AUTH_TOKEN too short", [], { MCP_BG_AUTH_TOKEN: "pw" }, "MCP_BG_AUTH_TOKEN"],
 ];
 
 describe("bad configuration", () => {
