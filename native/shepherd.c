@@ -18,7 +18,8 @@
  * or ends, the FIFO is closed and removed: writes then fail (EPIPE), opens too (ENOENT or ENXIO).
  *
  * Output goes into two ring files, JOBDIR/stdout and JOBDIR/stderr: a 64-byte header
- * ("BGRING01", capacity, bytes written so far, bytes being written up to; little-endian u64s) then
+ * ("BGRING01", capacity, bytes written so far, bytes being written up to, bytes that could not be
+ * stored (disk full); little-endian u64s) then
  * CAP_BYTES of data; stream byte N lives at 64 + N % CAP. A write first raises "being written up
  * to", then writes the data, then raises "written": a reader that sees a count sees its data, and
  * knows which old bytes may be under overwrite. A file, unlike a pipe to the server, survives the
@@ -60,6 +61,7 @@ typedef struct {
   int fd;
   uint64_t cap;
   uint64_t written;
+  uint64_t unstored;
 } ring_t;
 
 static int chld_pipe[2];
@@ -104,17 +106,18 @@ static uint64_t now_ms(int clock) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Writes all of len bytes at off, retrying short writes; gives up silently on errors (disk full). */
-static void pwrite_all(int fd, const void *data, size_t len, off_t off) {
+/* Writes all of len bytes at off, retrying short writes; -1 if it could not (disk full, I/O error). */
+static int pwrite_all(int fd, const void *data, size_t len, off_t off) {
   const unsigned char *p = data;
   while (len > 0) {
     ssize_t n = pwrite(fd, p, len, off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return -1;
     p += n;
     len -= (size_t)n;
     off += n;
   }
+  return 0;
 }
 
 static void put_u64(unsigned char *p, uint64_t v) {
@@ -128,6 +131,7 @@ static int ring_open(ring_t *r, const char *dir, const char *name, uint64_t cap)
   if (r->fd < 0) return -1;
   r->cap = cap;
   r->written = 0;
+  r->unstored = 0;
   unsigned char h[HEADER];
   memset(h, 0, sizeof h);
   memcpy(h, "BGRING01", 8);
@@ -151,8 +155,19 @@ static void ring_append(ring_t *r, const unsigned char *data, size_t len) {
   pwrite_all(r->fd, w, 8, 24);
   size_t pos = (size_t)(start % r->cap);
   size_t first = len < r->cap - pos ? len : (size_t)(r->cap - pos);
-  pwrite_all(r->fd, data, first, (off_t)(HEADER + pos));
-  if (first < len) pwrite_all(r->fd, data + first, len - first, HEADER);
+  int failed = pwrite_all(r->fd, data, first, (off_t)(HEADER + pos)) < 0 ||
+               (first < len && pwrite_all(r->fd, data + first, len - first, HEADER) < 0);
+  if (failed) {
+    /* Not stored (the disk is full): these bytes are dropped, never counted as written, and
+       counted at 32 instead so that readers can say so. Only writes that grow the file can fail
+       this way, so no older byte was spoilt. */
+    r->unstored += len;
+    put_u64(w, r->unstored);
+    pwrite_all(r->fd, w, 8, 32);
+    put_u64(w, r->written);
+    pwrite_all(r->fd, w, 8, 24);
+    return;
+  }
   r->written = total;
   pwrite_all(r->fd, w, 8, 16);
 }

@@ -341,7 +341,8 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     allowedHosts: [],
     maxRequestBytes: 4 * 1024 * 1024,
     shutdownGraceMs: 2000,
-    baseEnv: env,
+    // A server started from inside a job must not mark its own jobs' shepherds as that job's.
+    baseEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID")),
   };
 }
 

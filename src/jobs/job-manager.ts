@@ -16,7 +16,7 @@ import { recordOf } from "./job.js";
 import { JobChanges } from "./job-changes.js";
 import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, tailJobOutput } from "./job-output.js";
 import { JobRegistry } from "./job-registry.js";
-import { killJobs, killLeftovers, reapLeftovers } from "./kill-jobs.js";
+import { groupOf, killJobs, killLeftovers, reapLeftovers } from "./kill-jobs.js";
 import { checkStrings, newJobRow, resolveCwd, type StartOptions } from "./new-job.js";
 import { waitForQuietOutput } from "./quiet-output.js";
 import { dropExpired, dropFinished } from "./retention.js";
@@ -35,6 +35,8 @@ export const MAX_TIMEOUT_SECONDS = 2_147_483;
 const QUIET_MS = 250;
 /** Remaining output is drained for at most this long after a job's exit. */
 const DRAIN_MS = 500;
+/** How often the owners of running jobs are checked for life. */
+const OWNER_CHECK_MS = 2000;
 /** Shortest ID prefix the command line accepts. */
 export const MIN_PREFIX = 8;
 
@@ -57,6 +59,7 @@ export class JobManager {
   /** Every job this server started without keep-jobs: what they left behind ends at shutdown too. */
   private readonly startedIds = new Set<string>();
   private readonly sweeper: NodeJS.Timeout | undefined;
+  private readonly watchOwners: NodeJS.Timeout | undefined;
 
   /**
    * Opens the state dir. As a server (the default) it owns the jobs it starts and takes over running
@@ -76,6 +79,15 @@ export class JobManager {
       this.sweep();
       this.sweeper = setInterval(() => this.sweep(), config.cleanupIntervalSeconds * 1000);
       this.sweeper.unref();
+      // Another server on the state dir may die at any time: its jobs are taken over within seconds.
+      this.watchOwners = setInterval(() => {
+        try {
+          this.registry.reconcile();
+        } catch (err) {
+          log("warn", "looking for jobs of servers that died", err);
+        }
+      }, OWNER_CHECK_MS);
+      this.watchOwners.unref();
     }
   }
 
@@ -169,7 +181,7 @@ export class JobManager {
       : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
     this.registry.finish(job, end);
     // Its shepherd died first: nothing captures the job's output any more, so end it.
-    if (exit.lost && job.pid) reapLeftovers(new Set([job.id]), job.pid);
+    if (exit.lost && job.pid) reapLeftovers(new Set([job.id]), groupOf(job));
   }
 
   // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
@@ -181,6 +193,11 @@ export class JobManager {
       this.stdin.forget(job.stdinPath);
     });
     this.armTimeout(job);
+    // A kill its server had begun when it died is carried through (the grace it had is unknown).
+    if (job.row.kill_requested && job.running) {
+      const timedOut = job.row.timed_out === 1;
+      void this.kill(job.id, { graceMs: this.config.shutdownGraceMs, timedOut }).catch(() => {});
+    }
   }
 
   // Kills the job when its deadline passes (timed_out: true).
@@ -342,6 +359,7 @@ export class JobManager {
   async shutdown(): Promise<void> {
     this.closing = true;
     clearInterval(this.sweeper);
+    clearInterval(this.watchOwners);
     await Promise.allSettled([...this.starting]);
     closeWarmShepherd();
     const ending = [...this.registry.known()].filter(

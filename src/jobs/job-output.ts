@@ -50,6 +50,9 @@ function annotate(s: StreamText, text: string, cursor: string, capBytes: number,
   if (s.dropped > 0) {
     out = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(capBytes)} bytes per stream]\n${out}`;
   }
+  if (s.unstored > 0) {
+    out = `[mcp-bg-jobs: ${n(s.unstored)} bytes of this stream could not be stored (the disk was full) and are missing]\n${out}`;
+  }
   if (s.omittedAfter > 0) {
     out = `${out}\n[mcp-bg-jobs: ${n(s.omittedAfter)} more bytes follow (limit ${n(limit)} per result); call get_job_output with since="${cursor}"]`;
   }

@@ -4,10 +4,11 @@ import { log } from "../log.js";
 import { isSameProcessAlive } from "../process/proc.js";
 import type { JobEnd, JobRow, JobStore, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
-import { observeEnd } from "./observe-end.js";
+import { jobProcesses, observeJob } from "./observe-end.js";
+import { groupOf, reapLeftovers } from "./kill-jobs.js";
 
 /** How often the end of a job run by someone else is looked for besides its exit file appearing. */
-const FOLLOW_POLL_MS = 500;
+const FOLLOW_POLL_MS = 1000;
 
 // A job's row once it has ended this way, as the database would record it.
 function endedRow(row: JobRow, end: JobEnd): JobRow {
@@ -87,26 +88,52 @@ export class JobRegistry {
     return this.isOwn(row) || isSameProcessAlive(row.owner_pid, row.owner_start);
   }
 
+  /** Copies into the row the processes a job's shepherd wrote down, if the row lacks them. */
+  private fillProcesses(job: Job): void {
+    if (job.row.pid !== null && job.row.shepherd_pid !== null) return;
+    const procs = jobProcesses(job.row, job.dir);
+    if (!procs) return;
+    this.store.setStarted(job.id, procs.job, procs.shepherd);
+    job.update({
+      ...job.row,
+      pid: procs.job.pid,
+      pid_start: procs.job.start,
+      shepherd_pid: procs.shepherd.pid,
+      shepherd_start: procs.shepherd.start,
+    });
+  }
+
   /**
-   * For a running job whose owner is gone: records its end if it has ended (or is lost), else takes
-   * it over when this process is a server.
+   * Acts on what a running job's files and /proc say, when no live server but this process stands
+   * behind it (its owner is gone, or it is this server's by adoption): records its end; ends a
+   * job whose shepherd died (nothing captures its output any more) as lost; and, for a server,
+   * takes over a job whose owner is gone.
    */
   settle(job: Job): Job {
-    if (!job.running || this.ownerAlive(job.row)) return job;
-    const end = observeEnd(job.row, job.dir, true);
-    if (end) this.finish(job, end);
-    else if (this.self) {
-      const from = { pid: job.row.owner_pid, start: job.row.owner_start };
-      if (this.store.claim(job.id, from, this.self)) {
-        const row = this.store.get(job.id);
-        if (row) job.update(row);
-        log("info", `took over job ${job.id} (its server is gone)`);
-        this.onAdopt(job);
-      } else {
-        const row = this.store.get(job.id);
-        if (row) job.update(row);
-      }
+    if (!job.running) return job;
+    const mine = this.isOwn(job.row);
+    if (!mine && this.ownerAlive(job.row)) return job;
+    this.fillProcesses(job);
+    const seen = observeJob(job.row, job.dir, !mine);
+    if (seen.state === "ended") {
+      this.finish(job, seen.end);
+      return job;
     }
+    if (!this.self) return job; // the command line only looks
+    if (!mine) {
+      const from = { pid: job.row.owner_pid, start: job.row.owner_start };
+      const claimed = this.store.claim(job.id, from, this.self);
+      const row = this.store.get(job.id);
+      if (row) job.update(row);
+      if (!claimed) return job;
+      log("info", `took over job ${job.id} (its server is gone)`);
+    }
+    if (seen.state === "uncaptured") {
+      reapLeftovers(new Set([job.id]), groupOf(job));
+      this.finish(job, { code: null, signal: null, endedMs: Date.now(), lost: true });
+      return job;
+    }
+    if (!mine) this.onAdopt(job);
     return job;
   }
 
@@ -141,11 +168,16 @@ export class JobRegistry {
     const check = () => {
       try {
         const row = this.store.get(job.id);
-        if (!row) return;
-        if (row.status !== "running") job.update(row);
+        // Its record is gone (a start that failed and was undone): nothing more will happen to it.
+        if (!row) job.update({ ...job.row, status: "failed", lost: 1, completed_ms: Date.now() });
+        else if (row.status !== "running") job.update(row);
         else {
-          const end = observeEnd(row, job.dir, !this.ownerAlive(row));
-          if (end) this.finish(job, end);
+          job.update(row);
+          if (this.isOwn(row) || !this.ownerAlive(row)) this.settle(job);
+          else {
+            const seen = observeJob(row, job.dir, false);
+            if (seen.state === "ended") this.finish(job, seen.end);
+          }
         }
       } catch (err) {
         log("warn", `checking job ${job.id}`, err);

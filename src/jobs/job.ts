@@ -23,7 +23,14 @@ export interface JobRecord {
   lost: boolean;
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+// A stored time as ISO 8601, or null; a value no date can hold (a garbled record) reads as null.
+const iso = (ms: number | null) => {
+  const d = ms === null ? undefined : new Date(ms);
+  return d && Number.isFinite(d.getTime()) ? d.toISOString() : null;
+};
+
+// An exit code as reported: a whole number from 0 to 255, else null.
+const exitCode = (n: number | null) => (n !== null && Number.isInteger(n) && n >= 0 && n <= 255 ? n : null);
 
 /** The record tools return, from a job's row. */
 export function recordOf(row: JobRow): JobRecord {
@@ -35,9 +42,9 @@ export function recordOf(row: JobRow): JobRecord {
     cwd: row.cwd,
     pid: row.pid,
     pty: row.pty === 1,
-    started: iso(row.started_ms) as string,
+    started: iso(row.started_ms) ?? new Date(0).toISOString(),
     completed: iso(row.completed_ms),
-    exit_code: row.exit_code,
+    exit_code: exitCode(row.exit_code),
     signal: row.signal,
     timed_out: row.timed_out === 1,
     lost: row.lost === 1,
@@ -79,7 +86,7 @@ export class Job {
     return this.row.pty === 1;
   }
   get exitCode(): number | null {
-    return this.row.exit_code;
+    return exitCode(this.row.exit_code);
   }
   get running(): boolean {
     return this.row.status === "running";

@@ -4,9 +4,11 @@ import { sendSignal } from "../process/signals.js";
 import type { Job } from "./job.js";
 import type { JobRegistry } from "./job-registry.js";
 
-// The job's process group, if its number still means it: a group outlives its leader, but once
-// the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
-function groupOf(job: Job): number {
+/**
+ * The job's process group, if its number still means it: a group outlives its leader, but once
+ * the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
+ */
+export function groupOf(job: Job): number {
   const pid = job.pid;
   if (!pid) return 0;
   const start = processStartTime(pid);

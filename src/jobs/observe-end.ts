@@ -1,24 +1,44 @@
 import { isSameProcessAlive } from "../process/proc.js";
 import { readExitFile, readPidFile } from "../store/job-files.js";
-import type { JobEnd, JobRow } from "../store/job-store.js";
+import type { JobEnd, JobRow, ProcessId } from "../store/job-store.js";
 
-const lostNow = (): JobEnd => ({ code: null, signal: null, endedMs: Date.now(), lost: true });
+/** A start whose processes are not known yet is not judged lost before this long. */
+export const START_GRACE_MS = 10_000;
+
+/** What can be told of a running job from outside: from its files and /proc. */
+export type Observation =
+  /** It has ended: as its shepherd wrote down, or lost (its processes are gone without a word). */
+  | { state: "ended"; end: JobEnd }
+  /** Its shepherd is there: it runs, and its output is captured. */
+  | { state: "running" }
+  /** Its main process lives on but its shepherd is gone: nothing captures its output or feeds its input. */
+  | { state: "uncaptured"; job: ProcessId }
+  /** Its processes are not known yet (a start under way, or a start cut short moments ago). */
+  | { state: "starting" };
+
+const lost = (): Observation => ({ state: "ended", end: { code: null, signal: null, endedMs: Date.now(), lost: true } });
+
+/** A job's processes: from its row, else from the `pid` file its shepherd wrote. */
+export function jobProcesses(row: JobRow, dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
+  if (row.pid && row.pid_start && row.shepherd_pid && row.shepherd_start) {
+    return { job: { pid: row.pid, start: row.pid_start }, shepherd: { pid: row.shepherd_pid, start: row.shepherd_start } };
+  }
+  return readPidFile(dir);
+}
 
 /**
- * What can be told of a running job's end without being its shepherd's parent: the end its
- * shepherd wrote down; or, when neither its shepherd nor its main process lives on (each checked by
- * pid and start time, never pid alone), that it is lost. Undefined while it may still be running.
- * `ownerGone`: nobody is starting it any more, so a job that never recorded its processes is lost.
+ * What can be told of a running job without being its shepherd's parent, each process checked by
+ * pid and start time, never pid alone. `ownerGone`: no server is starting it any more, so a job
+ * whose processes never became known (after START_GRACE_MS) is lost.
  */
-export function observeEnd(row: JobRow, dir: string, ownerGone: boolean): JobEnd | undefined {
+export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = Date.now()): Observation {
   const exit = readExitFile(dir);
-  if (exit) return exit;
-  const files = readPidFile(dir);
-  const job = row.pid && row.pid_start ? { pid: row.pid, start: row.pid_start } : files?.job;
-  const shepherd =
-    row.shepherd_pid && row.shepherd_start ? { pid: row.shepherd_pid, start: row.shepherd_start } : files?.shepherd;
-  if (!job || !shepherd) return ownerGone ? lostNow() : undefined;
-  if (isSameProcessAlive(shepherd.pid, shepherd.start) || isSameProcessAlive(job.pid, job.start)) return undefined;
+  if (exit) return { state: "ended", end: exit };
+  const procs = jobProcesses(row, dir);
+  if (!procs) return ownerGone && now - row.started_ms > START_GRACE_MS ? lost() : { state: "starting" };
+  if (isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return { state: "running" };
+  if (isSameProcessAlive(procs.job.pid, procs.job.start)) return { state: "uncaptured", job: procs.job };
   // The shepherd may have written the end just before it went.
-  return readExitFile(dir) ?? lostNow();
+  const late = readExitFile(dir);
+  return late ? { state: "ended", end: late } : lost();
 }

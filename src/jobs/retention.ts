@@ -1,7 +1,9 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
+import { log } from "../log.js";
 import type { JobRegistry } from "./job-registry.js";
+import { JOB_ID, recoveredRow } from "./recover-job.js";
 
-/** A job folder without a record is removed once it is this old (a start that never finished). */
+/** A job folder without a record is settled once it is this old (not a start under way). */
 const STRAY_DIR_MS = 60_000;
 
 // Forgets a finished job and deletes its output; false if it is running or already gone.
@@ -12,8 +14,9 @@ function dropJob(registry: JobRegistry, id: string): boolean {
   return true;
 }
 
-// Removes job folders that have no record and are old enough not to be a start under way.
-function removeStrayDirs(registry: JobRegistry, now: number): void {
+// Job folders without a record, old enough not to be a start under way: a job that still runs gets
+// its record back; the others are removed. Folders not named like a job are left alone.
+function settleStrayDirs(registry: JobRegistry, now: number): void {
   let names: string[];
   try {
     names = readdirSync(registry.jobsDir);
@@ -21,15 +24,25 @@ function removeStrayDirs(registry: JobRegistry, now: number): void {
     return;
   }
   for (const name of names) {
+    if (!JOB_ID.test(name)) continue;
     const dir = registry.dirOf(name);
     const age = now - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now);
-    if (age > STRAY_DIR_MS && !registry.store.has(name)) rmSync(dir, { recursive: true, force: true });
+    if (age <= STRAY_DIR_MS || registry.store.has(name)) continue;
+    const row = recoveredRow(registry.jobsDir, name);
+    if (!row) {
+      rmSync(dir, { recursive: true, force: true });
+      continue;
+    }
+    try {
+      registry.store.insert(row);
+      log("info", `job ${name} runs but had no record: recovered it from its folder`);
+    } catch {} // recorded meanwhile by someone else
   }
 }
 
 /**
  * Drops finished jobs that ended more than `retentionSeconds` ago, and the oldest beyond the newest
- * `maxFinished`, with their output; and folders left by starts that never finished. Returns how many
+ * `maxFinished`, with their output; settles folders without a record (see settleStrayDirs). Returns how many
  * jobs were dropped.
  */
 export function dropExpired(
@@ -41,7 +54,7 @@ export function dropExpired(
   for (const id of registry.store.expired(now - limits.retentionSeconds * 1000, limits.maxFinished)) {
     if (dropJob(registry, id)) dropped++;
   }
-  removeStrayDirs(registry, now);
+  settleStrayDirs(registry, now);
   return dropped;
 }
 
@@ -49,6 +62,6 @@ export function dropExpired(
 export function dropFinished(registry: JobRegistry): number {
   let dropped = 0;
   for (const id of registry.store.finished()) if (dropJob(registry, id)) dropped++;
-  removeStrayDirs(registry, Date.now());
+  settleStrayDirs(registry, Date.now());
   return dropped;
 }

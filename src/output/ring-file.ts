@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
 /** Size of the header in front of a ring file's data (see native/shepherd.c). */
 export const RING_HEADER_BYTES = 64;
@@ -14,6 +14,8 @@ export interface RingSlice {
   written: number;
   /** Offset of the oldest byte still retained (bytes before it were dropped). */
   retainedFrom: number;
+  /** Bytes the job wrote that could not be stored (the disk was full): not part of the stream. */
+  unstored: number;
 }
 
 interface RingHeader {
@@ -21,20 +23,34 @@ interface RingHeader {
   written: number;
   /** How far a write under way reaches (never below `written`): its oldest bytes are being overwritten. */
   writing: number;
+  unstored: number;
 }
 
-const EMPTY: RingSlice = { start: 0, end: 0, bytes: Buffer.alloc(0), written: 0, retainedFrom: 0 };
+const EMPTY: RingSlice = { start: 0, end: 0, bytes: Buffer.alloc(0), written: 0, retainedFrom: 0, unstored: 0 };
 
-// Reads the header: capacity and the count of bytes written so far.
+/** Largest capacity a ring may claim (1 TiB): a header claiming more is garbage. */
+const MAX_CAPACITY = 2 ** 40;
+
+/**
+ * Reads the header: capacity and the count of bytes written so far. A header that cannot be true
+ * (garbage, or counts beyond what the file holds, as when a disk filled up) is clamped to what the
+ * file holds, or refused (undefined): a reader then sees less, never a loop or a crash.
+ */
 function readHeader(fd: number): RingHeader | undefined {
-  const h = Buffer.alloc(32);
-  if (readSync(fd, h, 0, 32, 0) < 32 || h.toString("latin1", 0, 8) !== "BGRING01") return undefined;
-  const written = Number(h.readBigUInt64LE(16));
-  return {
-    capacity: Number(h.readBigUInt64LE(8)),
-    written,
-    writing: Math.max(written, Number(h.readBigUInt64LE(24))),
-  };
+  const h = Buffer.alloc(40);
+  if (readSync(fd, h, 0, 40, 0) < 40 || h.toString("latin1", 0, 8) !== "BGRING01") return undefined;
+  const capacity = Number(h.readBigUInt64LE(8));
+  let written = Number(h.readBigUInt64LE(16));
+  let writing = Math.max(written, Number(h.readBigUInt64LE(24)));
+  if (capacity < 1 || capacity > MAX_CAPACITY || writing > Number.MAX_SAFE_INTEGER) return undefined;
+  // Before the ring wraps, the file holds exactly the bytes written.
+  const held = fstatSync(fd).size - RING_HEADER_BYTES;
+  if (written <= capacity && held < written) {
+    written = Math.max(0, held);
+    writing = Math.max(written, Math.min(writing, capacity));
+  }
+  const unstored = Number(h.readBigUInt64LE(32));
+  return { capacity, written, writing, unstored: Number.isSafeInteger(unstored) ? unstored : 0 };
 }
 
 // Reads `length` stream bytes starting at stream offset `from` (which must be retained).
@@ -87,7 +103,7 @@ export function readRing(
       end = start + bytes.length;
       const after = readHeader(fd);
       const safeFrom = after ? Math.max(0, after.writing - capacity) : retainedFrom;
-      slice = { start, end, bytes, written, retainedFrom };
+      slice = { start, end, bytes, written, retainedFrom, unstored: header.unstored };
       if (safeFrom <= start || bytes.length === 0) return slice;
       if (range.fromEnd) {
         // The newest part moved on: take it again.

@@ -17,6 +17,8 @@ export interface StreamText {
   omittedAfter: number;
   /** Total bytes written to the stream so far. */
   written: number;
+  /** Bytes the job wrote that could not be stored (the disk was full). */
+  unstored: number;
 }
 
 /** How to read a stream: from a cursor forward, or (no `from`) the newest part. */
@@ -65,5 +67,6 @@ export function readStreamText(path: string, read: StreamRead): StreamText {
     omittedBefore,
     omittedAfter: forward ? Math.max(0, slice.written - end - heldAtEnd) : 0,
     written: slice.written,
+    unstored: slice.unstored,
   };
 }

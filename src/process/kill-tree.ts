@@ -36,12 +36,19 @@ export async function killProcessTree(
     for (const t of list) if (t.pgid > 0) sendSignal(-t.pgid, sig);
   };
   signalGroups(signal);
+  const signalled = new Set<number>();
+  // A job whose group is not known is reached by its id only: look for its processes now, not after the grace.
+  if (signal !== "SIGKILL" && list.some((t) => t.pgid <= 0)) {
+    for (const pid of findJobProcesses(ids, notTheirs()).keys()) {
+      sendSignal(pid, signal);
+      signalled.add(pid);
+    }
+  }
   if (signal !== "SIGKILL") {
     // The main processes' exits are events; escapees out of the groups can only be looked for.
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    const signalled = new Set<number>();
     for (;;) {
       const rest = findJobProcesses(ids, notTheirs());
       if (rest.size === 0) {

@@ -84,9 +84,11 @@ describe("loadConfig defaults", () => {
     expect(view(c.deniedCommands)).toEqual(view(DEFAULT_DENY_RULES));
   });
 
-  it("keep the environment as the jobs' base environment", () => {
+  it("keep the environment as the jobs' base environment, without a job id the server itself may carry", () => {
     const env = { HOME, FOO: "bar" };
-    expect(loadConfig(new Map(), env, CWD).baseEnv).toBe(env);
+    expect(loadConfig(new Map(), env, CWD).baseEnv).toEqual(env);
+    const inside = { HOME, FOO: "bar", MCP_BG_JOB_ID: "outer-job" };
+    expect(loadConfig(new Map(), inside, CWD).baseEnv).toEqual(env);
   });
 });
 

@@ -78,7 +78,16 @@ describe("readStreamText on output of the real shepherd", () => {
 
   it("reads a missing stream as empty", () => {
     const s = readStreamText(jobs.path("nope"), { maxBytes: 100, final: true });
-    expect(s).toEqual({ text: "", start: 0, end: 0, dropped: 0, omittedBefore: 0, omittedAfter: 0, written: 0 });
+    expect(s).toEqual({
+      text: "",
+      start: 0,
+      end: 0,
+      dropped: 0,
+      omittedBefore: 0,
+      omittedAfter: 0,
+      written: 0,
+      unstored: 0,
+    });
   });
 
   it("pages forward from a cursor with maxBytes, reporting what follows", async () => {
