@@ -43,11 +43,12 @@ function readHeader(fd: number): RingHeader | undefined {
   let written = Number(h.readBigUInt64LE(16));
   let writing = Math.max(written, Number(h.readBigUInt64LE(24)));
   if (capacity < 1 || capacity > MAX_CAPACITY || writing > Number.MAX_SAFE_INTEGER) return undefined;
-  // Before the ring wraps, the file holds exactly the bytes written.
+  // The file holds at least the bytes written, up to its capacity: if not (a full disk, a garbled
+  // header), only what it holds is believed.
   const held = fstatSync(fd).size - RING_HEADER_BYTES;
-  if (written <= capacity && held < written) {
+  if (held < Math.min(written, capacity)) {
     written = Math.max(0, held);
-    writing = Math.max(written, Math.min(writing, capacity));
+    writing = written;
   }
   const unstored = Number(h.readBigUInt64LE(32));
   return { capacity, written, writing, unstored: Number.isSafeInteger(unstored) ? unstored : 0 };

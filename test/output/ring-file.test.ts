@@ -208,4 +208,44 @@ describe("files that are not (yet) rings", () => {
     expect(readRing(ring).bytes.length).toBe(0);
     expect(ringWritten(ring)).toBe(0);
   });
+
+  it("a header claiming more than the file holds (a full disk) reads as what is there, never past it", () => {
+    writeRing(ring, 1 << 20, "0123456789");
+    const raw = readFileSync(ring);
+    raw.writeBigUInt64LE(5_000_000n, 16);
+    raw.writeBigUInt64LE(5_000_000n, 24);
+    // The file ends after the 10 bytes really written.
+    writeFileSync(ring, raw.subarray(0, 64 + 10));
+    const s = readRing(ring);
+    expect(text(s.bytes)).toBe("0123456789");
+    expect(s).toMatchObject({ start: 0, end: 10, written: 10 });
+    expect(ringWritten(ring)).toBe(10);
+    // Reading on from the end finds nothing more, so a pager stops.
+    expect(readRing(ring, { from: 10 }).bytes.length).toBe(0);
+  });
+
+  it("a header with an impossible capacity or count reads as empty", () => {
+    for (const [capacity, written] of [
+      [0n, 0n],
+      [2n ** 62n, 10n],
+      [16n, 2n ** 60n],
+    ] as const) {
+      writeRing(ring, 16, "hello");
+      const raw = readFileSync(ring);
+      raw.writeBigUInt64LE(capacity, 8);
+      raw.writeBigUInt64LE(written, 16);
+      raw.writeBigUInt64LE(written, 24);
+      writeFileSync(ring, raw);
+      expect(readRing(ring).bytes.length).toBe(0);
+      expect(ringWritten(ring)).toBe(0);
+    }
+  });
+
+  it("reports the bytes the shepherd could not store", () => {
+    writeRing(ring, 64, "kept");
+    const raw = readFileSync(ring);
+    raw.writeBigUInt64LE(4096n, 32);
+    writeFileSync(ring, raw);
+    expect(readRing(ring)).toMatchObject({ written: 4, unstored: 4096 });
+  });
 });

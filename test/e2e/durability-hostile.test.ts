@@ -1,0 +1,271 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
+import { type Harness, runCli, startServer } from "./harness.js";
+
+// Cases found by a hostile review of durability: each failed before its fix.
+
+type Status = { job_id: string; status: string; pid: number | null; lost: boolean; exit_code: number | null };
+
+let servers: Harness[] = [];
+let states: { path: string; remove: () => void }[] = [];
+let marks: string[] = [];
+
+afterEach(async () => {
+  for (const s of servers) if (isAlive(s.pid)) process.kill(s.pid, "SIGKILL");
+  for (const m of marks) for (const pid of processesMatching(m)) process.kill(pid, "SIGKILL");
+  await Promise.all(servers.map((s) => s.close()));
+  for (const st of states) st.remove();
+  servers = [];
+  states = [];
+  marks = [];
+});
+
+const newState = () => {
+  const st = tempDir("mcp-bg-state-");
+  states.push(st);
+  return st.path;
+};
+const mark = () => {
+  const m = marker();
+  marks.push(m);
+  return m;
+};
+async function server(stateDir: string, env: Record<string, string> = {}) {
+  const s = await startServer({ stateDir, env });
+  servers.push(s);
+  return s;
+}
+async function crash(s: Harness) {
+  process.kill(s.pid, "SIGKILL");
+  await waitFor(() => !isAlive(s.pid));
+}
+const status = (s: Harness, job_id: string) => s.ok<Status>("get_job_status", { job_id });
+
+async function sql(state: string, text: string, ...params: unknown[]) {
+  const { default: Database } = await import("libsql");
+  const db = new Database(join(state, "state.db"));
+  try {
+    db.prepare(text).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
+// A pid that was a process and is no more.
+function deadPid(): number {
+  const child = spawn("true");
+  const pid = child.pid as number;
+  return pid;
+}
+
+describe("a server killed in the middle of a start", () => {
+  it("leaves a job whose processes are recorded by the next server, which kills it gracefully", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state);
+    const flag = join(state, "got-term");
+    const job = await a.ok<Status>("execute_command", {
+      command: `trap 'echo term > ${flag}; exit 0' TERM; ${markedLoop(m)} & wait`,
+    });
+    await waitFor(() => processesMatching(m).length === 1);
+    await crash(a);
+    // As if the server died before it could record the processes: only the pid file knows them.
+    await sql(state, "UPDATE jobs SET pid = NULL, pid_start = NULL, shepherd_pid = NULL, shepherd_start = NULL");
+    const b = await server(state);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "running", pid: job.pid });
+    expect(await b.ok("kill_job", { job_id: job.job_id, grace_seconds: 10 })).toEqual({ status: "killed" });
+    // SIGTERM came first (the trap ran), not SIGKILL after the grace.
+    expect(readFileSync(flag, "utf8")).toBe("term\n");
+  });
+
+  it("a start whose processes are not known yet is not judged lost at once, but is after the grace", async () => {
+    const state = newState();
+    const s = await server(state);
+    const owner = deadPid();
+    await waitFor(() => !isAlive(owner));
+    const insert = (id: string, startedMs: number) =>
+      sql(
+        state,
+        "INSERT INTO jobs (job_id, command, cwd, status, started_ms, owner_pid, owner_start) VALUES (?, 'sleep 1', '/', 'running', ?, ?, 12345)",
+        id,
+        startedMs,
+        owner,
+      );
+    const fresh = "00000000-0000-4000-8000-00000000000a";
+    const old = "00000000-0000-4000-8000-00000000000b";
+    await insert(fresh, Date.now());
+    await insert(old, Date.now() - 60_000);
+    expect(await status(s, fresh)).toMatchObject({ status: "running" });
+    expect(await status(s, old)).toMatchObject({ status: "failed", lost: true, exit_code: null });
+  });
+});
+
+describe("a server on the state dir when another one dies", () => {
+  it("takes its jobs over within seconds, unasked: their timeouts still hold", async () => {
+    const state = newState();
+    const m = mark();
+    const b = await server(state);
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: markedLoop(m), timeout_seconds: 2 });
+    await waitFor(() => processesMatching(m).length === 1);
+    await crash(a);
+    // Nobody asks b anything: it notices by itself.
+    await waitFor(() => processesMatching(m).length === 0, 10_000);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "killed" });
+  });
+
+  it("carries through a kill that the dead server had begun", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: `trap '' TERM; ${markedLoop(m, 'trap "" TERM; ')}` });
+    await waitFor(() => processesMatching(m).length === 1);
+    // A long grace: a's kill would only escalate in 60 s, but a dies before.
+    void a.call("kill_job", { job_id: job.job_id, grace_seconds: 60 }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));
+    await crash(a);
+    const b = await server(state);
+    await waitFor(() => processesMatching(m).length === 0, 10_000);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "killed" });
+  });
+
+  it("ends a taken-over job whose shepherd died (nothing captures it any more) as lost", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: markedLoop(m) });
+    await waitFor(() => processesMatching(m).length === 1);
+    await crash(a);
+    const b = await server(state);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "running" });
+    const shepherd = Number(readFileSync(join(state, "jobs", job.job_id, "pid"), "utf8").split(" ")[2]);
+    process.kill(shepherd, "SIGKILL");
+    await waitFor(async () => (await status(b, job.job_id)).status !== "running", 10_000);
+    expect(await status(b, job.job_id)).toMatchObject({ status: "failed", lost: true });
+    expect(processesMatching(m)).toEqual([]);
+  });
+});
+
+describe("a state dir tampered with", () => {
+  it("a garbled exit file does not break list_jobs or get_job_status", async () => {
+    const state = newState();
+    const a = await server(state);
+    const good = await a.ok<Status>("execute_command", { command: "echo fine" });
+    await a.ok("wait_for_job", { job_id: good.job_id });
+    const job = await a.ok<Status>("execute_command", { command: "sleep 1" });
+    await crash(a);
+    const exit = join(state, "jobs", job.job_id, "exit");
+    await waitFor(() => existsSync(exit), 5000);
+    for (const garbage of ["0 0 99999999999999999", "99999999999999999999 0 1795627074379", "x y z"]) {
+      writeFileSync(exit, garbage);
+      const b = await server(state);
+      const { jobs } = await b.ok<{ jobs: Status[] }>("list_jobs", {});
+      expect(jobs.map((j) => j.job_id)).toContain(good.job_id);
+      expect(await status(b, job.job_id)).toMatchObject({ status: "failed", lost: true });
+      await sql(state, "UPDATE jobs SET status = 'running', lost = 0 WHERE job_id = ?", job.job_id);
+      await crash(b);
+    }
+  });
+
+  it("a FIFO in place of the exit file does not hang the command line or a server", async () => {
+    const state = newState();
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: "sleep 0.5" });
+    await crash(a);
+    const exit = join(state, "jobs", job.job_id, "exit");
+    await waitFor(() => existsSync(exit), 5000);
+    rmSync(exit);
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("mkfifo", [exit]);
+    const r = await runCli(state, ["list", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).jobs[0]).toMatchObject({ job_id: job.job_id, status: "failed" });
+    const b = await server(state);
+    expect(await b.ok("list_jobs", {})).toMatchObject({ total: 1 });
+  });
+
+  it("a state database moved away: a job still running gets its record back from its folder, not deleted", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state, { MCP_BG_KEEP_JOBS: "1" });
+    const job = await a.ok<Status>("execute_command", { command: `echo hello; ${markedLoop(m)}` });
+    await a.ok("wait_for_job", { job_id: job.job_id, until: "hello" });
+    a.transport.close();
+    await waitFor(() => !isAlive(a.pid), 10_000);
+    for (const f of ["state.db", "state.db-wal", "state.db-shm"]) {
+      if (existsSync(join(state, f))) renameSync(join(state, f), join(state, `${f}.moved`));
+    }
+    // Older than a start under way.
+    const dir = join(state, "jobs", job.job_id);
+    const past = new Date(Date.now() - 120_000);
+    utimesSync(dir, past, past);
+    const b = await server(state);
+    expect(existsSync(join(dir, "stdout"))).toBe(true);
+    const st = await status(b, job.job_id);
+    expect(st).toMatchObject({ status: "running", pid: job.pid });
+    expect(await b.ok("get_job_output", { job_id: job.job_id })).toMatchObject({ stdout: "hello\n" });
+    expect(await b.ok("kill_job", { job_id: job.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(processesMatching(m)).toEqual([]);
+    // A dead job's folder without a record is removed.
+    const stray = join(state, "jobs", "11111111-2222-4333-8444-555555555555");
+    mkdirSync(stray);
+    utimesSync(stray, past, past);
+    const c = await server(state, { MCP_BG_CLEANUP_INTERVAL: "0.2" });
+    await waitFor(() => !existsSync(stray), 5000);
+    void c;
+  });
+});
+
+describe("a full disk", () => {
+  it("output that cannot be stored is dropped and said so; reading never loops", async (ctx) => {
+    const state = newState();
+    const { execFileSync } = await import("node:child_process");
+    try {
+      // A 1 MB file system to fill (needs root and a kernel that lets it mount tmpfs here).
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", state], { stdio: "ignore" });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const s = await server(state);
+      const job = await s.ok<Status>("execute_command", { command: "seq 1 1000000" });
+      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+        status: "completed",
+      });
+      const out = await s.ok<{ stdout: string; cursor: string }>("get_job_output", { job_id: job.job_id });
+      expect(out.stdout).toMatch(/could not be stored \(the disk was full\)/);
+      // Paging from the start ends: every page moves the cursor on, the last says nothing follows.
+      let cursor = "0:0";
+      for (let page = 0; ; page++) {
+        expect(page).toBeLessThan(100);
+        const r = await s.ok<{ stdout: string; cursor: string }>("get_job_output", {
+          job_id: job.job_id,
+          since: cursor,
+        });
+        if (r.cursor === cursor) break;
+        cursor = r.cursor;
+        if (!r.stdout.includes("more bytes follow")) break;
+      }
+      const tail = await s.ok<{ stdout: string }>("tail_job_output", { job_id: job.job_id, lines: 2 });
+      expect(tail.stdout.trim().split("\n").length).toBeGreaterThan(0);
+      await crash(s);
+    } finally {
+      execFileSync("umount", ["-l", state]);
+    }
+  });
+});
+
+describe("a server started inside a job", () => {
+  it("does not pass the outer job's id to its own jobs' shepherds", async () => {
+    const state = newState();
+    const s = await startServer({ stateDir: state, env: { MCP_BG_JOB_ID: "outer-job-id" } });
+    servers.push(s);
+    const job = await s.ok<Status>("execute_command", { command: "sleep 5" });
+    const shepherd = Number(readFileSync(join(state, "jobs", job.job_id, "pid"), "utf8").split(" ")[2]);
+    expect(readFileSync(`/proc/${shepherd}/environ`, "latin1")).not.toContain("outer-job-id");
+    await s.ok("kill_job", { job_id: job.job_id, grace_seconds: 1 });
+  });
+});
