@@ -1,11 +1,11 @@
 import { type FSWatcher, watch } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.js";
-import { isSameProcessAlive } from "../process/proc.js";
-import type { JobEnd, JobRow, JobStore, ProcessId } from "../store/job-store.js";
+import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
+import type { JobEnd, JobRow, JobStore, Owner, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
-import { jobProcesses, observeJob } from "./observe-end.js";
 import { groupOf, reapLeftovers } from "./kill-jobs.js";
+import { jobProcesses, observeJob } from "./observe-end.js";
 
 /** How often the end of a job run by someone else is looked for besides its exit file appearing. */
 const FOLLOW_POLL_MS = 1000;
@@ -23,7 +23,10 @@ function endedRow(row: JobRow, end: JobEnd): JobRow {
   };
 }
 
-type OwnerOf = { owner_pid: number | null; owner_start: number | null };
+type OwnerOf = Owner;
+
+/** Whether a row's processes belong to this boot (a row from before a reboot names none that live). */
+export const thisBoot = (row: { boot_id: string | null }) => row.boot_id === null || row.boot_id === BOOT_ID;
 
 /**
  * The jobs of a state dir as one process sees them: rows from the shared database, kept as Job
@@ -80,12 +83,14 @@ export class JobRegistry {
 
   /** Whether this process owns the row's job. */
   isOwn(row: OwnerOf): boolean {
-    return this.self !== undefined && row.owner_pid === this.self.pid && row.owner_start === this.self.start;
+    return (
+      this.self !== undefined && row.owner_pid === this.self.pid && row.owner_start === this.self.start && thisBoot(row)
+    );
   }
 
   // Whether the owner of a row still lives (by pid and start time).
   private ownerAlive(row: OwnerOf): boolean {
-    return this.isOwn(row) || isSameProcessAlive(row.owner_pid, row.owner_start);
+    return this.isOwn(row) || (thisBoot(row) && isSameProcessAlive(row.owner_pid, row.owner_start));
   }
 
   /** Copies into the row the processes a job's shepherd wrote down, if the row lacks them. */

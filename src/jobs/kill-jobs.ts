@@ -1,5 +1,5 @@
 import { killProcessTree } from "../process/kill-tree.js";
-import { findJobProcesses, processStartTime } from "../process/proc.js";
+import { BOOT_ID, findJobProcesses, processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import type { Job } from "./job.js";
 import type { JobRegistry } from "./job-registry.js";
@@ -10,7 +10,7 @@ import type { JobRegistry } from "./job-registry.js";
  */
 export function groupOf(job: Job): number {
   const pid = job.pid;
-  if (!pid) return 0;
+  if (!pid || (job.row.boot_id !== null && job.row.boot_id !== BOOT_ID)) return 0;
   const start = processStartTime(pid);
   return start === undefined || start === job.row.pid_start ? pid : 0;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
+import { BOOT_ID } from "../process/proc.js";
 import type { JobRow, ProcessId } from "../store/job-store.js";
 import { JobError } from "./errors.js";
 
@@ -83,5 +84,6 @@ export function newJobRow(
     owner_start: owner.start,
     keep: settings.keepJobs ? 1 : 0,
     deadline_ms: timeout === undefined ? null : now + timeout * 1000,
+    boot_id: BOOT_ID,
   };
 }

@@ -1,4 +1,4 @@
-import { isSameProcessAlive } from "../process/proc.js";
+import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
 import { readExitFile, readPidFile } from "../store/job-files.js";
 import type { JobEnd, JobRow, ProcessId } from "../store/job-store.js";
 
@@ -16,12 +16,18 @@ export type Observation =
   /** Its processes are not known yet (a start under way, or a start cut short moments ago). */
   | { state: "starting" };
 
-const lost = (): Observation => ({ state: "ended", end: { code: null, signal: null, endedMs: Date.now(), lost: true } });
+const lost = (): Observation => ({
+  state: "ended",
+  end: { code: null, signal: null, endedMs: Date.now(), lost: true },
+});
 
 /** A job's processes: from its row, else from the `pid` file its shepherd wrote. */
 export function jobProcesses(row: JobRow, dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
   if (row.pid && row.pid_start && row.shepherd_pid && row.shepherd_start) {
-    return { job: { pid: row.pid, start: row.pid_start }, shepherd: { pid: row.shepherd_pid, start: row.shepherd_start } };
+    return {
+      job: { pid: row.pid, start: row.pid_start },
+      shepherd: { pid: row.shepherd_pid, start: row.shepherd_start },
+    };
   }
   return readPidFile(dir);
 }
@@ -34,6 +40,8 @@ export function jobProcesses(row: JobRow, dir: string): { job: ProcessId; shephe
 export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = Date.now()): Observation {
   const exit = readExitFile(dir);
   if (exit) return { state: "ended", end: exit };
+  // After a reboot, its pids and start times may name other processes: none of its own is left.
+  if (row.boot_id !== null && row.boot_id !== BOOT_ID) return lost();
   const procs = jobProcesses(row, dir);
   if (!procs) return ownerGone && now - row.started_ms > START_GRACE_MS ? lost() : { state: "starting" };
   if (isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return { state: "running" };

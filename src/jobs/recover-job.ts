@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { isSameProcessAlive } from "../process/proc.js";
+import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
 import { readPidFile } from "../store/job-files.js";
 import type { JobRow } from "../store/job-store.js";
 
@@ -58,5 +58,6 @@ export function recoveredRow(jobsDir: string, id: string): JobRow | undefined {
     owner_start: null,
     keep: 1,
     deadline_ms: null,
+    boot_id: BOOT_ID,
   };
 }

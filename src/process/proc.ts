@@ -94,3 +94,12 @@ export function isSameProcessAlive(pid: number | null, start: number | null): bo
   const stat = readStat(pid);
   return stat !== undefined && stat.start === start && stat.state !== "Z";
 }
+
+/** This boot's id: pids and start times name a process only within one boot. */
+export const BOOT_ID: string | null = (() => {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim() || null;
+  } catch {
+    return null;
+  }
+})();

@@ -27,12 +27,21 @@ export interface JobRow {
   owner_start: number | null;
   keep: number;
   deadline_ms: number | null;
+  /** The boot (/proc/sys/kernel/random/boot_id) its processes and owner belong to; null if unknown. */
+  boot_id: string | null;
 }
 
 /** A process named for good: its pid and its /proc start time. */
 export interface ProcessId {
   pid: number;
   start: number;
+}
+
+/** Who owns running jobs: a server process, named by pid and start time within one boot. */
+export interface Owner {
+  owner_pid: number | null;
+  owner_start: number | null;
+  boot_id: string | null;
 }
 
 /** How a job ended, as written into its row. */
@@ -47,7 +56,7 @@ export interface JobEnd {
 export class StoreError extends Error {}
 
 const COLUMNS =
-  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms";
+  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id";
 
 /** A prepared statement, as used here. */
 interface Statement {
@@ -132,7 +141,7 @@ export class JobStore {
     const prep = (text: string) => this.db.prepare(text) as unknown as Statement;
     this.sql = {
       insert: prep(
-        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms)`,
+        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms, @boot_id)`,
       ),
       get: prep(`${all} WHERE job_id = ?`),
       prefix: prep(`${all} WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT 10`),
@@ -150,8 +159,8 @@ export class JobStore {
       claim: prep(
         "UPDATE jobs SET owner_pid = ?, owner_start = ? WHERE job_id = ? AND status = 'running' AND owner_pid IS ? AND owner_start IS ?",
       ),
-      owners: prep("SELECT DISTINCT owner_pid, owner_start FROM jobs WHERE status = 'running'"),
-      runningOf: prep(`${all} WHERE status = 'running' AND owner_pid IS ? AND owner_start IS ?`),
+      owners: prep("SELECT DISTINCT owner_pid, owner_start, boot_id FROM jobs WHERE status = 'running'"),
+      runningOf: prep(`${all} WHERE status = 'running' AND owner_pid IS ? AND owner_start IS ? AND boot_id IS ?`),
       count: prep("SELECT count(*) AS n FROM jobs"),
       countStatus: prep("SELECT count(*) AS n FROM jobs WHERE status = ?"),
       list: prep(`${all} ORDER BY started_ms DESC, rowid DESC LIMIT ?`),
@@ -240,15 +249,15 @@ export class JobStore {
     return this.run("update", () => this.sql.claim.run(to.pid, to.start, id, from.pid, from.start).changes === 1);
   }
 
-  /** The owners of running jobs. */
-  owners(): { owner_pid: number | null; owner_start: number | null }[] {
-    return this.run("read", () => this.sql.owners.all() as { owner_pid: number | null; owner_start: number | null }[]);
+  /** The owners of running jobs (an owner is a process of one boot). */
+  owners(): Owner[] {
+    return this.run("read", () => this.sql.owners.all() as Owner[]);
   }
 
   /** Running jobs of one owner. */
-  runningOf(owner: { owner_pid: number | null; owner_start: number | null }): JobRow[] {
+  runningOf(owner: Owner): JobRow[] {
     return this.run("read", () =>
-      this.sql.runningOf.all(owner.owner_pid, owner.owner_start).map((r) => clean(r) as JobRow),
+      this.sql.runningOf.all(owner.owner_pid, owner.owner_start, owner.boot_id).map((r) => clean(r) as JobRow),
     );
   }
 

@@ -29,4 +29,7 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX jobs_by_start ON jobs (started_ms);
    CREATE INDEX jobs_by_status ON jobs (status, completed_ms);`,
+  // 2: the boot a job's processes (and its owner) belong to: after a reboot, a pid and start time
+  // may name another process.
+  "ALTER TABLE jobs ADD COLUMN boot_id TEXT;",
 ];

@@ -219,6 +219,66 @@ describe("a state dir tampered with", () => {
   });
 });
 
+describe("the state database's schema", () => {
+  it("a database of schema 1 is migrated in place, keeping its jobs", async () => {
+    const state = newState();
+    const { MIGRATIONS } = await import("../../src/store/migrations.js");
+    const { default: Database } = await import("libsql");
+    const db = new Database(join(state, "state.db"));
+    db.exec(MIGRATIONS[0] as string);
+    db.exec("PRAGMA user_version = 1");
+    // Recent enough not to be past retention.
+    db.prepare(
+      "INSERT INTO jobs (job_id, command, cwd, status, started_ms, completed_ms, exit_code) VALUES ('22222222-0000-4000-8000-000000000001', 'echo old', '/', 'completed', ?, ?, 0)",
+    ).run(Date.now() - 2000, Date.now() - 1000);
+    db.close();
+    const s = await server(state);
+    expect(await s.ok("list_jobs", {})).toMatchObject({
+      total: 1,
+      jobs: [{ job_id: "22222222-0000-4000-8000-000000000001", command: "echo old", status: "completed" }],
+    });
+    const check = new Database(join(state, "state.db"));
+    expect(check.prepare("PRAGMA user_version").get()).toMatchObject({ user_version: MIGRATIONS.length });
+    check.close();
+  });
+
+  it("a database from a newer version is refused with one line naming it", async () => {
+    const state = newState();
+    const { default: Database } = await import("libsql");
+    const db = new Database(join(state, "state.db"));
+    db.exec("PRAGMA user_version = 99");
+    db.close();
+    const r = await runCli(state, []);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/state\.db: it was made by a newer mcp-bg-jobs \(schema 99/);
+  });
+
+  it("after a reboot, a job's pid and start time name no process of it, even if they match one", async () => {
+    const state = newState();
+    const s = await server(state);
+    // Two live processes of this test stand in for the job and its shepherd, start times and all.
+    const stand = spawn("sleep", ["30"]);
+    const pid = stand.pid as number;
+    const { processStartTime } = await import("../../src/process/proc.js");
+    const start = processStartTime(pid);
+    const insert = (id: string, boot: string) =>
+      sql(
+        state,
+        "INSERT INTO jobs (job_id, command, cwd, status, started_ms, pid, pid_start, shepherd_pid, shepherd_start, keep, boot_id) VALUES (?, 'x', '/', 'running', 1, ?, ?, ?, ?, 1, ?)",
+        id,
+        pid,
+        start,
+        pid,
+        start,
+        boot,
+      );
+    await insert("33333333-0000-4000-8000-000000000001", "an-earlier-boot");
+    expect(await status(s, "33333333-0000-4000-8000-000000000001")).toMatchObject({ status: "failed", lost: true });
+    expect(isAlive(pid)).toBe(true);
+    stand.kill("SIGKILL");
+  });
+});
+
 describe("a full disk", () => {
   it("output that cannot be stored is dropped and said so; reading never loops", async (ctx) => {
     const state = newState();
