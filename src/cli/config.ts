@@ -224,7 +224,7 @@ const SETTINGS = [
     env: "MCP_BG_STATE_DIR",
     flag: "--state-dir",
     parse: (raw: string, _name: string, ctx: ParseContext) => resolve(ctx.cwd, raw),
-    help: "where job output is kept ($XDG_STATE_HOME/mcp-bg-jobs)",
+    help: "where job records and output are kept, shared by servers ($XDG_STATE_HOME/mcp-bg-jobs)",
   },
   {
     key: "retentionSeconds",
