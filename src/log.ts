@@ -1,5 +1,17 @@
-/** Writes one log line to stderr: stdout belongs to the protocol. */
+// Once stderr is gone (the host died), logging stops: a failed write must not become an error that
+// is logged again, which fails again (a loop that once kept a server at 100% CPU).
+let stderrGone = false;
+process.stderr.on("error", () => {
+  stderrGone = true;
+});
+
+/** Writes one log line to stderr: stdout belongs to the protocol. Never throws. */
 export function log(level: "info" | "warn" | "error", message: string, err?: unknown): void {
-  const detail = err instanceof Error ? `: ${err.stack ?? err.message}` : err === undefined ? "" : `: ${String(err)}`;
-  process.stderr.write(`mcp-bg-jobs ${level}: ${message}${detail}\n`);
+  if (stderrGone) return;
+  try {
+    const detail = err instanceof Error ? `: ${err.stack ?? err.message}` : err === undefined ? "" : `: ${String(err)}`;
+    process.stderr.write(`mcp-bg-jobs ${level}: ${message}${detail}\n`);
+  } catch {
+    stderrGone = true;
+  }
 }

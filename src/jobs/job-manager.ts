@@ -187,6 +187,8 @@ export class JobManager {
   // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
   private adopt(job: Job): void {
     this.mine.add(job.id);
+    // Its leftovers end at this server's stop too, as its own jobs' do (unless it is kept).
+    if (job.row.keep === 0) this.startedIds.add(job.id);
     this.registry.follow(job);
     job.ended.then(() => {
       this.mine.delete(job.id);

@@ -115,13 +115,17 @@ export class JobRegistry {
    * takes over a job whose owner is gone.
    */
   settle(job: Job): Job {
-    if (!job.running) return job;
+    // A job this server runs itself is watched through its shepherd's pipe.
+    if (!job.running || job.process) return job;
     const mine = this.isOwn(job.row);
     if (!mine && this.ownerAlive(job.row)) return job;
     this.fillProcesses(job);
-    const seen = observeJob(job.row, job.dir, !mine);
+    // Nobody is starting it any more: its owner is gone, or it is this server's by take-over.
+    const seen = observeJob(job.row, job.dir, true);
     if (seen.state === "ended") {
       this.finish(job, seen.end);
+      // What it started may live on (a lost job's background children): ended too.
+      if (seen.end.lost && this.self) reapLeftovers(new Set([job.id]));
       return job;
     }
     if (!this.self) return job; // the command line only looks

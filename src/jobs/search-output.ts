@@ -1,4 +1,5 @@
 import { LineScanner } from "../output/line-scanner.js";
+import { ringWritten } from "../output/ring-file.js";
 import type { Job } from "./job.js";
 
 /** One matching line, with its stream and 1-based line number among the retained lines. */
@@ -45,7 +46,10 @@ export function searchJobOutput(
     const recent: string[] = [];
     const waitingForAfter: SearchMatch[] = [];
     let line = 0;
-    new LineScanner(stream === "stdout" ? job.stdoutPath : job.stderrPath, 0).scan(({ text }) => {
+    const path = stream === "stdout" ? job.stdoutPath : job.stderrPath;
+    // What was there when the search began: a job that keeps printing must not keep it going.
+    const upTo = ringWritten(path);
+    new LineScanner(path, 0).scan(({ text }) => {
       line++;
       for (const m of waitingForAfter) {
         m.after?.push(shown(text));
@@ -75,7 +79,7 @@ export function searchJobOutput(
         if (recent.length > opts.contextLines) recent.shift();
       }
       return undefined;
-    }, true);
+    }, true, { upTo });
   }
   return { matches, total_matches: total, truncated };
 }

@@ -57,22 +57,27 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
       cursor: formatCursor(cursor),
     };
   };
-  // Looks at new lines of both streams; `final` once the job has ended and its output is complete.
+  // Looks at new lines of both streams, at most SCAN_BUDGET bytes each per call; `final` once the
+  // job has ended and its output is complete.
   const scan = (final: boolean): ScanHit | undefined => {
     if (!scanners || !opts.until) return undefined;
     const re = opts.until;
     for (const stream of ["stdout", "stderr"] as const) {
       let hit: string | undefined;
-      scanners[stream].scan((line) => {
-        if (!re.test(line.text)) return false;
-        hit = line.text;
-        return true;
-      }, final);
+      scanners[stream].scan(
+        (line) => {
+          if (!re.test(line.text)) return false;
+          hit = line.text;
+          return true;
+        },
+        final,
+        { maxBytes: SCAN_BUDGET },
+      );
       if (hit !== undefined) return { stream, text: hit };
     }
-    // A prompt waits on a line without a newline: it counts too.
+    // A prompt waits on a line without a newline: it counts too (once the scan has caught up).
     for (const stream of ["stdout", "stderr"] as const) {
-      const line = scanners[stream].pending;
+      const line = scanners[stream].behind ? undefined : scanners[stream].pending;
       if (line && re.test(line.text)) {
         scanners[stream].offset = line.end;
         return { stream, text: line.text };
@@ -80,16 +85,14 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     }
     return undefined;
   };
+  const behind = () => scanners !== undefined && (scanners.stdout.behind || scanners.stderr.behind);
 
   return new Promise((resolve, reject) => {
-    const first = scan(!job.running);
-    if (first || !job.running) {
-      resolve(result(first, false));
-      return;
-    }
     let stopWatching = () => {};
     let done = false;
     let timer: NodeJS.Timeout | undefined;
+    let ended = !job.running;
+    let queued = false;
     const finish = (value: WaitResult) => {
       if (done) return;
       done = true;
@@ -110,25 +113,39 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
         reject(err);
       }
     };
+    // One scan step; output left to read is read in later steps, so that other requests are served
+    // meanwhile (a job printing faster than it can be scanned must not hold the server).
+    const step = guard(() => {
+      queued = false;
+      const final = ended;
+      const hit = scan(final);
+      if (hit) return finish(result(hit, false));
+      if (behind()) {
+        queued = true;
+        setImmediate(step);
+        return;
+      }
+      if (final) finish(result(undefined, false));
+    });
     const onAbort = guard(() => finish(result(undefined, false)));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener("abort", onAbort);
-    if (scanners) {
-      stopWatching = watchWrites(
-        job.dir,
-        guard(() => {
-          const hit = scan(false);
-          if (hit) finish(result(hit, false));
-        }),
-      );
-    }
-    job.ended.then(guard(() => finish(result(scan(true), false))));
+    step();
+    if (done || ended) return;
+    if (scanners) stopWatching = watchWrites(job.dir, () => queued || step());
+    job.ended.then(() => {
+      ended = true;
+      if (!queued) step();
+    });
     timer = setTimeout(
       guard(() => finish(result(scan(false), true))),
       opts.timeoutMs,
     );
   });
 }
+
+/** Bytes of each stream one scan step reads at most. */
+const SCAN_BUDGET = 8 * 1024 * 1024;
 
 const MAX_MATCH_CHARS = 1000;
 

@@ -19,6 +19,8 @@ export interface ScannedLine {
 export class LineScanner {
   /** Offset just past the last complete line handed out. */
   offset: number;
+  /** The last scan stopped at its byte budget with more output to read: call scan again. */
+  behind = false;
   private readPos: number;
   private partial: Buffer[] = [];
   private partialBytes = 0;
@@ -34,11 +36,20 @@ export class LineScanner {
 
   /**
    * Hands each new complete line to `onLine` until it returns true (then returns true). With
-   * `final`, a last line without a newline is handed out too.
+   * `final`, a last line without a newline is handed out too. Reads at most `limits.maxBytes` per
+   * call (then `behind` is set: a writer faster than the reader must not hold the caller for good),
+   * and never past stream offset `limits.upTo`.
    */
-  scan(onLine: (line: ScannedLine) => boolean | undefined, final = false): boolean {
+  scan(
+    onLine: (line: ScannedLine) => boolean | undefined,
+    final = false,
+    limits: { maxBytes?: number; upTo?: number } = {},
+  ): boolean {
+    const budget = limits.maxBytes ?? Number.POSITIVE_INFINITY;
+    let read = 0;
+    this.behind = false;
     for (;;) {
-      const slice = readRing(this.path, { from: this.readPos, maxBytes: CHUNK });
+      const slice = readRing(this.path, { from: this.readPos, to: limits.upTo, maxBytes: CHUNK });
       if (slice.start > this.readPos) {
         // Lapped: what was between is gone, and so is the start of the line being assembled.
         this.partial = [];
@@ -59,6 +70,11 @@ export class LineScanner {
       }
       this.keep(buf, lineStart, buf.length);
       if (buf.length < CHUNK) break;
+      read += buf.length;
+      if (read >= budget) {
+        this.behind = true;
+        return false;
+      }
     }
     if (final && this.partialBytes > 0) {
       const text = this.take(Buffer.alloc(0), 0, 0);

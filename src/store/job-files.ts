@@ -58,9 +58,9 @@ export function readExitFile(dir: string): JobEnd | undefined {
 export function readPidFile(dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
   const max = Number.MAX_SAFE_INTEGER;
   const f = fields(readSmall(join(dir, "pid")), [
-    [1, 2 ** 22],
+    [2, 2 ** 22],
     [1, max],
-    [1, 2 ** 22],
+    [2, 2 ** 22],
     [1, max],
   ]);
   if (!f) return undefined;
