@@ -145,7 +145,7 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
 }
 
 /** Bytes of each stream one scan step reads at most. */
-const SCAN_BUDGET = 8 * 1024 * 1024;
+const SCAN_BUDGET = 1024 * 1024;
 
 const MAX_MATCH_CHARS = 1000;
 

@@ -279,6 +279,96 @@ describe("the state database's schema", () => {
   });
 });
 
+describe("second review round", () => {
+  it("a taken-over start that never shows its processes is lost once the start grace has passed", async () => {
+    const state = newState();
+    const s = await server(state);
+    const owner = deadPid();
+    await waitFor(() => !isAlive(owner));
+    const id = "44444444-0000-4000-8000-000000000001";
+    // Started 8.5 s ago by a server that is gone; no pid file will ever come.
+    await sql(
+      state,
+      "INSERT INTO jobs (job_id, command, cwd, status, started_ms, owner_pid, owner_start) VALUES (?, 'x', '/', 'running', ?, ?, 1)",
+      id,
+      Date.now() - 8500,
+      owner,
+    );
+    expect(await status(s, id)).toMatchObject({ status: "running" });
+    await waitFor(async () => (await status(s, id)).status !== "running", 8000);
+    expect(await status(s, id)).toMatchObject({ status: "failed", lost: true });
+    // Its slot is free again.
+    await s.ok("execute_command", { command: "true" });
+  });
+
+  it("the leftovers of a taken-over job end at the taking server's stop", async () => {
+    const state = newState();
+    const m = mark();
+    const a = await server(state);
+    await a.ok<Status>("execute_command", { command: `setsid ${markedLoop(m)} & sleep 300` });
+    await waitFor(() => processesMatching(m).length === 1);
+    await crash(a);
+    const b = await server(state);
+    await waitFor(async () => (await b.ok<{ jobs: Status[] }>("list_jobs", {})).jobs[0]?.status === "running");
+    b.transport.close();
+    await waitFor(() => !isAlive(b.pid), 10_000);
+    expect(processesMatching(m)).toEqual([]);
+  });
+
+  it("a pid file naming pid 1 is not believed", async () => {
+    const state = newState();
+    const a = await server(state);
+    const job = await a.ok<Status>("execute_command", { command: "sleep 300" });
+    await crash(a);
+    const dir = join(state, "jobs", job.job_id);
+    const shepherd = Number(readFileSync(join(dir, "pid"), "utf8").split(" ")[2]);
+    process.kill(shepherd, "SIGKILL");
+    process.kill(-(job.pid as number), "SIGKILL");
+    writeFileSync(join(dir, "pid"), "1 2 3 4\n");
+    await sql(
+      state,
+      "UPDATE jobs SET pid = NULL, pid_start = NULL, shepherd_pid = NULL, shepherd_start = NULL, started_ms = ?",
+      Date.now() - 60_000,
+    );
+    const b = await server(state);
+    const st = await status(b, job.job_id);
+    expect(st).toMatchObject({ status: "failed", lost: true });
+    expect(st.pid).not.toBe(1);
+    expect(isAlive(1)).toBe(true);
+  });
+
+  it("a FIFO in place of a ring file does not hang a read", async () => {
+    const state = newState();
+    const s = await server(state);
+    const job = await s.ok<Status>("execute_command", { command: "echo hi" });
+    await s.ok("wait_for_job", { job_id: job.job_id });
+    const stdout = join(state, "jobs", job.job_id, "stdout");
+    rmSync(stdout);
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("mkfifo", [stdout]);
+    expect(await s.ok("get_job_output", { job_id: job.job_id })).toMatchObject({ stdout: "" });
+    expect(await s.ok("tail_job_output", { job_id: job.job_id })).toMatchObject({ stdout: "" });
+    const r = await runCli(state, ["logs", job.job_id]);
+    expect(r.code).toBe(0);
+  });
+
+  it("waiting for a line of a job that prints faster than it can be scanned does not hold the server", async () => {
+    const state = newState();
+    const s = await server(state);
+    const job = await s.ok<Status>("execute_command", { command: "seq 1 1000000000" });
+    const waiting = s.ok("wait_for_job", { job_id: job.job_id, until: "^never$", timeout_seconds: 4 });
+    await new Promise((r) => setTimeout(r, 500));
+    // Other requests are answered meanwhile (before the fix: not for the whole run of the job).
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now();
+      await s.ok("list_jobs", {});
+      expect(Date.now() - t0).toBeLessThan(1500);
+    }
+    expect(await waiting).toMatchObject({ matched: false, timed_out: true });
+    await s.ok("kill_job", { job_id: job.job_id, grace_seconds: 1 });
+  });
+});
+
 describe("a full disk", () => {
   it("output that cannot be stored is dropped and said so; reading never loops", async (ctx) => {
     const state = newState();

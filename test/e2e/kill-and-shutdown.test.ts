@@ -156,3 +156,44 @@ describe("the server never leaves orphans", () => {
     state.remove();
   });
 });
+
+describe("a host that dies without a word", () => {
+  it("the server notices its pipes are gone, kills its jobs and exits, without spinning", async () => {
+    const { spawn } = await import("node:child_process");
+    const { BIN, cleanEnv } = await import("./harness.js");
+    const state = tempDir("mcp-bg-state-");
+    const mark = marker();
+    const child = spawn(process.execPath, [BIN], {
+      env: { ...cleanEnv(), MCP_BG_STATE_DIR: state.path },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+    });
+    const send = (msg: object) => child.stdin.write(`${JSON.stringify(msg)}\n`);
+    send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    });
+    await waitFor(() => out.includes('"id":1'));
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    send({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: { name: "execute_command", arguments: { command: loop(mark) } },
+    });
+    await waitFor(() => out.includes('"id":2'));
+    await waitFor(() => processesMatching(mark).length === 1);
+    // The host is gone: every pipe to it closes at once, stderr included.
+    child.stdin.destroy();
+    child.stdout.destroy();
+    child.stderr.destroy();
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000);
+    expect(processesMatching(mark)).toEqual([]);
+    state.remove();
+  });
+});
