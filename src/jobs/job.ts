@@ -101,8 +101,13 @@ export class Job {
     return join(this.dir, "stdin");
   }
 
-  /** Takes a fresher row; once it says the job has ended, wakes everyone waiting for the end. */
+  /**
+   * Takes a fresher row; once it says the job has ended, wakes everyone waiting for the end. An end
+   * is final: a row that still says `running` (its end could not be written, say on a full disk) does
+   * not bring an ended job back.
+   */
   update(row: JobRow): void {
+    if (row.status === "running" && this.row.status !== "running") return;
     this.row = row;
     if (row.status !== "running") {
       clearTimeout(this.timer);
