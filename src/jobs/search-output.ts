@@ -49,37 +49,41 @@ export function searchJobOutput(
     const path = stream === "stdout" ? job.stdoutPath : job.stderrPath;
     // What was there when the search began: a job that keeps printing must not keep it going.
     const upTo = ringWritten(path);
-    new LineScanner(path, 0).scan(({ text }) => {
-      line++;
-      for (const m of waitingForAfter) {
-        m.after?.push(shown(text));
-        chars += Math.min(text.length, MAX_LINE_CHARS);
-      }
-      while (waitingForAfter.length > 0 && (waitingForAfter[0]?.after?.length ?? 0) >= opts.contextLines) {
-        waitingForAfter.shift();
-      }
-      if (pattern.test(text)) {
-        total++;
-        if (matches.length < opts.maxMatches && chars < opts.maxChars) {
-          const m: SearchMatch = { stream, line, text: shown(text) };
-          chars += m.text.length;
-          if (opts.contextLines > 0) {
-            m.before = recent.map(shown);
-            m.after = [];
-            chars += m.before.reduce((n, l) => n + l.length, 0);
-            waitingForAfter.push(m);
-          }
-          matches.push(m);
-        } else {
-          truncated = true;
+    new LineScanner(path, 0).scan(
+      ({ text }) => {
+        line++;
+        for (const m of waitingForAfter) {
+          m.after?.push(shown(text));
+          chars += Math.min(text.length, MAX_LINE_CHARS);
         }
-      }
-      if (opts.contextLines > 0) {
-        recent.push(text);
-        if (recent.length > opts.contextLines) recent.shift();
-      }
-      return undefined;
-    }, true, { upTo });
+        while (waitingForAfter.length > 0 && (waitingForAfter[0]?.after?.length ?? 0) >= opts.contextLines) {
+          waitingForAfter.shift();
+        }
+        if (pattern.test(text)) {
+          total++;
+          if (matches.length < opts.maxMatches && chars < opts.maxChars) {
+            const m: SearchMatch = { stream, line, text: shown(text) };
+            chars += m.text.length;
+            if (opts.contextLines > 0) {
+              m.before = recent.map(shown);
+              m.after = [];
+              chars += m.before.reduce((n, l) => n + l.length, 0);
+              waitingForAfter.push(m);
+            }
+            matches.push(m);
+          } else {
+            truncated = true;
+          }
+        }
+        if (opts.contextLines > 0) {
+          recent.push(text);
+          if (recent.length > opts.contextLines) recent.shift();
+        }
+        return undefined;
+      },
+      true,
+      { upTo },
+    );
   }
   return { matches, total_matches: total, truncated };
 }
