@@ -16,6 +16,8 @@ const LIST_POLL_MS = 1000;
  */
 export class JobChanges {
   private readonly listListeners = new Set<() => void>();
+  /** Who to tell when a watched job ends: one hook on each job's end, however many watch it. */
+  private readonly endListeners = new WeakMap<Job, Set<() => void>>();
   private poll: NodeJS.Timeout | undefined;
   private signature = "";
 
@@ -94,10 +96,27 @@ export class JobChanges {
         watcher.on("error", () => {});
       } catch {}
       this.registry.follow(job);
-      job.ended.then(() => {
+      let listeners = this.endListeners.get(job);
+      if (!listeners) {
+        const set = new Set<() => void>();
+        this.endListeners.set(job, set);
+        job.ended.then(() => {
+          for (const fn of [...set]) fn();
+          set.clear();
+        });
+        listeners = set;
+      }
+      const onEnd = () => {
         watcher?.close();
         guard("status");
-      });
+      };
+      listeners.add(onEnd);
+      const set = listeners;
+      return () => {
+        stopped = true;
+        watcher?.close();
+        set.delete(onEnd);
+      };
     }
     return () => {
       stopped = true;

@@ -40,13 +40,22 @@ export function requestGuard(settings: GuardSettings): (req: IncomingMessage) =>
       ...settings.allowedHosts.map(hostName),
     ]),
   ];
-  const expected = settings.authToken === undefined ? undefined : digest(`Bearer ${settings.authToken}`);
+  const expected = settings.authToken === undefined ? undefined : digest(settings.authToken);
   return (req) => {
+    // A host name, an IPv4 or bracketed IPv6 address, and a port: nothing else (no user@host).
+    if (
+      req.headers.host !== undefined &&
+      !/^[A-Za-z0-9.-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(req.headers.host)
+    ) {
+      return { status: 403, message: `Invalid Host: ${req.headers.host.slice(0, 100)}` };
+    }
     const host = validateHostHeader(req.headers.host, allowed);
     if (!host.ok) return { status: 403, message: host.message };
     const origin = validateOriginHeader(req.headers.origin, allowed);
     if (!origin.ok) return { status: 403, message: origin.message };
-    if (expected && !timingSafeEqual(digest(req.headers.authorization ?? ""), expected)) {
+    // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
+    const token = /^bearer +(.*)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
+    if (expected && !timingSafeEqual(digest(token), expected)) {
       return {
         status: 401,
         message: "Unauthorized: send Authorization: Bearer <token>",

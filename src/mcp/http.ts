@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer as createHttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { toNodeHandler } from "@modelcontextprotocol/node";
 import {
   createMcpHandler,
   InMemoryServerEventBus,
@@ -14,6 +13,7 @@ import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { requestGuard } from "./http-guards.js";
+import { nodeHandler } from "./node-fetch-handler.js";
 import { ResourceHub } from "./resource-hub.js";
 import { createServer } from "./server.js";
 
@@ -22,11 +22,17 @@ interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
   lastSeen: number;
+  /** Requests and streams of this session still open: while any is, it is not idle. */
+  open: number;
 }
 
 /** A session unused this long is closed (clients that never say goodbye must not pile up). */
 const SESSION_IDLE_MS = 30 * 60_000;
 const MAX_SESSIONS = 1000;
+/** Connections served at once (each holds a file descriptor; jobs need some too). */
+const MAX_CONNECTIONS = 512;
+/** A client gets this long to send its request headers (a slow trickle must not hold a connection). */
+const HEADERS_TIMEOUT_MS = 10_000;
 /** Longest a shutdown may take before the server exits anyway. */
 const SHUTDOWN_DEADLINE_MS = 15_000;
 /** How often the running jobs are looked at for 2026-era listeners. */
@@ -49,7 +55,8 @@ function refuse(res: ServerResponse, status: number, message: string, headers: R
 export function serveOnHttp(jobs: JobManager, config: Config): void {
   const hub = new ResourceHub(jobs);
   const sessions = new Map<string, Session>();
-  const onerror = (err: Error) => log("warn", "http", err);
+  // A client's bad request is its own business: one line, no stack trace.
+  const onerror = (err: Error) => log("warn", `http: ${err.message}`);
   // 2025-era sessions subscribe through the hub; 2026-era requests through the handler's listen streams.
   const build = (session: boolean) =>
     createServer(jobs, { keepJobs: config.keepJobs, hub: session ? hub : undefined, subscribeElsewhere: !session });
@@ -80,13 +87,15 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
         return jsonError(400, -32700, "Parse error: the body is not JSON");
       }
       if (isInitializeRequest(body)) {
-        if (sessions.size >= MAX_SESSIONS) return jsonError(503, -32000, "Too many sessions: try again later");
+        if (sessions.size >= MAX_SESSIONS && !evictIdleSession()) {
+          return jsonError(503, -32000, "Too many sessions: try again later");
+        }
         const server = build(true);
         const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           maxRequestBodySize: config.maxRequestBytes,
           onsessioninitialized: (id) => {
-            sessions.set(id, { transport, server, lastSeen: Date.now() });
+            sessions.set(id, { transport, server, lastSeen: Date.now(), open: 0 });
           },
           onsessionclosed: (id) => {
             sessions.delete(id);
@@ -102,13 +111,24 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
     return jsonError(400, -32000, "Bad request: no valid session id (send initialize first)");
   }
 
-  const mcp = toNodeHandler(
-    {
-      fetch: async (request) =>
-        (await isLegacyRequest(request, undefined, { maxRequestBodySize: config.maxRequestBytes }))
-          ? handleLegacy(request)
-          : modern.fetch(request),
-    },
+  // Clients that never say goodbye (the SDK's close() sends no DELETE) leave sessions behind: when
+  // the table is full, the one unused longest, with nothing open, makes room.
+  function evictIdleSession(): boolean {
+    let oldest: [string, Session] | undefined;
+    for (const entry of sessions) {
+      if (entry[1].open === 0 && (!oldest || entry[1].lastSeen < oldest[1].lastSeen)) oldest = entry;
+    }
+    if (!oldest) return false;
+    sessions.delete(oldest[0]);
+    void oldest[1].transport.close().catch(() => {});
+    return true;
+  }
+
+  const mcp = nodeHandler(
+    async (request) =>
+      (await isLegacyRequest(request, undefined, { maxRequestBodySize: config.maxRequestBytes }))
+        ? handleLegacy(request)
+        : modern.fetch(request),
     { maxRequestBodySize: config.maxRequestBytes, onerror },
   );
   const guard = requestGuard(config);
@@ -117,17 +137,28 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
     if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
     const path = (req.url ?? "/").split("?")[0];
     if (path !== "/mcp") return refuse(res, 404, "Not found: MCP is served at /mcp");
+    // A session with a request or stream open is in use, however long that takes.
+    const session = sessions.get(String(req.headers["mcp-session-id"] ?? ""));
+    if (session) {
+      session.open++;
+      res.on("close", () => {
+        session.open--;
+        session.lastSeen = Date.now();
+      });
+    }
     mcp(req, res).catch((err: Error) => {
       onerror(err);
       if (!res.headersSent) refuse(res, 500, "Internal error");
     });
   });
   http.on("clientError", (_err, socket) => socket.destroy());
+  http.headersTimeout = HEADERS_TIMEOUT_MS;
+  http.maxConnections = MAX_CONNECTIONS;
 
   const sweep = setInterval(() => {
     const cutoff = Date.now() - SESSION_IDLE_MS;
     for (const [id, s] of sessions) {
-      if (s.lastSeen < cutoff) {
+      if (s.open === 0 && s.lastSeen < cutoff) {
         sessions.delete(id);
         void s.transport.close().catch(() => {});
       }
@@ -208,8 +239,11 @@ function feedModernListeners(
   };
   const timer = setInterval(tick, MODERN_FEED_MS);
   timer.unref();
+  // A job that starts is watched at once, not at the next look: a short one would be missed.
+  const stopList = jobs.changes.onListChanged(tick);
   return () => {
     clearInterval(timer);
+    stopList();
     for (const s of watching.values()) s();
     watching.clear();
   };

@@ -4,10 +4,13 @@ import type { JobManager } from "../jobs/job-manager.js";
 /** At most one notification per resource in this long (a flooding job must not flood its subscribers). */
 const MIN_INTERVAL_MS = 250;
 
-/** `job://ID` and `job://ID/output`: the job id and which of the two, or undefined for another URI. */
+/**
+ * `job://ID` and `job://ID/output`, exactly so spelled (the URIs this server hands out): the job
+ * id and which of the two, or undefined for any other URI.
+ */
 export function parseJobUri(uri: string): { id: string; output: boolean } | undefined {
-  const m = /^job:\/\/([^/?#]+)(\/output)?$/.exec(uri);
-  return m ? { id: decodeURIComponent(m[1] as string), output: m[2] !== undefined } : undefined;
+  const m = /^job:\/\/([A-Za-z0-9-]+)(\/output)?$/.exec(uri);
+  return m ? { id: m[1] as string, output: m[2] !== undefined } : undefined;
 }
 
 /** The two resource URIs of a job. */

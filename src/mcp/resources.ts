@@ -6,6 +6,9 @@ import { log } from "../log.js";
 import { progressWords } from "./hints.js";
 import { jobOutputUri, jobUri, parseJobUri, type ResourceHub } from "./resource-hub.js";
 
+/** Job resources one client may subscribe to at once. */
+const MAX_SUBSCRIPTIONS = 1000;
+
 /** How many of the newest jobs resources/list shows (the templates reach every job). */
 const LISTED_JOBS = 50;
 
@@ -104,7 +107,16 @@ export function serveSubscriptions(server: McpServer, jobs: JobManager, hub: Res
   };
   server.server.setRequestHandler("resources/subscribe", (req) => {
     const uri = req.params.uri;
+    // Only job resources ever change: another URI is accepted and nothing is kept for it.
+    if (!parseJobUri(uri)) {
+      if (/^job:/i.test(uri))
+        throw new ResourceNotFoundError(uri, `Job resource ${uri} not found (job://ID or job://ID/output)`);
+      return {};
+    }
     if (!subscriptions.has(uri)) {
+      if (subscriptions.size >= MAX_SUBSCRIPTIONS) {
+        throw new Error(`Too many subscriptions (${MAX_SUBSCRIPTIONS}): unsubscribe from jobs that ended first`);
+      }
       try {
         subscriptions.set(uri, hub.subscribe(uri, send));
       } catch (err) {
@@ -119,9 +131,11 @@ export function serveSubscriptions(server: McpServer, jobs: JobManager, hub: Res
     subscriptions.delete(req.params.uri);
     return {};
   });
-  // Told once the client has initialized (an instance that is never connected starts nothing).
-  let stopList = () => {};
+  // Told once the client has initialized (an instance that is never connected starts nothing);
+  // a client that says it twice is still told once.
+  let stopList: (() => void) | undefined;
   chain(server, "oninitialized", () => {
+    if (stopList) return;
     stopList = jobs.changes.onListChanged(() => {
       try {
         server.sendResourceListChanged();
@@ -131,7 +145,7 @@ export function serveSubscriptions(server: McpServer, jobs: JobManager, hub: Res
     });
   });
   return () => {
-    stopList();
+    stopList?.();
     for (const stop of subscriptions.values()) stop();
     subscriptions.clear();
     hub.dropClient(send);
