@@ -32,6 +32,10 @@ export interface Config {
   allowedHosts: string[];
   /** Largest HTTP request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** Seconds an HTTP session with nothing open may sit unused before it is closed. */
+  sessionIdleSeconds: number;
+  /** HTTP sessions kept at once. */
+  maxSessions: number;
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */
@@ -302,6 +306,20 @@ const SETTINGS = [
     parse: parseSize,
     help: "largest HTTP request body, KB/MB suffix (4MB)",
   },
+  {
+    key: "sessionIdleSeconds",
+    env: "MCP_BG_SESSION_IDLE",
+    flag: "--session-idle",
+    parse: timerSeconds,
+    help: "seconds an HTTP session with nothing open may sit unused (1800)",
+  },
+  {
+    key: "maxSessions",
+    env: "MCP_BG_MAX_SESSIONS",
+    flag: "--max-sessions",
+    parse: integer(1, 100_000),
+    help: "HTTP sessions kept at once; the longest unused makes room (1000)",
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Flags that take no value. */
@@ -340,6 +358,8 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     authToken: undefined,
     allowedHosts: [],
     maxRequestBytes: 4 * 1024 * 1024,
+    sessionIdleSeconds: 1800,
+    maxSessions: 1000,
     shutdownGraceMs: 2000,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's.
     baseEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID")),

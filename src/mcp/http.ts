@@ -26,9 +26,6 @@ interface Session {
   open: number;
 }
 
-/** A session unused this long is closed (clients that never say goodbye must not pile up). */
-const SESSION_IDLE_MS = 30 * 60_000;
-const MAX_SESSIONS = 1000;
 /** Connections served at once (each holds a file descriptor; jobs need some too). */
 const MAX_CONNECTIONS = 512;
 /** A client gets this long to send its request headers (a slow trickle must not hold a connection). */
@@ -87,7 +84,7 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
         return jsonError(400, -32700, "Parse error: the body is not JSON");
       }
       if (isInitializeRequest(body)) {
-        if (sessions.size >= MAX_SESSIONS && !evictIdleSession()) {
+        if (sessions.size >= config.maxSessions && !evictIdleSession()) {
           return jsonError(503, -32000, "Too many sessions: try again later");
         }
         const server = build(true);
@@ -156,14 +153,16 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   http.maxConnections = MAX_CONNECTIONS;
 
   const sweep = setInterval(() => {
-    const cutoff = Date.now() - SESSION_IDLE_MS;
+    // A session unused this long, with nothing open, is closed: clients that never say goodbye
+    // must not pile up.
+    const cutoff = Date.now() - config.sessionIdleSeconds * 1000;
     for (const [id, s] of sessions) {
       if (s.open === 0 && s.lastSeen < cutoff) {
         sessions.delete(id);
         void s.transport.close().catch(() => {});
       }
     }
-  }, 60_000);
+  }, Math.min(60_000, config.sessionIdleSeconds * 1000));
   sweep.unref();
 
   let stopping = false;

@@ -270,6 +270,24 @@ const SETTINGS: SettingCase[] = [
     flagValue: "64KB",
     flagExpect: 65536,
   },
+  {
+    env: "MCP_BG_SESSION_IDLE",
+    flag: "--session-idle",
+    key: "sessionIdleSeconds",
+    envValue: "60",
+    envExpect: 60,
+    flagValue: "0.5",
+    flagExpect: 0.5,
+  },
+  {
+    env: "MCP_BG_MAX_SESSIONS",
+    flag: "--max-sessions",
+    key: "maxSessions",
+    envValue: "5",
+    envExpect: 5,
+    flagValue: "1",
+    flagExpect: 1,
+  },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {

@@ -51,6 +51,8 @@ const SETTINGS: [string, string][] = [
   ["MCP_BG_AUTH_TOKEN", "--auth-token"],
   ["MCP_BG_ALLOWED_HOSTS", "--allowed-hosts"],
   ["MCP_BG_MAX_REQUEST_SIZE", "--max-request-size"],
+  ["MCP_BG_SESSION_IDLE", "--session-idle"],
+  ["MCP_BG_MAX_SESSIONS", "--max-sessions"],
 ];
 
 describe("mcp-bg-jobs --version", () => {
