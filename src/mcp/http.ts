@@ -152,17 +152,20 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   http.headersTimeout = HEADERS_TIMEOUT_MS;
   http.maxConnections = MAX_CONNECTIONS;
 
-  const sweep = setInterval(() => {
-    // A session unused this long, with nothing open, is closed: clients that never say goodbye
-    // must not pile up.
-    const cutoff = Date.now() - config.sessionIdleSeconds * 1000;
-    for (const [id, s] of sessions) {
-      if (s.open === 0 && s.lastSeen < cutoff) {
-        sessions.delete(id);
-        void s.transport.close().catch(() => {});
+  const sweep = setInterval(
+    () => {
+      // A session unused this long, with nothing open, is closed: clients that never say goodbye
+      // must not pile up.
+      const cutoff = Date.now() - config.sessionIdleSeconds * 1000;
+      for (const [id, s] of sessions) {
+        if (s.open === 0 && s.lastSeen < cutoff) {
+          sessions.delete(id);
+          void s.transport.close().catch(() => {});
+        }
       }
-    }
-  }, Math.min(60_000, config.sessionIdleSeconds * 1000));
+    },
+    Math.min(60_000, config.sessionIdleSeconds * 1000),
+  );
   sweep.unref();
 
   let stopping = false;
