@@ -53,23 +53,11 @@ export function resolveCwd(workingDir: string, cwd: string | undefined): string 
   return dir;
 }
 
-/** The row of a job about to start: running, owned by `owner`, its processes not known yet. */
-export function newJobRow(
-  opts: StartOptions,
-  cwd: string,
-  owner: ProcessId,
-  settings: { keepJobs: boolean; jobTimeoutSeconds: number | undefined },
-): JobRow {
-  const now = Date.now();
-  const timeout = opts.timeoutSeconds ?? settings.jobTimeoutSeconds;
+/** The row of a running job of this boot: what is given, the rest not known or not yet happened. */
+export function runningRow(given: Pick<JobRow, "job_id" | "command" | "cwd" | "started_ms"> & Partial<JobRow>): JobRow {
   return {
-    job_id: randomUUID(),
-    command: opts.command,
-    name: opts.name ?? null,
-    cwd,
-    pty: opts.pty ? 1 : 0,
-    status: "running",
-    started_ms: now,
+    name: null,
+    pty: 0,
     completed_ms: null,
     exit_code: null,
     signal: null,
@@ -80,10 +68,35 @@ export function newJobRow(
     pid_start: null,
     shepherd_pid: null,
     shepherd_start: null,
+    owner_pid: null,
+    owner_start: null,
+    keep: 0,
+    deadline_ms: null,
+    boot_id: BOOT_ID,
+    ...given,
+    status: "running",
+  };
+}
+
+/** The row of a job about to start: running, owned by `owner`, its processes not known yet. */
+export function newJobRow(
+  opts: StartOptions,
+  cwd: string,
+  owner: ProcessId,
+  settings: { keepJobs: boolean; jobTimeoutSeconds: number | undefined },
+): JobRow {
+  const now = Date.now();
+  const timeout = opts.timeoutSeconds ?? settings.jobTimeoutSeconds;
+  return runningRow({
+    job_id: randomUUID(),
+    command: opts.command,
+    name: opts.name ?? null,
+    cwd,
+    pty: opts.pty ? 1 : 0,
+    started_ms: now,
     owner_pid: owner.pid,
     owner_start: owner.start,
     keep: settings.keepJobs ? 1 : 0,
     deadline_ms: timeout === undefined ? null : now + timeout * 1000,
-    boot_id: BOOT_ID,
-  };
+  });
 }

@@ -1,8 +1,9 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
+import { isSameProcessAlive } from "../process/proc.js";
 import { readPidFile } from "../store/job-files.js";
 import type { JobRow } from "../store/job-store.js";
+import { runningRow } from "./new-job.js";
 
 /** What a job id (a UUID v4, as the server makes them) and so a job folder's name look like. */
 export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -36,28 +37,16 @@ export function recoveredRow(jobsDir: string, id: string): JobRow | undefined {
     cwd = readlinkSync(`/proc/${procs.job.pid}/cwd`);
   } catch {}
   const started = statSync(join(dir, "pid"), { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-  return {
+  return runningRow({
     job_id: id,
     command: (alive && commandOf(procs.job.pid)) || "(unknown: recovered from its folder)",
     name: "recovered",
     cwd,
-    pty: 0,
-    status: "running",
     started_ms: Math.floor(started),
-    completed_ms: null,
-    exit_code: null,
-    signal: null,
-    timed_out: 0,
-    lost: 0,
-    kill_requested: 0,
     pid: procs.job.pid,
     pid_start: procs.job.start,
     shepherd_pid: procs.shepherd.pid,
     shepherd_start: procs.shepherd.start,
-    owner_pid: null,
-    owner_start: null,
     keep: 1,
-    deadline_ms: null,
-    boot_id: BOOT_ID,
-  };
+  });
 }

@@ -13,6 +13,7 @@ import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { requestGuard } from "./http-guards.js";
+import { onStop } from "./lifecycle.js";
 import { nodeHandler } from "./node-fetch-handler.js";
 import { ResourceHub } from "./resource-hub.js";
 import { createServer } from "./server.js";
@@ -30,8 +31,6 @@ interface Session {
 const MAX_CONNECTIONS = 512;
 /** A client gets this long to send its request headers (a slow trickle must not hold a connection). */
 const HEADERS_TIMEOUT_MS = 10_000;
-/** Longest a shutdown may take before the server exits anyway. */
-const SHUTDOWN_DEADLINE_MS = 15_000;
 /** How often the running jobs are looked at for 2026-era listeners. */
 const MODERN_FEED_MS = 1000;
 
@@ -168,28 +167,15 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   );
   sweep.unref();
 
-  let stopping = false;
-  const stop = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    log("info", `stopping (${why})`);
-    setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
-    try {
-      http.close();
-      stopModernFeed();
-      stopModernList();
-      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
-      await modern.close();
-      http.closeAllConnections();
-      await jobs.shutdown();
-    } catch (err) {
-      log("error", "shutdown", err);
-    }
-    process.exit(0);
-  };
-  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => void stop(sig));
-  process.on("uncaughtException", (err) => log("error", "uncaught exception (server kept running)", err));
-  process.on("unhandledRejection", (err) => log("error", "unhandled rejection (server kept running)", err));
+  onStop(async () => {
+    http.close();
+    stopModernFeed();
+    stopModernList();
+    await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
+    await modern.close();
+    http.closeAllConnections();
+    await jobs.shutdown();
+  });
   http.on("error", (err) => {
     log("error", `cannot listen on ${config.host}:${config.port}: ${err.message}`);
     void jobs.shutdown().finally(() => process.exit(2));

@@ -1,4 +1,5 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, readSync } from "node:fs";
+import { openRegularFile } from "./regular-file.js";
 
 /** Size of the header in front of a ring file's data (see native/shepherd.c). */
 export const RING_HEADER_BYTES = 64;
@@ -27,22 +28,6 @@ interface RingHeader {
 }
 
 const EMPTY: RingSlice = { start: 0, end: 0, bytes: Buffer.alloc(0), written: 0, retainedFrom: 0, unstored: 0 };
-
-// Opens a ring file for reading; undefined if it is missing or not a regular file (a FIFO put in
-// its place must not block the reader).
-function openRing(path: string): number | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (fstatSync(fd).isFile()) return fd;
-  } catch {}
-  closeSync(fd);
-  return undefined;
-}
 
 /** Largest capacity a ring may claim (1 TiB): a header claiming more is garbage. */
 const MAX_CAPACITY = 2 ** 40;
@@ -93,7 +78,7 @@ export function readRing(
   path: string,
   range: { from?: number; to?: number; maxBytes?: number; fromEnd?: boolean } = {},
 ): RingSlice {
-  const fd = openRing(path);
+  const fd = openRegularFile(path);
   if (fd === undefined) return EMPTY;
   try {
     let from = range.from;
@@ -133,7 +118,7 @@ export function readRing(
 
 /** Bytes written so far to a ring file (0 when it does not exist yet). */
 export function ringWritten(path: string): number {
-  const fd = openRing(path);
+  const fd = openRegularFile(path);
   if (fd === undefined) return 0;
   try {
     return readHeader(fd)?.written ?? 0;

@@ -1,5 +1,6 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { openRegularFile } from "../output/regular-file.js";
 import { signalName } from "../process/signals.js";
 import type { JobEnd, ProcessId } from "./job-store.js";
 
@@ -9,14 +10,9 @@ const MAX_TIME_MS = 4_102_444_800_000;
 // A small regular file's text, or undefined if it is not there, not a regular file (a FIFO must
 // not block the reader), or not readable.
 function readSmall(path: string): string | undefined {
-  let fd: number;
+  const fd = openRegularFile(path);
+  if (fd === undefined) return undefined;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return undefined;
     const buf = Buffer.alloc(256);
     const n = readSync(fd, buf, 0, buf.length, 0);
     return buf.toString("latin1", 0, n);
