@@ -192,8 +192,14 @@ describe("a host that dies without a word", () => {
     child.stdin.destroy();
     child.stdout.destroy();
     child.stderr.destroy();
-    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000);
-    expect(processesMatching(mark)).toEqual([]);
-    state.remove();
+    try {
+      await waitFor(() => child.exitCode !== null || child.signalCode !== null, 10_000);
+      expect(processesMatching(mark)).toEqual([]);
+    } finally {
+      // Whatever happened, nothing of this test is left running.
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      for (const pid of processesMatching(mark)) process.kill(pid, "SIGKILL");
+      state.remove();
+    }
   });
 });
