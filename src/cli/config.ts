@@ -292,11 +292,19 @@ const SETTINGS = [
     key: "allowedHosts",
     env: "MCP_BG_ALLOWED_HOSTS",
     flag: "--allowed-hosts",
-    parse: (raw) =>
-      raw
+    parse: (raw, name) => {
+      const hosts = raw
         .split(",")
         .map((h) => h.trim().toLowerCase())
-        .filter(Boolean),
+        .filter(Boolean);
+      for (const h of hosts) {
+        // Matched against the Host and Origin host names, which never carry a port here.
+        if (!/^[a-z0-9.-]+$|^\[?[0-9a-f:.]+\]?$/.test(h) || /^[a-z0-9.-]+:\d+$/.test(h)) {
+          throw bad(name, raw, `${JSON.stringify(h)} is not a host name (give names or addresses, no ports)`);
+        }
+      }
+      return hosts;
+    },
     help: "more host names HTTP requests may use in Host/Origin, comma-separated (loopback and --host)",
   },
   {

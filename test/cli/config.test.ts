@@ -420,6 +420,8 @@ const BAD: [string, string, string][] = [
   ["MCP_BG_PORT", "--port", "65536"],
   ["MCP_BG_PORT", "--port", "http"],
   ["MCP_BG_HOST", "--host", "a host"],
+  ["MCP_BG_ALLOWED_HOSTS", "--allowed-hosts", "buildbox:8765"],
+  ["MCP_BG_ALLOWED_HOSTS", "--allowed-hosts", "user@box"],
   ["MCP_BG_AUTH_TOKEN", "--auth-token", "short"],
   ["MCP_BG_MAX_REQUEST_SIZE", "--max-request-size", "lots"],
 ];
