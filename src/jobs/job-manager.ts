@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
 import { JobStdin } from "../process/job-stdin.js";
-import { processStartTime } from "../process/proc.js";
+import { BOOT_ID, processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import { closeWarmShepherd, type JobExit, SpawnError, spawnJob } from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
@@ -37,6 +37,8 @@ const QUIET_MS = 250;
 const DRAIN_MS = 500;
 /** How often the owners of running jobs are checked for life. */
 const OWNER_CHECK_MS = 2000;
+/** A kill whose SIGKILL is this late (its killer died) is finished by the job's owner. */
+const OVERDUE_MS = 1000;
 /** Shortest ID prefix the command line accepts. */
 export const MIN_PREFIX = 8;
 
@@ -52,6 +54,8 @@ export class JobManager {
   readonly changes: JobChanges;
   /** Running jobs this server owns (started or taken over): they take its slots. */
   private readonly mine = new Set<string>();
+  /** Jobs this server is killing now. */
+  private readonly killing = new Set<string>();
   /** Starts under way (they take slots too). */
   private pendingStarts = 0;
   private closing = false;
@@ -83,6 +87,7 @@ export class JobManager {
       this.watchOwners = setInterval(() => {
         try {
           this.registry.reconcile();
+          this.finishKills();
         } catch (err) {
           log("warn", "looking for jobs of servers that died", err);
         }
@@ -195,11 +200,31 @@ export class JobManager {
       this.stdin.forget(job.stdinPath);
     });
     this.armTimeout(job);
-    // A kill its server had begun when it died is carried through (the grace it had is unknown).
-    if (job.row.kill_requested && job.running) {
-      const timedOut = job.row.timed_out === 1;
-      void this.kill(job.id, { graceMs: this.config.shutdownGraceMs, timedOut }).catch(() => {});
+    // A kill its server had begun when it died is carried through, escalating when it would have.
+    if (job.row.kill_requested && job.running) this.finishKill(job);
+  }
+
+  // Kills of this server's jobs that another process began and did not finish (it died): once
+  // their SIGKILL is a second overdue, this server finishes them.
+  private finishKills(now = Date.now()): void {
+    const self = this.registry.self;
+    if (!self || this.mine.size === 0) return;
+    const owner = { owner_pid: self.pid, owner_start: self.start, boot_id: BOOT_ID };
+    for (const row of this.registry.store.runningOf(owner)) {
+      if (!row.kill_requested || this.killing.has(row.job_id)) continue;
+      if ((row.kill_deadline_ms ?? 0) + OVERDUE_MS > now) continue;
+      const job = this.registry.get(row.job_id);
+      if (job?.running) this.finishKill(job);
     }
+  }
+
+  // Carries a kill that was asked for through: the signal now if its grace has run out, else
+  // SIGTERM with the grace that is left.
+  private finishKill(job: Job): void {
+    const left = (job.row.kill_deadline_ms ?? Date.now()) - Date.now();
+    const opts = { timedOut: job.row.timed_out === 1 };
+    const kill = left <= 0 ? { signal: "SIGKILL" as const, graceMs: 0 } : { graceMs: left };
+    void this.kill(job.id, { ...opts, ...kill }).catch(() => {});
   }
 
   // Kills the job when its deadline passes (timed_out: true).
@@ -330,8 +355,13 @@ export class JobManager {
       await killLeftovers(this.registry, id, signal, graceMs);
       return "already_terminated";
     }
-    await killJobs(this.registry, [job], signal, graceMs, opts.timedOut ?? false);
-    await job.ended;
+    this.killing.add(id);
+    try {
+      await killJobs(this.registry, [job], signal, graceMs, opts.timedOut ?? false);
+      await job.ended;
+    } finally {
+      this.killing.delete(id);
+    }
     return "killed";
   }
 

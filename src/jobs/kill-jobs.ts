@@ -40,9 +40,15 @@ export function killJobs(
   timedOut = false,
 ): Promise<void> {
   const live = jobs.filter((j) => j.running);
+  const deadline = Date.now() + (signal === "SIGKILL" ? 0 : graceMs);
   for (const job of live) {
-    registry.store.requestKill(job.id, timedOut);
-    job.row = { ...job.row, kill_requested: 1, timed_out: job.row.timed_out || (timedOut ? 1 : 0) };
+    registry.store.requestKill(job.id, timedOut, deadline);
+    job.row = {
+      ...job.row,
+      kill_requested: 1,
+      timed_out: job.row.timed_out || (timedOut ? 1 : 0),
+      kill_deadline_ms: Math.min(job.row.kill_deadline_ms ?? deadline, deadline),
+    };
     registry.follow(job);
   }
   const ids = new Set(live.map((j) => j.id));

@@ -29,6 +29,8 @@ export interface JobRow {
   deadline_ms: number | null;
   /** The boot (/proc/sys/kernel/random/boot_id) its processes and owner belong to; null if unknown. */
   boot_id: string | null;
+  /** A kill under way escalates to SIGKILL at this time (ms); null if none was asked for. */
+  kill_deadline_ms: number | null;
 }
 
 /** A process named for good: its pid and its /proc start time. */
@@ -56,7 +58,7 @@ export interface JobEnd {
 export class StoreError extends Error {}
 
 const COLUMNS =
-  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id";
+  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id, kill_deadline_ms";
 
 /** A prepared statement, as used here. */
 interface Statement {
@@ -141,7 +143,7 @@ export class JobStore {
     const prep = (text: string) => this.db.prepare(text) as unknown as Statement;
     this.sql = {
       insert: prep(
-        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms, @boot_id)`,
+        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms, @boot_id, @kill_deadline_ms)`,
       ),
       get: prep(`${all} WHERE job_id = ?`),
       prefix: prep(`${all} WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT 10`),
@@ -154,7 +156,9 @@ export class JobStore {
          WHERE job_id = @id AND status = 'running'`,
       ),
       kill: prep(
-        "UPDATE jobs SET kill_requested = 1, timed_out = timed_out OR ? WHERE job_id = ? AND status = 'running'",
+        `UPDATE jobs SET kill_requested = 1, timed_out = timed_out OR @timedOut,
+           kill_deadline_ms = min(coalesce(kill_deadline_ms, @deadline), @deadline)
+         WHERE job_id = @id AND status = 'running'`,
       ),
       claim: prep(
         "UPDATE jobs SET owner_pid = ?, owner_start = ? WHERE job_id = ? AND status = 'running' AND owner_pid IS ? AND owner_start IS ?",
@@ -239,9 +243,12 @@ export class JobStore {
     });
   }
 
-  /** Marks a running job as being killed (by a timeout if `timedOut`), before any signal is sent. */
-  requestKill(id: string, timedOut: boolean): void {
-    this.run("update", () => this.sql.kill.run(timedOut ? 1 : 0, id));
+  /**
+   * Marks a running job as being killed (by a timeout if `timedOut`), escalating to SIGKILL at
+   * `deadlineMs` (the earliest of all kills asked for), before any signal is sent.
+   */
+  requestKill(id: string, timedOut: boolean, deadlineMs: number): void {
+    this.run("update", () => this.sql.kill.run({ id, timedOut: timedOut ? 1 : 0, deadline: deadlineMs }));
   }
 
   /** Takes over a running job from `from` (its owner as recorded); false if someone else did first. */

@@ -32,4 +32,7 @@ export const MIGRATIONS: readonly string[] = [
   // 2: the boot a job's processes (and its owner) belong to: after a reboot, a pid and start time
   // may name another process.
   "ALTER TABLE jobs ADD COLUMN boot_id TEXT;",
+  // 3: when a kill under way escalates to SIGKILL, so that another server can finish it if the one
+  // that began it dies.
+  "ALTER TABLE jobs ADD COLUMN kill_deadline_ms INTEGER;",
 ];

@@ -123,13 +123,31 @@ describe("a server on the state dir when another one dies", () => {
     const a = await server(state);
     const job = await a.ok<Status>("execute_command", { command: `trap '' TERM; ${markedLoop(m, 'trap "" TERM; ')}` });
     await waitFor(() => processesMatching(m).length === 1);
-    // A long grace: a's kill would only escalate in 60 s, but a dies before.
-    void a.call("kill_job", { job_id: job.job_id, grace_seconds: 60 }).catch(() => {});
+    // a's kill would escalate to SIGKILL after 3 s, but a dies before; the next server keeps that time.
+    void a.call("kill_job", { job_id: job.job_id, grace_seconds: 3 }).catch(() => {});
     await new Promise((r) => setTimeout(r, 300));
     await crash(a);
     const b = await server(state);
     await waitFor(() => processesMatching(m).length === 0, 10_000);
     expect(await status(b, job.job_id)).toMatchObject({ status: "killed" });
+  });
+
+  it("finishes a kill that another server began on its job and did not live to finish", async () => {
+    const state = newState();
+    const m = mark();
+    const owner = await server(state);
+    const killer = await server(state);
+    const job = await owner.ok<Status>("execute_command", {
+      command: `trap '' TERM; ${markedLoop(m, 'trap "" TERM; ')}`,
+    });
+    await waitFor(() => processesMatching(m).length === 1);
+    // TERM is ignored; the killer would send SIGKILL after 2 s, but dies before.
+    void killer.call("kill_job", { job_id: job.job_id, grace_seconds: 2 }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 300));
+    await crash(killer);
+    expect(processesMatching(m).length).toBe(1);
+    await waitFor(() => processesMatching(m).length === 0, 10_000);
+    expect(await status(owner, job.job_id)).toMatchObject({ status: "killed" });
   });
 
   it("ends a taken-over job whose shepherd died (nothing captures it any more) as lost", async () => {
