@@ -31,6 +31,8 @@ interface Session {
 const MAX_CONNECTIONS = 512;
 /** A client gets this long to send its request headers (a slow trickle must not hold a connection). */
 const HEADERS_TIMEOUT_MS = 10_000;
+/** ... and this long to send a whole request, body included. */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** How often the running jobs are looked at for 2026-era listeners. */
 const MODERN_FEED_MS = 1000;
 
@@ -149,6 +151,7 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   });
   http.on("clientError", (_err, socket) => socket.destroy());
   http.headersTimeout = HEADERS_TIMEOUT_MS;
+  http.requestTimeout = REQUEST_TIMEOUT_MS;
   http.maxConnections = MAX_CONNECTIONS;
 
   const sweep = setInterval(

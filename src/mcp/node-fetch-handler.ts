@@ -33,7 +33,10 @@ export function nodeHandler(
       response = await fetch(request);
     } catch (err) {
       if ((err as { name?: string }).name === "RequestBodyTooLargeError") {
-        response = jsonError(413, (err as Error).message, { connection: "close" });
+        // The connection stays open: node reads and drops the rest of the body, so that a client
+        // still sending it reads this answer instead of a reset (the server's request timeout
+        // bounds a body that never ends).
+        response = jsonError(413, (err as Error).message);
       } else {
         opts.onerror(err instanceof Error ? err : new Error(String(err)));
         response = jsonError(500, "Internal error");
