@@ -212,7 +212,8 @@ export class JobManager {
     const owner = { owner_pid: self.pid, owner_start: self.start, boot_id: BOOT_ID };
     for (const row of this.registry.store.runningOf(owner)) {
       if (!row.kill_requested || this.killing.has(row.job_id)) continue;
-      if ((row.kill_deadline_ms ?? 0) + OVERDUE_MS > now) continue;
+      // A kill recorded without its time (by a version before schema 3) counts as overdue.
+      if (row.kill_deadline_ms !== null && row.kill_deadline_ms + OVERDUE_MS > now) continue;
       const job = this.registry.get(row.job_id);
       if (job?.running) this.finishKill(job);
     }
@@ -221,7 +222,9 @@ export class JobManager {
   // Carries a kill that was asked for through: the signal now if its grace has run out, else
   // SIGTERM with the grace that is left.
   private finishKill(job: Job): void {
-    const left = (job.row.kill_deadline_ms ?? Date.now()) - Date.now();
+    // Without a recorded time, the kill gets the short grace of a shutdown.
+    const deadline = job.row.kill_deadline_ms ?? Date.now() + this.config.shutdownGraceMs;
+    const left = deadline - Date.now();
     const opts = { timedOut: job.row.timed_out === 1 };
     const kill = left <= 0 ? { signal: "SIGKILL" as const, graceMs: 0 } : { graceMs: left };
     void this.kill(job.id, { ...opts, ...kill }).catch(() => {});

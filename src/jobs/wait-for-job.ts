@@ -96,6 +96,9 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     const finish = (value: WaitResult) => {
       if (done) return;
       done = true;
+      // What a wait holds must not outlive it: the end hook below stays until the job ends.
+      scanners?.stdout.release();
+      scanners?.stderr.release();
       stopWatching();
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);

@@ -33,10 +33,11 @@ export function nodeHandler(
       response = await fetch(request);
     } catch (err) {
       if ((err as { name?: string }).name === "RequestBodyTooLargeError") {
-        // The connection stays open: node reads and drops the rest of the body, so that a client
-        // still sending it reads this answer instead of a reset (the server's request timeout
-        // bounds a body that never ends).
-        response = jsonError(413, (err as Error).message);
+        // Refused by its Content-Length, before a byte was read: the connection stays open and node
+        // drops the body, so that a client still sending it reads this answer instead of a reset.
+        // Refused part way through a chunked body: the connection cannot be reused, so it closes.
+        const declared = req.headers["content-length"] !== undefined;
+        response = jsonError(413, (err as Error).message, declared ? {} : { connection: "close" });
       } else {
         opts.onerror(err instanceof Error ? err : new Error(String(err)));
         response = jsonError(500, "Internal error");
@@ -70,7 +71,12 @@ export function nodeHandler(
           });
         }
       }
-    } catch {}
+    } catch {
+      // The answer broke off: a clean end would pass it off as complete.
+      finished = true;
+      res.destroy();
+      return;
+    }
     finished = true;
     res.end();
   };

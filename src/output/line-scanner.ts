@@ -84,6 +84,12 @@ export class LineScanner {
     return false;
   }
 
+  /** Drops the start of a line kept for the next scan (up to maxLineBytes): the scanner is done. */
+  release(): void {
+    this.partial = [];
+    this.partialBytes = 0;
+  }
+
   /** The line being written (no newline yet), cleaned: a prompt such as `>>> ` or `Password:`. */
   get pending(): ScannedLine | undefined {
     if (this.partialBytes === 0) return undefined;

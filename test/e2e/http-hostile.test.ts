@@ -131,6 +131,30 @@ describe("HTTP sessions", () => {
   });
 });
 
+describe("HTTP bodies over the cap", () => {
+  it("a chunked body refused part way gets 413 and a closed connection, not a hung one", async () => {
+    const s = await server(["--max-request-size", "1KB"]);
+    const { connect } = await import("node:net");
+    const socket = connect(s.port, "127.0.0.1");
+    let answer = "";
+    const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+    socket.on("data", (c: Buffer) => {
+      answer += c.toString("latin1");
+    });
+    socket.on("error", () => {});
+    socket.write(
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
+    const chunk = "x".repeat(64 * 1024);
+    for (let i = 0; i < 3; i++) socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 4000))]);
+    expect(answer).toMatch(/^HTTP\/1\.1 413/);
+    expect(answer.toLowerCase()).toContain("connection: close");
+    expect(socket.destroyed || socket.readableEnded).toBe(true);
+    socket.destroy();
+  });
+});
+
 describe("HTTP resources and guards", () => {
   it("only the URIs the server hands out subscribe to a job", async () => {
     const s = await server();
