@@ -29,7 +29,8 @@ function initialize() {
 describe("Streamable HTTP", () => {
   let server: HttpServer;
   beforeAll(async () => {
-    server = await startHttpServer();
+    // Room for the 12 clients that start a job each at once (the default limit is 10 running).
+    server = await startHttpServer([], { MCP_BG_MAX_JOBS: "50" });
   });
   afterAll(() => server.close());
 
