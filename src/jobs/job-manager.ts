@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
 import { JobStdin } from "../process/job-stdin.js";
-import { BOOT_ID, processStartTime } from "../process/proc.js";
+import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import { closeWarmShepherd, type JobExit, SpawnError, spawnJob } from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
@@ -18,6 +18,7 @@ import { type Cursor, currentCursor, type JobOutput, PTY_SIZE, readJobOutput, ta
 import { JobRegistry } from "./job-registry.js";
 import { groupOf, killJobs, killLeftovers, reapLeftovers } from "./kill-jobs.js";
 import { checkStrings, newJobRow, resolveCwd, type StartOptions } from "./new-job.js";
+import { lostEnd } from "./observe-job.js";
 import { waitForQuietOutput } from "./quiet-output.js";
 import { dropExpired, dropFinished } from "./retention.js";
 import { type SearchResult, searchJobOutput } from "./search-output.js";
@@ -142,17 +143,11 @@ export class JobManager {
         pty: opts.pty ? PTY_SIZE : undefined,
       });
       job.process = proc;
-      const started = { pid: proc.pid, start: proc.pidStart };
-      const shepherd = { pid: proc.shepherdPid, start: proc.shepherdStart };
-      job.update({
-        ...job.row,
-        pid: started.pid,
-        pid_start: started.start,
-        shepherd_pid: shepherd.pid,
-        shepherd_start: shepherd.start,
-      });
       try {
-        this.store.setStarted(id, started, shepherd);
+        this.registry.recordProcesses(job, {
+          job: { pid: proc.pid, start: proc.pidStart },
+          shepherd: { pid: proc.shepherdPid, start: proc.shepherdStart },
+        });
       } catch (err) {
         sendSignal(-proc.pid, "SIGKILL");
         throw err;
@@ -182,7 +177,7 @@ export class JobManager {
     this.mine.delete(job.id);
     this.stdin.forget(job.stdinPath);
     const end: JobEnd = exit.lost
-      ? (readExitFile(job.dir) ?? { code: null, signal: null, endedMs: Date.now(), lost: true })
+      ? (readExitFile(job.dir) ?? lostEnd())
       : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
     this.registry.finish(job, end);
     // Its shepherd died first: nothing captures the job's output any more, so end it.
@@ -207,10 +202,8 @@ export class JobManager {
   // Kills of this server's jobs that another process began and did not finish (it died): once
   // their SIGKILL is a second overdue, this server finishes them.
   private finishKills(now = Date.now()): void {
-    const self = this.registry.self;
-    if (!self || this.mine.size === 0) return;
-    const owner = { owner_pid: self.pid, owner_start: self.start, boot_id: BOOT_ID };
-    for (const row of this.registry.store.runningOf(owner)) {
+    if (this.mine.size === 0) return;
+    for (const row of this.registry.ownRunningRows()) {
       if (!row.kill_requested || this.killing.has(row.job_id)) continue;
       // A kill recorded without its time (by a version before schema 3) counts as overdue.
       if (row.kill_deadline_ms !== null && row.kill_deadline_ms + OVERDUE_MS > now) continue;
@@ -405,12 +398,11 @@ export class JobManager {
       await Promise.all(ending.map((j) => j.ended));
       reapLeftovers(this.startedIds);
     } finally {
-      for (const job of this.registry.known()) job.stopWatching?.();
-      this.store.close();
+      this.close();
     }
   }
 
-  /** Closes the state database (the command line, when done). */
+  /** Stops watching jobs and closes the state database (the command line when done; shutdown). */
   close(): void {
     for (const job of this.registry.known()) job.stopWatching?.();
     this.store.close();

@@ -5,7 +5,7 @@ import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
 import type { JobEnd, JobRow, JobStore, Owner, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
 import { groupOf, reapLeftovers } from "./kill-jobs.js";
-import { jobProcesses, observeJob } from "./observe-end.js";
+import { jobProcesses, lostEnd, observeJob } from "./observe-job.js";
 
 /** How often the end of a job run by someone else is looked for besides its exit file appearing. */
 const FOLLOW_POLL_MS = 1000;
@@ -22,8 +22,6 @@ function endedRow(row: JobRow, end: JobEnd): JobRow {
     lost: end.lost ? 1 : 0,
   };
 }
-
-type OwnerOf = Owner;
 
 /** Whether a row's processes belong to this boot (a row from before a reboot names none that live). */
 export const thisBoot = (row: { boot_id: string | null }) => row.boot_id === null || row.boot_id === BOOT_ID;
@@ -82,22 +80,25 @@ export class JobRegistry {
   }
 
   /** Whether this process owns the row's job. */
-  isOwn(row: OwnerOf): boolean {
+  isOwn(row: Owner): boolean {
     return (
       this.self !== undefined && row.owner_pid === this.self.pid && row.owner_start === this.self.start && thisBoot(row)
     );
   }
 
+  /** The rows of the running jobs this process owns (none for the command line). */
+  ownRunningRows(): JobRow[] {
+    if (!this.self) return [];
+    return this.store.runningOf({ owner_pid: this.self.pid, owner_start: this.self.start, boot_id: BOOT_ID });
+  }
+
   // Whether the owner of a row still lives (by pid and start time).
-  private ownerAlive(row: OwnerOf): boolean {
+  private ownerAlive(row: Owner): boolean {
     return this.isOwn(row) || (thisBoot(row) && isSameProcessAlive(row.owner_pid, row.owner_start));
   }
 
-  /** Copies into the row the processes a job's shepherd wrote down, if the row lacks them. */
-  private fillProcesses(job: Job): void {
-    if (job.row.pid !== null && job.row.shepherd_pid !== null) return;
-    const procs = jobProcesses(job.row, job.dir);
-    if (!procs) return;
+  /** Records a job's processes, in the database and in the job. */
+  recordProcesses(job: Job, procs: { job: ProcessId; shepherd: ProcessId }): void {
     this.store.setStarted(job.id, procs.job, procs.shepherd);
     job.update({
       ...job.row,
@@ -106,6 +107,13 @@ export class JobRegistry {
       shepherd_pid: procs.shepherd.pid,
       shepherd_start: procs.shepherd.start,
     });
+  }
+
+  // Copies into the row the processes a job's shepherd wrote down, if the row lacks them.
+  private fillProcesses(job: Job): void {
+    if (job.row.pid !== null && job.row.shepherd_pid !== null) return;
+    const procs = jobProcesses(job.row, job.dir);
+    if (procs) this.recordProcesses(job, procs);
   }
 
   /**
@@ -139,7 +147,7 @@ export class JobRegistry {
     }
     if (seen.state === "uncaptured") {
       reapLeftovers(new Set([job.id]), groupOf(job));
-      this.finish(job, { code: null, signal: null, endedMs: Date.now(), lost: true });
+      this.finish(job, lostEnd());
       return job;
     }
     if (!mine) this.onAdopt(job);
@@ -179,9 +187,9 @@ export class JobRegistry {
         const row = this.store.get(job.id);
         // Its record is gone (a start that failed and was undone): nothing more will happen to it.
         if (!row) job.update({ ...job.row, status: "failed", lost: 1, completed_ms: Date.now() });
-        else if (row.status !== "running") job.update(row);
         else {
           job.update(row);
+          if (row.status !== "running") return;
           if (this.isOwn(row) || !this.ownerAlive(row)) this.settle(job);
           else {
             const seen = observeJob(row, job.dir, false);

@@ -16,10 +16,10 @@ export type Observation =
   /** Its processes are not known yet (a start under way, or a start cut short moments ago). */
   | { state: "starting" };
 
-const lost = (): Observation => ({
-  state: "ended",
-  end: { code: null, signal: null, endedMs: Date.now(), lost: true },
-});
+/** The end of a job whose processes went without a word: no exit code, no signal, now. */
+export const lostEnd = (): JobEnd => ({ code: null, signal: null, endedMs: Date.now(), lost: true });
+
+const lost = (): Observation => ({ state: "ended", end: lostEnd() });
 
 /** A job's processes: from its row, else from the `pid` file its shepherd wrote. */
 export function jobProcesses(row: JobRow, dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
