@@ -1,6 +1,6 @@
-import { watch } from "node:fs";
 import type { Job } from "../jobs/job.js";
 import { readRing, ringWritten } from "../output/ring-file.js";
+import { watchWrites } from "../output/watch-writes.js";
 
 /** What `logs` writes each stream to. */
 export interface LogSinks {
@@ -63,17 +63,13 @@ export async function writeLogs(job: Job, sinks: LogSinks, opts: { tail?: number
   const pump = () => {
     for (const s of streams) s.at = copy(s.path, s.at, s.sink);
   };
-  let watcher: ReturnType<typeof watch> | undefined;
-  try {
-    watcher = watch(job.dir, { persistent: false }, pump);
-    watcher.on("error", () => {});
-  } catch {}
+  const stopWatching = watchWrites(job.dir, pump);
   // A write event may be missed between reads: look again now and then.
   const timer = setInterval(pump, 250);
   try {
     await job.ended;
   } finally {
-    watcher?.close();
+    stopWatching();
     clearInterval(timer);
   }
   pump();

@@ -1,5 +1,5 @@
-import { type FSWatcher, watch } from "node:fs";
 import { log } from "../log.js";
+import { watchWrites } from "../output/watch-writes.js";
 import type { Job } from "./job.js";
 import type { JobRegistry } from "./job-registry.js";
 
@@ -78,8 +78,8 @@ export class JobChanges {
    * it ends and whoever runs it. Returns the function that stops watching.
    */
   watchJob(job: Job, listener: (change: JobChange) => void): () => void {
+    if (!job.running) return () => {};
     let stopped = false;
-    let watcher: FSWatcher | undefined;
     const guard = (change: JobChange) => {
       if (stopped) return;
       try {
@@ -88,39 +88,30 @@ export class JobChanges {
         log("warn", "job listener", err);
       }
     };
-    if (job.running) {
-      try {
-        watcher = watch(job.dir, { persistent: false }, (_event, name) => {
-          if (name === "stdout" || name === "stderr") guard("output");
-        });
-        watcher.on("error", () => {});
-      } catch {}
-      this.registry.follow(job);
-      let listeners = this.endListeners.get(job);
-      if (!listeners) {
-        const set = new Set<() => void>();
-        this.endListeners.set(job, set);
-        job.ended.then(() => {
-          for (const fn of [...set]) fn();
-          set.clear();
-        });
-        listeners = set;
-      }
-      const onEnd = () => {
-        watcher?.close();
-        guard("status");
-      };
-      listeners.add(onEnd);
-      const set = listeners;
-      return () => {
-        stopped = true;
-        watcher?.close();
-        set.delete(onEnd);
-      };
+    const stopWatching = watchWrites(job.dir, (name) => {
+      if (name === "stdout" || name === "stderr") guard("output");
+    });
+    this.registry.follow(job);
+    let listeners = this.endListeners.get(job);
+    if (!listeners) {
+      const set = new Set<() => void>();
+      this.endListeners.set(job, set);
+      job.ended.then(() => {
+        for (const fn of [...set]) fn();
+        set.clear();
+      });
+      listeners = set;
     }
+    const onEnd = () => {
+      stopWatching();
+      guard("status");
+    };
+    listeners.add(onEnd);
+    const set = listeners;
     return () => {
       stopped = true;
-      watcher?.close();
+      stopWatching();
+      set.delete(onEnd);
     };
   }
 }

@@ -1,6 +1,6 @@
-import { type FSWatcher, watch } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log.js";
+import { watchWrites } from "../output/watch-writes.js";
 import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
 import type { JobEnd, JobRow, JobStore, Owner, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
@@ -200,17 +200,13 @@ export class JobRegistry {
         log("warn", `checking job ${job.id}`, err);
       }
     };
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(job.dir, { persistent: false }, (_event, name) => {
-        if (name === "exit") check();
-      });
-      watcher.on("error", () => {});
-    } catch {}
+    const stopWatching = watchWrites(job.dir, (name) => {
+      if (name === "exit") check();
+    });
     const timer = setInterval(check, FOLLOW_POLL_MS);
     timer.unref();
     job.stopWatching = () => {
-      watcher?.close();
+      stopWatching();
       clearInterval(timer);
     };
     check();
