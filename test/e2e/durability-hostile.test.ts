@@ -1,48 +1,14 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
-import { type Harness, runCli, startServer } from "./harness.js";
+import { type Status, useDurableFixture } from "./durable-fixture.js";
+import { type Harness, runCli } from "./harness.js";
 
 // Cases found by a hostile review of durability: each failed before its fix.
 
-type Status = { job_id: string; status: string; pid: number | null; lost: boolean; exit_code: number | null };
-
-let servers: Harness[] = [];
-let states: { path: string; remove: () => void }[] = [];
-let marks: string[] = [];
-
-afterEach(async () => {
-  for (const s of servers) if (isAlive(s.pid)) process.kill(s.pid, "SIGKILL");
-  for (const m of marks) for (const pid of processesMatching(m)) process.kill(pid, "SIGKILL");
-  await Promise.all(servers.map((s) => s.close()));
-  for (const st of states) st.remove();
-  servers = [];
-  states = [];
-  marks = [];
-});
-
-const newState = () => {
-  const st = tempDir("mcp-bg-state-");
-  states.push(st);
-  return st.path;
-};
-const mark = () => {
-  const m = marker();
-  marks.push(m);
-  return m;
-};
-async function server(stateDir: string, env: Record<string, string> = {}) {
-  const s = await startServer({ stateDir, env });
-  servers.push(s);
-  return s;
-}
-async function crash(s: Harness) {
-  process.kill(s.pid, "SIGKILL");
-  await waitFor(() => !isAlive(s.pid));
-}
-const status = (s: Harness, job_id: string) => s.ok<Status>("get_job_status", { job_id });
+const { newState, mark, server, crash, status } = useDurableFixture();
 
 async function sql(state: string, text: string, ...params: unknown[]) {
   const { default: Database } = await import("libsql");
@@ -208,7 +174,7 @@ describe("a state dir tampered with", () => {
   it("a state database moved away: a job still running gets its record back from its folder, not deleted", async () => {
     const state = newState();
     const m = mark();
-    const a = await server(state, { MCP_BG_KEEP_JOBS: "1" });
+    const a = await server(state, { env: { MCP_BG_KEEP_JOBS: "1" } });
     const job = await a.ok<Status>("execute_command", { command: `echo hello; ${markedLoop(m)}` });
     await a.ok("wait_for_job", { job_id: job.job_id, until: "hello" });
     a.transport.close();
@@ -231,7 +197,7 @@ describe("a state dir tampered with", () => {
     const stray = join(state, "jobs", "11111111-2222-4333-8444-555555555555");
     mkdirSync(stray);
     utimesSync(stray, past, past);
-    const c = await server(state, { MCP_BG_CLEANUP_INTERVAL: "0.2" });
+    const c = await server(state, { env: { MCP_BG_CLEANUP_INTERVAL: "0.2" } });
     await waitFor(() => !existsSync(stray), 5000);
     void c;
   });
@@ -429,8 +395,7 @@ describe("a full disk", () => {
 describe("a server started inside a job", () => {
   it("does not pass the outer job's id to its own jobs' shepherds", async () => {
     const state = newState();
-    const s = await startServer({ stateDir: state, env: { MCP_BG_JOB_ID: "outer-job-id" } });
-    servers.push(s);
+    const s = await server(state, { env: { MCP_BG_JOB_ID: "outer-job-id" } });
     const job = await s.ok<Status>("execute_command", { command: "sleep 5" });
     const shepherd = Number(readFileSync(join(state, "jobs", job.job_id, "pid"), "utf8").split(" ")[2]);
     expect(readFileSync(`/proc/${shepherd}/environ`, "latin1")).not.toContain("outer-job-id");

@@ -1,66 +1,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { isAlive, markedLoop, processesMatching, waitFor } from "../helpers.js";
+import { type Status, useDurableFixture } from "./durable-fixture.js";
+import type { Harness } from "./harness.js";
 
-type Status = {
-  job_id: string;
-  status: string;
-  exit_code: number | null;
-  signal: string | null;
-  pid: number | null;
-  timed_out: boolean;
-  lost: boolean;
-  outcome?: string;
-};
 type Output = { stdout: string; stderr: string; cursor: string };
 
-// Servers and state dirs of the running test, ended and removed after it.
-let servers: Harness[] = [];
-let states: { path: string; remove: () => void }[] = [];
-let marks: string[] = [];
-
-afterEach(async () => {
-  for (const s of servers) if (isAlive(s.pid)) process.kill(s.pid, "SIGKILL");
-  for (const mark of marks) for (const pid of processesMatching(mark)) process.kill(pid, "SIGKILL");
-  await Promise.all(servers.map((s) => s.close()));
-  for (const st of states) st.remove();
-  servers = [];
-  states = [];
-  marks = [];
-});
-
-function newState(): string {
-  const st = tempDir("mcp-bg-state-");
-  states.push(st);
-  return st.path;
-}
-
-function mark(): string {
-  const m = marker();
-  marks.push(m);
-  return m;
-}
-
-async function server(stateDir: string, opts: { env?: Record<string, string>; args?: string[] } = {}) {
-  const s = await startServer({ ...opts, stateDir });
-  servers.push(s);
-  return s;
-}
-
-// Stops a server as a host does (closing its stdin) and waits until it has exited.
-async function stop(s: Harness): Promise<void> {
-  s.transport.close();
-  await waitFor(() => !isAlive(s.pid), 15_000);
-}
-
-async function crash(s: Harness): Promise<void> {
-  process.kill(s.pid, "SIGKILL");
-  await waitFor(() => !isAlive(s.pid));
-}
-
-const status = (s: Harness, job_id: string) => s.ok<Status>("get_job_status", { job_id });
+const { newState, mark, server, stop, crash, status } = useDurableFixture();
 
 // A job that prints `tick N` every 0.2 s, and echoes its input as `got LINE`.
 const ticker = (m: string) =>
