@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../cli/config.js";
@@ -5,7 +6,13 @@ import { log } from "../log.js";
 import { JobStdin } from "../process/job-stdin.js";
 import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
-import { closeWarmShepherd, type JobExit, SpawnError, spawnJob } from "../process/spawn-job.js";
+import {
+  closeWarmShepherd,
+  type JobExit,
+  type PreparedShepherd,
+  prepareShepherd,
+  SpawnError,
+} from "../process/spawn-job.js";
 import { ensureDir } from "../store/ensure-dir.js";
 import { readExitFile } from "../store/job-files.js";
 import { type JobEnd, JobStore } from "../store/job-store.js";
@@ -122,17 +129,14 @@ export class JobManager {
       );
     }
     this.pendingStarts++;
-    const row = newJobRow(opts, cwd, self, this.config);
-    const id = row.job_id;
+    const id = randomUUID();
+    const dir = this.registry.dirOf(id);
     let job: Job | undefined;
+    let shepherd: PreparedShepherd | undefined;
     try {
-      // The record first: a crash from here on leaves a job that the next start can account for.
-      this.store.insert(row);
-      job = this.registry.track(row);
-      ensureDir(job.dir);
-      const proc = await spawnJob({
+      shepherd = prepareShepherd({
         jobId: id,
-        dir: job.dir,
+        dir,
         command: opts.command,
         shell: this.config.shell,
         cwd,
@@ -142,6 +146,14 @@ export class JobManager {
         drainMs: DRAIN_MS,
         pty: opts.pty ? PTY_SIZE : undefined,
       });
+      // The record first, naming the shepherd that starts it: a crash from here on leaves a job that
+      // the next start can account for (starting while that shepherd lives, lost once it is gone).
+      const row = newJobRow(id, opts, cwd, self, { pid: shepherd.pid, start: shepherd.start }, this.config);
+      this.store.insert(row);
+      job = this.registry.track(row);
+      ensureDir(job.dir);
+      const proc = await shepherd.run();
+      shepherd = undefined;
       job.process = proc;
       try {
         this.registry.recordProcesses(job, {
@@ -153,12 +165,13 @@ export class JobManager {
         throw err;
       }
     } catch (err) {
+      shepherd?.abandon();
       this.pendingStarts--;
       this.registry.forget(id);
       try {
         this.store.discard(id);
       } catch {}
-      rmSync(this.registry.dirOf(id), { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
       if (err instanceof SpawnError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
       throw err;
     }

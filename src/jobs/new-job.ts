@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { BOOT_ID } from "../process/proc.js";
@@ -79,17 +78,19 @@ export function runningRow(given: Pick<JobRow, "job_id" | "command" | "cwd" | "s
   };
 }
 
-/** The row of a job about to start: running, owned by `owner`, its processes not known yet. */
+/** The row of a job about to start: running, owned by `owner`, started by `shepherd`, its own process not known yet. */
 export function newJobRow(
+  id: string,
   opts: StartOptions,
   cwd: string,
   owner: ProcessId,
+  shepherd: ProcessId,
   settings: { keepJobs: boolean; jobTimeoutSeconds: number | undefined },
 ): JobRow {
   const now = Date.now();
   const timeout = opts.timeoutSeconds ?? settings.jobTimeoutSeconds;
   return runningRow({
-    job_id: randomUUID(),
+    job_id: id,
     command: opts.command,
     name: opts.name ?? null,
     cwd,
@@ -97,6 +98,8 @@ export function newJobRow(
     started_ms: now,
     owner_pid: owner.pid,
     owner_start: owner.start,
+    shepherd_pid: shepherd.pid,
+    shepherd_start: shepherd.start,
     keep: settings.keepJobs ? 1 : 0,
     deadline_ms: timeout === undefined ? null : now + timeout * 1000,
   });

@@ -43,7 +43,17 @@ export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = D
   // After a reboot, its pids and start times may name other processes: none of its own is left.
   if (row.boot_id !== null && row.boot_id !== BOOT_ID) return lost();
   const procs = jobProcesses(row, dir);
-  if (!procs) return ownerGone && now - row.started_ms > START_GRACE_MS ? lost() : { state: "starting" };
+  if (!procs) {
+    // The shepherd that starts it is recorded with it: while it lives the start may still complete;
+    // once it is gone, nothing will (unless it wrote the end on its way out).
+    if (row.shepherd_pid !== null) {
+      if (isSameProcessAlive(row.shepherd_pid, row.shepherd_start)) return { state: "starting" };
+      const end = readExitFile(dir);
+      return end ? { state: "ended", end } : lost();
+    }
+    // A record from a version that did not name the shepherd: given a grace to show its processes.
+    return ownerGone && now - row.started_ms > START_GRACE_MS ? lost() : { state: "starting" };
+  }
   if (isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return { state: "running" };
   if (isSameProcessAlive(procs.job.pid, procs.job.start)) return { state: "uncaptured", job: procs.job };
   // The shepherd may have written the end just before it went.

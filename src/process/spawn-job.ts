@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../package-root.js";
+import { processStartTime } from "./proc.js";
 import { signalName } from "./signals.js";
 
 /** Path of the compiled per-job capture process (native/shepherd.c). */
@@ -128,26 +129,58 @@ function jobBlock(req: SpawnRequest): Buffer {
   return Buffer.concat([Buffer.from(`${body.length}\n`), body]);
 }
 
+/** A shepherd chosen for a job, known by pid and start time before it is given the job. */
+export interface PreparedShepherd {
+  pid: number;
+  start: number;
+  /** Gives it the job; resolves once the command is running, with its pid. */
+  run(): Promise<JobProcess>;
+  /** It will not be given the job after all: it exits. */
+  abandon(): void;
+}
+
 /**
- * Starts a job under a shepherd process, which runs `shell -c command` in its own process group,
- * copies its output into ring files and feeds it input from the FIFO `dir/stdin`. Resolves once the command is running, with its pid. The
- * shepherd is one started ahead of time when possible; a new one is then started for the next job,
- * after this one has answered, so that starting a process is off the path of a request.
+ * Chooses the shepherd that will run a job (the one started ahead of time when possible), so that
+ * it can be recorded before it is given the job: whoever finds the job's record later knows which
+ * process may still be starting it. Throws SpawnError if there is none to be had.
  */
-export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
-  if (!existsSync(SHEPHERD_PATH)) {
-    return Promise.reject(new SpawnError(`${SHEPHERD_PATH} is missing: run 'npm run build'`));
-  }
+export function prepareShepherd(req: SpawnRequest): PreparedShepherd {
+  if (!existsSync(SHEPHERD_PATH)) throw new SpawnError(`${SHEPHERD_PATH} is missing: run 'npm run build'`);
   for (const f of [req.dir, req.cwd, req.command, ...Object.entries(req.extraEnv ?? {}).flat()]) {
-    if (f.includes("\0")) return Promise.reject(new SpawnError("a NUL byte cannot be passed to a process"));
+    if (f.includes("\0")) throw new SpawnError("a NUL byte cannot be passed to a process");
   }
   keepOneReady = true;
   let child: ChildProcess;
   try {
     child = takeShepherd(req);
   } catch (err) {
-    return Promise.reject(new SpawnError((err as Error).message));
+    throw new SpawnError((err as Error).message);
   }
+  const pid = child.pid ?? 0;
+  return {
+    pid,
+    start: processStartTime(pid) ?? 0,
+    run: () => runJob(child, req),
+    abandon: () => child.stdin?.end(),
+  };
+}
+
+/**
+ * Starts a job under a shepherd process, which runs `shell -c command` in its own process group,
+ * copies its output into ring files and feeds it input from the FIFO `dir/stdin`. Resolves once the
+ * command is running, with its pid.
+ */
+export function spawnJob(req: SpawnRequest): Promise<JobProcess> {
+  try {
+    return prepareShepherd(req).run();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+// Gives a shepherd its job. A new one is then started for the next job, after this one has
+// answered, so that starting a process is off the path of a request.
+function runJob(child: ChildProcess, req: SpawnRequest): Promise<JobProcess> {
   const prepareNext = () =>
     setImmediate(() => {
       if (warm || !keepOneReady) return;

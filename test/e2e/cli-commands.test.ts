@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
@@ -182,18 +182,22 @@ describe("a state dir that cannot be used", () => {
     const st = tempDir("mcp-bg-state-");
     const s = await startServer({ stateDir: st.path });
     await s.close();
-    chmodSync(st.path, 0o700);
-    chmodSync(join(st.path, "state.db"), 0o600);
-    if (process.getuid?.() !== 0) chmodSync(st.path, 0o500);
+    // Owned by another user, open to its owner only: refused to this one (see runCli's unprivileged).
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) chownSync(st.path, 65534, 65534);
+    chmodSync(st.path, asRoot ? 0o700 : 0o500);
     for (const args of [[], ["list"]]) {
-      const r = await runCli(st.path, args, {}, { asNobody: true });
+      const r = await runCli(st.path, args, {}, { unprivileged: true });
       expect(r.code).toBe(args.length ? 1 : 2);
       expect(r.stderr).toMatch(new RegExp(`^mcp-bg-jobs.*: cannot use the state dir ${st.path}: permission denied`));
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
     // The database file itself.
     chmodSync(st.path, 0o777);
-    const db = await runCli(st.path, ["list"], {}, { asNobody: true });
+    if (asRoot) chownSync(join(st.path, "state.db"), 65534, 65534);
+    else chmodSync(join(st.path, "state.db"), 0o400);
+    chmodSync(join(st.path, "state.db"), asRoot ? 0o600 : 0o400);
+    const db = await runCli(st.path, ["list"], {}, { unprivileged: true });
     expect(db.stderr).toMatch(/cannot use the state database .*state\.db: permission denied/);
     chmodSync(st.path, 0o700);
     st.remove();

@@ -285,6 +285,37 @@ describe("second review round", () => {
     await s.ok("execute_command", { command: "true" });
   });
 
+  it("a start cut short is judged by the shepherd its record names: starting while it lives, lost at once when gone", async () => {
+    const state = newState();
+    const s = await server(state);
+    const owner = deadPid();
+    await waitFor(() => !isAlive(owner));
+    // A process standing in for a shepherd that got the job but has not shown its processes yet.
+    const standIn = spawn("sleep", ["300"]);
+    const pid = standIn.pid as number;
+    const start = Number(readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.split(" ")[19]);
+    const live = "44444444-0000-4000-8000-000000000002";
+    const gone = "44444444-0000-4000-8000-000000000003";
+    const insert = (id: string, shepherd: number, shepherdStart: number) =>
+      sql(
+        state,
+        "INSERT INTO jobs (job_id, command, cwd, status, started_ms, owner_pid, owner_start, shepherd_pid, shepherd_start) VALUES (?, 'x', '/', 'running', ?, ?, 1, ?, ?)",
+        id,
+        Date.now(),
+        owner,
+        shepherd,
+        shepherdStart,
+      );
+    await insert(live, pid, start);
+    // Its shepherd is gone (a pid that is no process, or another process by now): no grace to wait out.
+    await insert(gone, deadPid(), 12345);
+    expect(await status(s, gone)).toMatchObject({ status: "failed", lost: true });
+    expect(await status(s, live)).toMatchObject({ status: "running" });
+    standIn.kill("SIGKILL");
+    await waitFor(async () => (await status(s, live)).status !== "running", 5000);
+    expect(await status(s, live)).toMatchObject({ status: "failed", lost: true });
+  });
+
   it("the leftovers of a taken-over job end at the taking server's stop", async () => {
     const state = newState();
     const m = mark();

@@ -98,19 +98,25 @@ export interface CliRun {
   stderr: string;
 }
 
+/** Capabilities that let root past file permissions. */
+const DAC_CAPS = "-dac_override,-dac_read_search,-fowner";
+
 /**
- * Runs `mcp-bg-jobs ARGS` (the command line for people) on a state dir, to its end; `asNobody` runs
- * it as user 65534 when the tests run as root (root is never refused a file).
+ * Runs `mcp-bg-jobs ARGS` (the command line for people) on a state dir, to its end. `unprivileged`:
+ * when the tests run as root (never refused a file), it runs without the capabilities that override
+ * file permissions, so files owned by another user with mode 0700/0600 are refused to it as to any
+ * user, while the checkout stays readable wherever it lies (running as user nobody would need every
+ * folder above the checkout to be open to nobody).
  */
 export function runCli(
   stateDir: string,
   args: string[],
   env: Record<string, string> = {},
-  opts: { asNobody?: boolean } = {},
+  opts: { unprivileged?: boolean } = {},
 ): Promise<CliRun> {
   const asRoot = process.getuid?.() === 0;
   const argv = [process.execPath, BIN, ...args];
-  if (opts.asNobody && asRoot) argv.unshift("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups");
+  if (opts.unprivileged && asRoot) argv.unshift("setpriv", `--bounding-set=${DAC_CAPS}`, `--inh-caps=${DAC_CAPS}`);
   return new Promise((resolve) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       env: { ...cleanEnv(), MCP_BG_STATE_DIR: stateDir, ...env },
