@@ -4,6 +4,7 @@ import type { JobRecord, JobStatus } from "../jobs/job.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { readJobOutput } from "../jobs/job-output.js";
 import { writeLogs } from "./follow-logs.js";
+import { printable } from "./printable.js";
 
 /** Exit codes of the command line, for scripts. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -75,8 +76,9 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
+// Text from a job on one line of a table: runs of blanks as one space, controls shown escaped.
 const oneLine = (s: string, max: number) => {
-  const flat = s.replace(/\s+/g, " ").trim();
+  const flat = printable(s.replace(/[ \t\n]+/g, " ").trim());
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
@@ -131,9 +133,9 @@ const status: Command = {
       ["job", r.job_id],
       ["status", r.lost ? "failed (lost: its processes were gone when it was looked for)" : r.status],
       ["outcome", outcome],
-      ["command", r.command],
-      ["name", r.name ?? "-"],
-      ["cwd", r.cwd],
+      ["command", printable(r.command)],
+      ["name", r.name === null ? "-" : printable(r.name)],
+      ["cwd", printable(r.cwd)],
       ["pid", r.pid === null ? "-" : String(r.pid)],
       ["pty", r.pty ? "yes" : "no"],
       ["started", when(r.started)],
@@ -142,7 +144,7 @@ const status: Command = {
       ["exit code", r.exit_code === null ? "-" : String(r.exit_code)],
       ["signal", r.signal ?? "-"],
       ["timed out", r.timed_out ? "yes" : "no"],
-      ["output", job.dir],
+      ["output", printable(job.dir)],
     ];
     io.out(`${rows.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join("\n")}\n`);
     return EXIT.ok;
@@ -159,7 +161,7 @@ const logs: Command = {
     const follow = args.switches.has("--follow") || args.switches.has("-f");
     if (args.switches.has("--json")) {
       if (follow) throw new UsageError("--json does not go with --follow");
-      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, 0);
+      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER);
       const lastLines = (t: string) => {
         if (tail === undefined) return t;
         const lines = t.split("\n");

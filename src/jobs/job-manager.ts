@@ -288,7 +288,7 @@ export class JobManager {
 
   /** Output of a job: everything retained, or what came after a cursor. */
   output(id: string, since?: Cursor): Promise<JobOutput> {
-    return readJobOutput(this.get(id), since, this.config.maxResponseChars, this.config.maxOutputBytes);
+    return readJobOutput(this.get(id), since, this.config.maxResponseChars);
   }
 
   /** The last lines of each stream of a job. */
@@ -335,13 +335,15 @@ export class JobManager {
       }
       throw new JobError("stdin_closed", `Job ${id} has closed its stdin; it takes no more input`);
     }
+    // End of input comes after the input written before it, which a job that does not read may
+    // never take: it is asked for, and the answer does not wait for it beyond the wait's own time.
     // A terminal has no end of input to close: it reads Ctrl-D (VEOF) as one.
-    if (opts.eof && job.pty) await this.stdin.write(job.stdinPath, "\x04").catch(() => {});
+    if (opts.eof && job.pty) void this.stdin.write(job.stdinPath, "\x04").catch(() => {});
     else if (opts.eof) {
-      await this.stdin.end(job.stdinPath, { pid: job.row.shepherd_pid, start: job.row.shepherd_start });
+      void this.stdin.end(job.stdinPath, { pid: job.row.shepherd_pid, start: job.row.shepherd_start }).catch(() => {});
     }
     await wait.done;
-    return readJobOutput(job, before, this.config.maxResponseChars, this.config.maxOutputBytes);
+    return readJobOutput(job, before, this.config.maxResponseChars);
   }
 
   /**

@@ -41,18 +41,19 @@ export function currentCursor(job: Job): Cursor {
 
 const n = (x: number) => x.toLocaleString("en-US");
 
+const unstoredNote = (bytes: number) =>
+  `[mcp-bg-jobs: ${n(bytes)} bytes of this stream could not be stored (the disk was full) and are missing]`;
+
 // Puts into the text where and how much was left out, and how to read it.
-function annotate(s: StreamText, text: string, cursor: string, capBytes: number, limit: number): string {
+function annotate(s: StreamText, text: string, cursor: string, limit: number): string {
   let out = text;
   if (s.omittedBefore > 0) {
     out = `[mcp-bg-jobs: ${n(s.omittedBefore)} earlier bytes not shown (limit ${n(limit)} per result); get_job_output with since="0:0" reads from the oldest kept byte]\n${out}`;
   }
   if (s.dropped > 0) {
-    out = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(capBytes)} bytes per stream]\n${out}`;
+    out = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(s.capacity)} bytes per stream]\n${out}`;
   }
-  if (s.unstored > 0) {
-    out = `[mcp-bg-jobs: ${n(s.unstored)} bytes of this stream could not be stored (the disk was full) and are missing]\n${out}`;
-  }
+  if (s.unstored > 0) out = `${unstoredNote(s.unstored)}\n${out}`;
   if (s.omittedAfter > 0) {
     out = `${out}\n[mcp-bg-jobs: ${n(s.omittedAfter)} more bytes follow (limit ${n(limit)} per result); call get_job_output with since="${cursor}"]`;
   }
@@ -68,12 +69,7 @@ function visibleText(job: Job, s: StreamText): Promise<string> | string {
  * Reads a job's output: with `since`, what came after that cursor (the oldest part first, up to
  * `limit` characters a stream); without it, all retained output, or its newest `limit` characters.
  */
-export async function readJobOutput(
-  job: Job,
-  since: Cursor | undefined,
-  limit: number,
-  capBytes: number,
-): Promise<JobOutput> {
+export async function readJobOutput(job: Job, since: Cursor | undefined, limit: number): Promise<JobOutput> {
   const final = !job.running;
   const raw = job.pty;
   const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final, raw });
@@ -81,8 +77,8 @@ export async function readJobOutput(
   const cursor = formatCursor({ stdout: out.end, stderr: err.end });
   const cut = (s: StreamText) => s.dropped > 0 || s.omittedBefore > 0 || s.omittedAfter > 0;
   return {
-    stdout: annotate(out, await visibleText(job, out), cursor, capBytes, limit),
-    stderr: annotate(err, await visibleText(job, err), cursor, capBytes, limit),
+    stdout: annotate(out, await visibleText(job, out), cursor, limit),
+    stderr: annotate(err, await visibleText(job, err), cursor, limit),
     cursor,
     truncated: cut(out) || cut(err),
   };
@@ -103,10 +99,12 @@ export async function tailJobOutput(
 ): Promise<{ stdout: string; stderr: string }> {
   if (!job.pty) {
     const tail = (path: string) => {
-      const { text, cut } = tailText(path, lines, limit);
-      return cut
+      const { text, cut, unstored } = tailText(path, lines, limit);
+      let out = cut
         ? `[mcp-bg-jobs: these lines hold more than ${n(limit)} bytes; only their last ${n(limit)} fit in one result. search_job_output finds lines; get_job_output with since reads all]\n${text}`
         : text;
+      if (unstored > 0) out = `${unstoredNote(unstored)}\n${out}`;
+      return out;
     };
     return { stdout: tail(job.stdoutPath), stderr: tail(job.stderrPath) };
   }

@@ -1,3 +1,4 @@
+import { cutText, MAX_LINE_CHARS } from "../output/cut.js";
 import { LineScanner } from "../output/line-scanner.js";
 import { ringWritten } from "../output/ring-file.js";
 import type { Job } from "./job.js";
@@ -20,13 +21,8 @@ export interface SearchResult {
   truncated: boolean;
 }
 
-const MAX_LINE_CHARS = 1000;
-
 // A line as returned: long lines are cut, saying so.
-const shown = (text: string) =>
-  text.length > MAX_LINE_CHARS
-    ? `${text.slice(0, MAX_LINE_CHARS)}… [${text.length - MAX_LINE_CHARS} more chars]`
-    : text;
+const shown = (text: string) => cutText(text, MAX_LINE_CHARS);
 
 /**
  * Searches the retained output of both streams for lines matching `pattern`. Line numbers count

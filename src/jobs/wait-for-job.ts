@@ -1,3 +1,4 @@
+import { cutText, MAX_LINE_CHARS } from "../output/cut.js";
 import { LineScanner } from "../output/line-scanner.js";
 import { watchWrites } from "../output/watch-writes.js";
 import type { Job, JobStatus } from "./job.js";
@@ -50,7 +51,7 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
     return {
       status: job.status,
       matched: matched !== undefined,
-      match: matched ? shortLine(matched.text) : null,
+      match: matched ? cutText(matched.text, MAX_LINE_CHARS) : null,
       stream: matched?.stream ?? null,
       timed_out: timedOut,
       exit_code: job.exitCode,
@@ -149,14 +150,6 @@ export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
 
 /** Bytes of each stream one scan step reads at most. */
 const SCAN_BUDGET = 1024 * 1024;
-
-const MAX_MATCH_CHARS = 1000;
-
-// A matching line as returned: a very long one is cut, saying so.
-const shortLine = (text: string) =>
-  text.length > MAX_MATCH_CHARS
-    ? `${text.slice(0, MAX_MATCH_CHARS)}… [${text.length - MAX_MATCH_CHARS} more chars]`
-    : text;
 
 interface ScanHit {
   stream: "stdout" | "stderr";

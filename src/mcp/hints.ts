@@ -1,11 +1,20 @@
 import { describeEnd } from "../jobs/exit-description.js";
 import type { JobRecord } from "../jobs/job.js";
+import { cutText } from "../output/cut.js";
 
 /** Said whenever a result shows a job still running, so that agents wait instead of polling. */
 export const RUNNING_HINT =
   "Still running: wait_for_job waits for the end or for a line matching until=<regex>, no polling needed.";
 
+/** Longest command a job's record shows (a command may be 128 KB; the agent wrote it anyway). */
+export const RECORD_COMMAND_CHARS = 2000;
+
 /** `outcome` in words once a job has ended, `hint` while it runs: one of the two. */
 export function progressWords(record: JobRecord): { outcome?: string; hint?: string } {
   return record.status === "running" ? { hint: RUNNING_HINT } : { outcome: describeEnd(record) };
+}
+
+/** A job's record as get_job_status and the `job://ID` resource return it: bounded, with words. */
+export function recordView(record: JobRecord): JobRecord & { outcome?: string; hint?: string } {
+  return { ...record, command: cutText(record.command, RECORD_COMMAND_CHARS), ...progressWords(record) };
 }

@@ -3,7 +3,7 @@ import { JobError } from "../jobs/errors.js";
 import type { JobRecord } from "../jobs/job.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
-import { progressWords } from "./hints.js";
+import { recordView } from "./hints.js";
 import { jobOutputUri, jobUri, parseJobUri, type ResourceHub } from "./resource-hub.js";
 
 /** Job resources one client may subscribe to at once. */
@@ -53,8 +53,7 @@ export function registerJobResources(server: McpServer, jobs: JobManager): void 
       mimeType: "application/json",
     },
     (uri) => {
-      const record = jobFor(jobs, uri).record();
-      const text = JSON.stringify({ ...record, ...progressWords(record) });
+      const text = JSON.stringify(recordView(jobFor(jobs, uri).record()));
       return { contents: [{ uri: uri.href, mimeType: "application/json", text }] };
     },
   );

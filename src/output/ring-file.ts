@@ -17,6 +17,8 @@ export interface RingSlice {
   retainedFrom: number;
   /** Bytes the job wrote that could not be stored (the disk was full): not part of the stream. */
   unstored: number;
+  /** Bytes the ring keeps at most (0 for a stream that has no ring yet). */
+  capacity: number;
 }
 
 interface RingHeader {
@@ -27,7 +29,15 @@ interface RingHeader {
   unstored: number;
 }
 
-const EMPTY: RingSlice = { start: 0, end: 0, bytes: Buffer.alloc(0), written: 0, retainedFrom: 0, unstored: 0 };
+const EMPTY: RingSlice = {
+  start: 0,
+  end: 0,
+  bytes: Buffer.alloc(0),
+  written: 0,
+  retainedFrom: 0,
+  unstored: 0,
+  capacity: 0,
+};
 
 /** Largest capacity a ring may claim (1 TiB): a header claiming more is garbage. */
 const MAX_CAPACITY = 2 ** 40;
@@ -101,7 +111,7 @@ export function readRing(
       end = start + bytes.length;
       const after = readHeader(fd);
       const safeFrom = after ? Math.max(0, after.writing - capacity) : retainedFrom;
-      slice = { start, end, bytes, written, retainedFrom, unstored: header.unstored };
+      slice = { start, end, bytes, written, retainedFrom, unstored: header.unstored, capacity };
       if (safeFrom <= start || bytes.length === 0) return slice;
       if (range.fromEnd) {
         // The newest part moved on: take it again.

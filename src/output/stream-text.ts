@@ -19,6 +19,8 @@ export interface StreamText {
   written: number;
   /** Bytes the job wrote that could not be stored (the disk was full). */
   unstored: number;
+  /** Bytes the stream's log keeps at most. */
+  capacity: number;
 }
 
 /** How to read a stream: from a cursor forward, or (no `from`) the newest part. */
@@ -68,5 +70,6 @@ export function readStreamText(path: string, read: StreamRead): StreamText {
     omittedAfter: forward ? Math.max(0, slice.written - end - heldAtEnd) : 0,
     written: slice.written,
     unstored: slice.unstored,
+    capacity: slice.capacity,
   };
 }

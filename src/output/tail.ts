@@ -16,16 +16,22 @@ function countNewlines(buf: Buffer): number {
  * the end only as far as needed (and never more than `maxBytes`), so the cost follows the answer,
  * not the size of the log. `cut` says that `maxBytes` ran out before the lines were complete.
  */
-export function tailText(path: string, lines: number, maxBytes: number): { text: string; cut: boolean } {
+export function tailText(
+  path: string,
+  lines: number,
+  maxBytes: number,
+): { text: string; cut: boolean; unstored: number } {
   let chunks: Buffer[] = [];
   let total = 0;
   let newlines = 0;
   let to: number | undefined;
   let complete = false;
+  let unstored = 0;
   for (;;) {
     const want = Math.min(STEP, maxBytes - total);
     if (want <= 0) break;
     const slice = readRing(path, { to, maxBytes: want, fromEnd: true });
+    unstored = slice.unstored;
     if (slice.bytes.length === 0) {
       complete = true;
       break;
@@ -45,7 +51,7 @@ export function tailText(path: string, lines: number, maxBytes: number): { text:
   const text = cleanTerminalText(decodeUtf8(bytes));
   const all = text.split("\n");
   if (all.at(-1) === "") all.pop();
-  return { text: all.slice(-lines).join("\n"), cut: !complete };
+  return { text: all.slice(-lines).join("\n"), cut: !complete, unstored };
 }
 
 /** The last `lines` lines of a stream's ring file (see tailText). */

@@ -39,6 +39,26 @@ describe("the command line for people, on a server's state", () => {
     expect(lines[2]).toMatch(new RegExp(`^${done.job_id.slice(0, 8)}\\s+completed\\s+0\\s.*five lines: for i in`));
   });
 
+  it("list and status show a job's name, command and cwd with its terminal controls escaped, never obeyed", async () => {
+    // A window title (OSC 0), a clipboard write (OSC 52), clear screen, a one-byte CSI, a bell, a
+    // right-to-left override, and newlines that would forge a row or a field.
+    const evil = "\x1b]0;pwned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202e\nFORGED  running";
+    const dir = join(state, `cwd\x1b[31m-${marker()}`);
+    mkdirSync(dir);
+    const job = await s.ok<Status>("execute_command", { command: `true '${evil}'`, name: evil, cwd: dir });
+    await s.ok("wait_for_job", { job_id: job.job_id });
+    for (const args of [["list"], ["status", job.job_id]]) {
+      const r = await runCli(state, args);
+      expect(r.code).toBe(0);
+      // Nothing a terminal acts on but the newlines that end our own rows.
+      expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+      expect(r.stdout).toContain("\\e]0;pwned\\x07");
+      expect(r.stdout).toContain("\\x9b31m\\u202e");
+      expect(r.stdout.split("\n").filter((l) => l.startsWith("FORGED"))).toEqual([]);
+    }
+    expect((await runCli(state, ["status", job.job_id])).stdout).toContain("cwd\\e[31m-");
+  });
+
   it("list --json and --status", async () => {
     const r = await runCli(state, ["list", "--json", "--status", "failed"]);
     expect(r.code).toBe(0);

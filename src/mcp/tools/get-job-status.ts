@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
-import { progressWords } from "../hints.js";
+import { recordView } from "../hints.js";
 import { jobId, jobRecord, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
@@ -19,8 +19,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobManager): v
     },
     (args) =>
       runTool(() => {
-        const record = jobs.get(args.job_id).record();
-        return { ...record, ...progressWords(record) };
+        return recordView(jobs.get(args.job_id).record());
       }),
   );
 }

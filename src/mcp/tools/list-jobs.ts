@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
+import { cutText } from "../../output/cut.js";
 import { jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
@@ -19,7 +20,12 @@ const summary = z.object({
   exit_code: z.number().int().nullable(),
 });
 
-const output = z.object({ jobs: z.array(summary), total: z.number().int() });
+const output = z.object({ jobs: z.array(summary), total: z.number().int(), hint: z.string().optional() });
+
+/** Longest command a list shows per job. */
+const LIST_COMMAND_CHARS = 200;
+/** A list stops growing past this many characters of JSON (a host pays for every one). */
+const LIST_BUDGET_CHARS = 100_000;
 
 /** Registers list_jobs: the jobs, newest first. */
 export function registerListJobsTool(server: McpServer, jobs: JobManager): void {
@@ -35,17 +41,29 @@ export function registerListJobsTool(server: McpServer, jobs: JobManager): void 
     (args) =>
       runTool(() => {
         const { jobs: list, total } = jobs.list({ status: args.status, limit: args.limit });
-        return {
-          jobs: list.map((j) => ({
+        const shown: z.infer<typeof summary>[] = [];
+        let chars = 0;
+        for (const j of list) {
+          const entry = {
             job_id: j.job_id,
             status: j.status,
-            command: j.command,
+            command: cutText(j.command, LIST_COMMAND_CHARS),
             name: j.name,
             started: j.started,
             completed: j.completed,
             exit_code: j.exit_code,
-          })),
+          };
+          chars += JSON.stringify(entry).length + 1;
+          if (chars > LIST_BUDGET_CHARS) break;
+          shown.push(entry);
+        }
+        const cut = shown.length < list.length;
+        return {
+          jobs: shown,
           total,
+          ...(cut && {
+            hint: `Only the newest ${shown.length} of ${list.length} fit in one result: ask for fewer (limit) or one status.`,
+          }),
         };
       }),
   );
