@@ -36,6 +36,8 @@ export interface Config {
   sessionIdleSeconds: number;
   /** HTTP sessions kept at once. */
   maxSessions: number;
+  /** Longest a single tool call waits (wait_for_job, interact_with_job, kill_job), in seconds. */
+  callTimeoutSeconds: number;
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */
@@ -328,6 +330,13 @@ const SETTINGS = [
     parse: integer(1, 100_000),
     help: "HTTP sessions kept at once; the longest unused makes room (1000)",
   },
+  {
+    key: "callTimeoutSeconds",
+    env: "MCP_BG_CALL_TIMEOUT",
+    flag: "--call-timeout",
+    parse: timerSeconds,
+    help: "seconds one tool call may wait at most; many hosts give up after 60 (50)",
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Flags that take no value. */
@@ -368,6 +377,7 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     maxRequestBytes: 4 * 1024 * 1024,
     sessionIdleSeconds: 1800,
     maxSessions: 1000,
+    callTimeoutSeconds: 50,
     shutdownGraceMs: 2000,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's.
     baseEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID")),

@@ -7,7 +7,7 @@ import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
-import { ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "./config.js";
+import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "./config.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
 
@@ -56,25 +56,57 @@ function main(argv: string[]): void {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  let config: Config;
   try {
     if (args.positionals.length > 0) throw new ConfigError(`unknown command ${args.positionals[0]} (see --help)`);
-    const config = loadConfig(settingOptions(args), process.env);
-    const missing = ensureShepherd();
-    if (missing) throw new ConfigError(missing);
-    let jobs: JobManager;
-    try {
-      jobs = new JobManager(config);
-    } catch (err) {
-      if (err instanceof StoreError) throw new ConfigError(err.message);
-      throw new ConfigError(`cannot use the state dir ${config.stateDir}: ${(err as Error).message}`);
-    }
-    if (config.http) serveOnHttp(jobs, config);
-    else serveOnStdio(jobs, config);
+    config = loadConfig(settingOptions(args), process.env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`mcp-bg-jobs: ${err.message}\n`);
-    process.exit(2);
+    exitUnusable(err.message);
   }
+  // The first request is answered before the state is opened (a database to load and check, jobs
+  // of servers that died to settle): some clients give the first answer a second at most.
+  const { engine, open } = openedOnFirstUse(() => openEngine(config));
+  if (config.http) serveOnHttp(engine, config);
+  else serveOnStdio(engine, config);
+  // Right after: the first tool call should not have to wait for it either.
+  setImmediate(open);
+}
+
+// The job engine on the state dir; a state that cannot be used stops the server (exit 2).
+function openEngine(config: Config): JobManager {
+  const missing = ensureShepherd();
+  if (missing) exitUnusable(missing);
+  try {
+    return new JobManager(config);
+  } catch (err) {
+    exitUnusable(
+      err instanceof StoreError ? err.message : `cannot use the state dir ${config.stateDir}: ${(err as Error).message}`,
+    );
+  }
+}
+
+// One line on stderr, exit code 2.
+function exitUnusable(message: string): never {
+  process.stderr.write(`mcp-bg-jobs: ${message}\n`);
+  process.exit(2);
+}
+
+/** An engine that stands for the one `make` makes, made when it is first used or opened. */
+function openedOnFirstUse(make: () => JobManager): { engine: JobManager; open: () => JobManager } {
+  let real: JobManager | undefined;
+  const open = () => {
+    real ??= make();
+    return real;
+  };
+  const engine = new Proxy({} as JobManager, {
+    get(_, prop) {
+      const target = open();
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { engine, open };
 }
 
 // Runs `mcp-bg-jobs NAME ...`: the command's own options, then the settings (--state-dir ...).

@@ -104,6 +104,11 @@ export class JobManager {
     }
   }
 
+  /** Longest a single tool call may wait, in ms (MCP_BG_CALL_TIMEOUT): many hosts give up after 60 s. */
+  get callTimeoutMs(): number {
+    return this.config.callTimeoutSeconds * 1000;
+  }
+
   /** Starts a command as a background job; refuses empty, denied or over-limit requests. */
   async start(opts: StartOptions): Promise<JobRecord> {
     // Shutdown waits for starts under way, so that no job slips past it.

@@ -29,9 +29,12 @@ const hostName = (h: string) => {
 /**
  * The checks every HTTP request goes through, in this order: Host, then Origin (the DNS-rebinding
  * defence: a page on another site cannot reach this server through a name that resolves here),
- * then the bearer token, compared in constant time.
+ * then the bearer token, compared in constant time (`token: false` skips it: for answers that
+ * give nothing away, such as a 404).
  */
-export function requestGuard(settings: GuardSettings): (req: IncomingMessage) => Refusal | undefined {
+export function requestGuard(
+  settings: GuardSettings,
+): (req: IncomingMessage, opts?: { token?: boolean }) => Refusal | undefined {
   const wildcard = ["0.0.0.0", "::", "[::]"].includes(settings.host);
   const allowed = [
     ...new Set([
@@ -41,7 +44,7 @@ export function requestGuard(settings: GuardSettings): (req: IncomingMessage) =>
     ]),
   ];
   const expected = settings.authToken === undefined ? undefined : digest(settings.authToken);
-  return (req) => {
+  return (req, opts = {}) => {
     // A host name, an IPv4 or bracketed IPv6 address, and a port: nothing else (no user@host).
     if (
       req.headers.host !== undefined &&
@@ -55,7 +58,7 @@ export function requestGuard(settings: GuardSettings): (req: IncomingMessage) =>
     if (!origin.ok) return { status: 403, message: origin.message };
     // The scheme is case-insensitive (RFC 9110); the token is compared in constant time.
     const token = /^bearer +(.*)$/i.exec(req.headers.authorization ?? "")?.[1] ?? "";
-    if (expected && !timingSafeEqual(digest(token), expected)) {
+    if (expected && opts.token !== false && !timingSafeEqual(digest(token), expected)) {
       return {
         status: 401,
         message: "Unauthorized: send Authorization: Bearer <token>",

@@ -13,6 +13,7 @@ import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { requestGuard } from "./http-guards.js";
+import { feedListeners } from "./listen-feed.js";
 import { onStop } from "./lifecycle.js";
 import { nodeHandler } from "./node-fetch-handler.js";
 import { ResourceHub } from "./resource-hub.js";
@@ -33,8 +34,6 @@ const MAX_CONNECTIONS = 512;
 const HEADERS_TIMEOUT_MS = 10_000;
 /** ... and this long to send a whole request, body included. */
 const REQUEST_TIMEOUT_MS = 60_000;
-/** How often the running jobs are looked at for 2026-era listeners. */
-const MODERN_FEED_MS = 1000;
 
 const jsonError = (status: number, code: number, message: string) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
@@ -59,13 +58,18 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
   const build = (session: boolean) =>
     createServer(jobs, { keepJobs: config.keepJobs, hub: session ? hub : undefined, subscribeElsewhere: !session });
   const bus = new InMemoryServerEventBus(onerror);
-  const modern = createMcpHandler(() => build(false), {
-    legacy: "reject",
-    onerror,
-    bus,
-    maxRequestBodySize: config.maxRequestBytes,
+  const modernOptions = { legacy: "reject" as const, onerror, bus, maxRequestBodySize: config.maxRequestBytes };
+  const modern = createMcpHandler(() => build(false), modernOptions);
+  // A tool call may wait for minutes: its answer starts at once as an event stream (keep-alives
+  // flow while it waits), so that fetch clients do not give up waiting for headers. Other requests
+  // keep their plain JSON answers. Both share the bus: a notification reaches every listen stream.
+  const streaming = createMcpHandler(() => build(false), { ...modernOptions, responseMode: "sse" });
+  const modernFetch = (request: Request) =>
+    (request.headers.get("mcp-method") === "tools/call" ? streaming : modern).fetch(request);
+  const stopModernFeed = feedListeners(jobs, hub, {
+    active: () => bus.listenerCount > 0,
+    updated: (uri) => modern.notify.resourceUpdated(uri),
   });
-  const stopModernFeed = feedModernListeners(jobs, hub, bus, (uri) => modern.notify.resourceUpdated(uri));
   const stopModernList = jobs.changes.onListChanged(() => modern.notify.resourcesChanged());
 
   // A 2025-era request: to its session, or an initialize that opens one.
@@ -126,14 +130,16 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
     async (request) =>
       (await isLegacyRequest(request, undefined, { maxRequestBodySize: config.maxRequestBytes }))
         ? handleLegacy(request)
-        : modern.fetch(request),
+        : modernFetch(request),
     { maxRequestBodySize: config.maxRequestBytes, onerror },
   );
   const guard = requestGuard(config);
   const http = createHttpServer((req, res) => {
-    const refusal = guard(req);
-    if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
     const path = (req.url ?? "/").split("?")[0];
+    // Any other path is not found, token or not: a client probing for OAuth metadata
+    // (/.well-known/oauth-*) must learn there is none, not be told to authenticate.
+    const refusal = guard(req, { token: path === "/mcp" });
+    if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
     if (path !== "/mcp") return refuse(res, 404, "Not found: MCP is served at /mcp");
     // A session with a request or stream open is in use, however long that takes.
     const session = sessions.get(String(req.headers["mcp-session-id"] ?? ""));
@@ -175,7 +181,7 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
     stopModernFeed();
     stopModernList();
     await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
-    await modern.close();
+    await Promise.allSettled([modern.close(), streaming.close()]);
     http.closeAllConnections();
     await jobs.shutdown();
   });
@@ -188,54 +194,4 @@ export function serveOnHttp(jobs: JobManager, config: Config): void {
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     log("info", `listening on http://${host}:${port}/mcp`);
   });
-}
-
-/**
- * 2026-era clients subscribe through subscriptions/listen, which the SDK serves without telling
- * which URIs: while any such stream is open, every running job's resources are watched and their
- * changes published (the SDK passes each on only to listeners that asked for that URI).
- */
-function feedModernListeners(
-  jobs: JobManager,
-  hub: ResourceHub,
-  bus: InMemoryServerEventBus,
-  publish: (uri: string) => void,
-): () => void {
-  const watching = new Map<string, () => void>();
-  const tick = () => {
-    const wanted = new Set<string>();
-    if (bus.listenerCount > 0) {
-      try {
-        for (const r of jobs.list({ status: "running", limit: 500 }).jobs) wanted.add(r.job_id);
-      } catch (err) {
-        log("warn", "watching jobs for listeners", err);
-      }
-    }
-    for (const id of wanted) {
-      if (watching.has(id)) continue;
-      try {
-        const stops = [hub.subscribe(`job://${id}`, publish), hub.subscribe(`job://${id}/output`, publish)];
-        watching.set(id, () => {
-          for (const s of stops) s();
-        });
-      } catch {}
-    }
-    // A job that ended is let go at the next look: its last change has been published.
-    for (const [id, stopWatching] of watching) {
-      if (!wanted.has(id)) {
-        stopWatching();
-        watching.delete(id);
-      }
-    }
-  };
-  const timer = setInterval(tick, MODERN_FEED_MS);
-  timer.unref();
-  // A job that starts is watched at once, not at the next look: a short one would be missed.
-  const stopList = jobs.changes.onListChanged(tick);
-  return () => {
-    clearInterval(timer);
-    stopList();
-    for (const s of watching.values()) s();
-    watching.clear();
-  };
 }

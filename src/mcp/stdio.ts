@@ -3,17 +3,47 @@ import type { Config } from "../cli/config.js";
 import type { JobManager } from "../jobs/job-manager.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
+import { feedListeners } from "./listen-feed.js";
 import { ResourceHub } from "./resource-hub.js";
+import { chain } from "./resources.js";
 import { createServer } from "./server.js";
 
 /**
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
- * every job it runs (short grace; none with keep-jobs) and exits.
+ * every job it runs (short grace; none with keep-jobs) and exits. A 2025-era client subscribes
+ * with resources/subscribe; a 2026-era one with subscriptions/listen, served by the SDK, which
+ * passes on the change notifications this server's instance sends (and drops those nobody asked for).
  */
 export function serveOnStdio(jobs: JobManager, config: Pick<Config, "keepJobs">): void {
   const hub = new ResourceHub(jobs);
   const handle = serveStdio(
-    (ctx) => createServer(jobs, { keepJobs: config.keepJobs, hub: ctx.era === "legacy" ? hub : undefined }),
+    (ctx) => {
+      if (ctx.era === "legacy") return createServer(jobs, { keepJobs: config.keepJobs, hub });
+      const server = createServer(jobs, { keepJobs: config.keepJobs, subscribeElsewhere: true });
+      const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
+      const stops: (() => void)[] = [];
+      let closed = false;
+      // Started once the first request has been answered: it opens the state.
+      setImmediate(() => {
+        if (closed) return;
+        stops.push(feedListeners(jobs, hub, { active: () => true, updated: send }));
+        stops.push(
+          jobs.changes.onListChanged(() => {
+            try {
+              server.sendResourceListChanged();
+            } catch (err) {
+              log("warn", "resources/list_changed", err);
+            }
+          }),
+        );
+      });
+      // The SDK may build an instance to probe the era and close it if the client turns out older.
+      chain(server, "onclose", () => {
+        closed = true;
+        for (const stop of stops) stop();
+      });
+      return server;
+    },
     {
       onerror: (err) => log("warn", "transport", err),
     },

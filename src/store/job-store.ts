@@ -1,6 +1,7 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
-import Database from "libsql";
+import { createRequire } from "node:module";
+import type Database from "libsql";
 import { ensureDir } from "./ensure-dir.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -53,6 +54,9 @@ export interface JobEnd {
   endedMs: number;
   lost: boolean;
 }
+
+// Loaded when a store is opened, not with the program: a server answers its first request sooner.
+const loadDatabase = () => createRequire(import.meta.url)("libsql") as typeof Database;
 
 /** The state database cannot be opened or used; the message names the file. */
 export class StoreError extends Error {}
@@ -125,7 +129,7 @@ export class JobStore {
       throw unusable(err);
     }
     try {
-      this.db = new Database(this.path, { timeout: 10_000 });
+      this.db = new (loadDatabase())(this.path, { timeout: 10_000 });
       this.db.exec("PRAGMA busy_timeout = 10000");
       this.db.exec("PRAGMA journal_mode = WAL");
       // In WAL mode, NORMAL never corrupts and survives any process crash; only a power cut may

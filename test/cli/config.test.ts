@@ -288,6 +288,15 @@ const SETTINGS: SettingCase[] = [
     flagValue: "1",
     flagExpect: 1,
   },
+  {
+    env: "MCP_BG_CALL_TIMEOUT",
+    flag: "--call-timeout",
+    key: "callTimeoutSeconds",
+    envValue: "600",
+    envExpect: 600,
+    flagValue: "2.5",
+    flagExpect: 2.5,
+  },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {
@@ -424,6 +433,8 @@ const BAD: [string, string, string][] = [
   ["MCP_BG_ALLOWED_HOSTS", "--allowed-hosts", "user@box"],
   ["MCP_BG_AUTH_TOKEN", "--auth-token", "short"],
   ["MCP_BG_MAX_REQUEST_SIZE", "--max-request-size", "lots"],
+  ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "0"],
+  ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "forever"],
 ];
 
 describe("bad values", () => {

@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { type JobManager, MAX_TIMEOUT_SECONDS } from "../../jobs/job-manager.js";
 import { jobStatus } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -28,8 +29,8 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobManager):
       title: "Start a background job",
       description:
         "Start a shell command as a background job and return at once with its job_id. For servers, builds, tests: anything that runs a while. Then: tail_job_output or get_job_output to read, interact_with_job for stdin, kill_job to stop.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
     (args) =>

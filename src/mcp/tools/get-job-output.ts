@@ -4,6 +4,7 @@ import type { JobManager } from "../../jobs/job-manager.js";
 import { parseCursor } from "../../jobs/job-output.js";
 import { progressWords } from "../hints.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -21,8 +22,8 @@ export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): v
       title: "Job output",
       description:
         "A job's stdout and stderr as text (escape codes removed): all that is kept, newest part if long. Pass `since` (the `cursor` of an earlier result) to get only newer output.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>

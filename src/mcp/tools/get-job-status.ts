@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { recordView } from "../hints.js";
 import { jobId, jobRecord, words } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 /** Registers get_job_status: one job's record. */
@@ -13,8 +14,8 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobManager): v
       title: "Job status",
       description:
         "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, and the outcome in words.",
-      inputSchema: z.object({ job_id: jobId }),
-      outputSchema: jobRecord.extend(words),
+      inputSchema: nullAsAbsent(z.object({ job_id: jobId })),
+      outputSchema: uniformNullables(jobRecord.extend(words)),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>

@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { jobId, streams } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -22,11 +23,17 @@ export function registerInteractWithJobTool(server: McpServer, jobs: JobManager)
       title: "Send input to a job",
       description:
         "Write text to a running job's stdin and return what it printed after that: once it has been quiet ~250 ms, exited, or wait_ms (2000) passed.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     (args) =>
-      runTool(() => jobs.interact(args.job_id, args.input, { waitMs: args.wait_ms, raw: args.raw, eof: args.eof })),
+      runTool(() =>
+        jobs.interact(args.job_id, args.input, {
+          waitMs: Math.min(args.wait_ms ?? 2000, jobs.callTimeoutMs),
+          raw: args.raw,
+          eof: args.eof,
+        }),
+      ),
   );
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { withProgress } from "../progress.js";
 import { jobId } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 /** Signals kill_job accepts. */
@@ -17,7 +18,10 @@ const input = z.object({
   grace_seconds: z.number().min(0).max(3600).optional().describe("Seconds before SIGKILL (default 5)"),
 });
 
-const output = z.object({ status: z.enum(["killed", "already_terminated", "not_found"]) });
+const output = z.object({
+  status: z.enum(["killed", "already_terminated", "not_found", "killing"]),
+  hint: z.string().optional(),
+});
 
 /** Registers kill_job: end a job and everything it started. */
 export function registerKillJobTool(server: McpServer, jobs: JobManager): void {
@@ -26,16 +30,26 @@ export function registerKillJobTool(server: McpServer, jobs: JobManager): void {
     {
       title: "Kill a job",
       description:
-        "Stop a job and every process it started: the signal (SIGTERM) to its process group, SIGKILL to what is left after grace_seconds (5). Returns when all are gone: killed, already_terminated or not_found.",
-      inputSchema: input,
-      outputSchema: output,
+        "Stop a job and every process it started: the signal (SIGTERM) to its process group, SIGKILL to what is left after grace_seconds (5). Returns when all are gone: killed, already_terminated or not_found (killing if the grace outlasts one call).",
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     (args, ctx) =>
       runTool(async () => {
         const grace = args.grace_seconds ?? 5;
         const kill = jobs.kill(args.job_id, { signal: args.signal, graceMs: grace * 1000 });
-        return { status: await withProgress(ctx, grace, `killing job ${args.job_id}`, kill) };
+        // A grace longer than a call may wait: the kill goes on after the answer, which says so.
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<"killing">((r) => (timer = setTimeout(() => r("killing"), jobs.callTimeoutMs)));
+        const status = await withProgress(ctx, grace, `killing job ${args.job_id}`, Promise.race([kill, bound]));
+        clearTimeout(timer);
+        if (status !== "killing") return { status };
+        kill.catch(() => {});
+        return {
+          status,
+          hint: `Signalled; what is left gets SIGKILL when the ${grace} s grace ends. wait_for_job tells when it has ended.`,
+        };
       }),
   );
 }

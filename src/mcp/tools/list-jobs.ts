@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { cutText } from "../../output/cut.js";
 import { jobStatus } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -34,8 +35,8 @@ export function registerListJobsTool(server: McpServer, jobs: JobManager): void 
     {
       title: "List jobs",
       description: "List jobs, newest first (default 100), optionally by status. `total` counts all that match.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { compileSafeRegex } from "../../output/safe-regex.js";
 import { jobId } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -30,8 +31,8 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager)
       title: "Search job output",
       description:
         "Find lines matching a regex in a job's kept stdout and stderr: stream, 1-based line number, text, optional context. `total_matches` counts all.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { progressWords } from "../hints.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -23,8 +24,8 @@ export function registerTailJobOutputTool(server: McpServer, jobs: JobManager): 
     {
       title: "Tail job output",
       description: "The last `lines` lines (default 50) of a job's stdout and stderr. The cheap way to check on a job.",
-      inputSchema: input,
-      outputSchema: z.object({ ...streams, status: jobStatus, ...words }),
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(z.object({ ...streams, status: jobStatus, ...words })),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>

@@ -6,6 +6,7 @@ import { parseCursor } from "../../jobs/job-output.js";
 import { compileSafeRegex } from "../../output/safe-regex.js";
 import { withProgress } from "../progress.js";
 import { jobId, jobStatus } from "../schemas.js";
+import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -16,7 +17,12 @@ const input = z.object({
     .optional()
     .describe("Regex (JS syntax, no lookaround); return when a line of stdout or stderr matches"),
   since: z.string().optional().describe("Cursor: only output after it counts (default: all output)"),
-  timeout_seconds: z.number().positive().max(3600).optional().describe("Longest wait (default 30)"),
+  timeout_seconds: z
+    .number()
+    .positive()
+    .max(3600)
+    .optional()
+    .describe("Longest wait (default 30; one call waits at most 50 s, then says how to wait on)"),
 });
 
 const output = z.object({
@@ -39,8 +45,8 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
       title: "Wait for a job",
       description:
         "Wait until a job ends, or a line of its output matches `until` (earlier lines count too), or timeout_seconds (30) pass. Use instead of polling: e.g. until='listening on|ready' for a server.",
-      inputSchema: input,
-      outputSchema: output,
+      inputSchema: nullAsAbsent(input),
+      outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, ctx) =>
@@ -48,17 +54,24 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
         const job = jobs.get(args.job_id);
         const until = args.until === undefined ? undefined : compileSafeRegex(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
-        const timeoutSeconds = args.timeout_seconds ?? 30;
+        // No call waits past the bound hosts allow; a longer wait is several calls.
+        const asked = args.timeout_seconds ?? 30;
+        const seconds = Math.min(asked, jobs.callTimeoutMs / 1000);
         const result = await withProgress(
           ctx,
-          timeoutSeconds,
+          seconds,
           `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
-          jobs.wait(job.id, { until, since, timeoutMs: timeoutSeconds * 1000, signal: ctx.mcpReq.signal }),
+          jobs.wait(job.id, { until, since, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
         );
+        const again = `call wait_for_job again with since="${result.cursor}"`;
         const words =
-          result.status === "running"
-            ? { hint: `Still running. To wait on, call wait_for_job again with since="${result.cursor}".` }
-            : { outcome: describeEnd({ ...job.record(), status: result.status }) };
+          result.status !== "running"
+            ? { outcome: describeEnd({ ...job.record(), status: result.status }) }
+            : result.timed_out && asked > seconds
+              ? {
+                  hint: `Still running after ${seconds} s, the longest one call waits here (MCP_BG_CALL_TIMEOUT). To wait on, ${again}.`,
+                }
+              : { hint: `Still running. To wait on, ${again}.` };
         return { ...result, ...words };
       }),
   );
