@@ -4,9 +4,7 @@
 import { chmodSync } from "node:fs";
 import { build } from "esbuild";
 
-await build({
-  entryPoints: ["dist/cli/main.js"],
-  outfile: "dist/mcp-bg-jobs.mjs",
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
@@ -17,5 +15,8 @@ await build({
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
   logLevel: "warning",
-});
+};
+await build({ ...common, entryPoints: ["dist/cli/main.js"], outfile: "dist/mcp-bg-jobs.mjs" });
+// The thread that matches callers' patterns and renders terminals (src/output/text-workers.ts).
+await build({ ...common, entryPoints: ["dist/output/text-worker.js"], outfile: "dist/text-worker.mjs" });
 chmodSync("dist/mcp-bg-jobs.mjs", 0o755);

@@ -161,7 +161,7 @@ const logs: Command = {
     const follow = args.switches.has("--follow") || args.switches.has("-f");
     if (args.switches.has("--json")) {
       if (follow) throw new UsageError("--json does not go with --follow");
-      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER);
+      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, jobs.text);
       const lastLines = (t: string) => {
         if (tail === undefined) return t;
         const lines = t.split("\n");

@@ -81,7 +81,9 @@ function openEngine(config: Config): JobManager {
     return new JobManager(config);
   } catch (err) {
     exitUnusable(
-      err instanceof StoreError ? err.message : `cannot use the state dir ${config.stateDir}: ${(err as Error).message}`,
+      err instanceof StoreError
+        ? err.message
+        : `cannot use the state dir ${config.stateDir}: ${(err as Error).message}`,
     );
   }
 }

@@ -3,6 +3,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
+import type { SearchResult } from "../output/search-lines.js";
+import { TextWorkers } from "../output/text-workers.js";
 import { JobStdin } from "../process/job-stdin.js";
 import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
@@ -28,7 +30,6 @@ import { checkStrings, newJobRow, resolveCwd, type StartOptions } from "./new-jo
 import { lostEnd } from "./observe-job.js";
 import { waitForQuietOutput } from "./quiet-output.js";
 import { dropExpired, dropFinished } from "./retention.js";
-import { type SearchResult, searchJobOutput } from "./search-output.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
 export type { StartOptions } from "./new-job.js";
@@ -60,6 +61,8 @@ export class JobManager {
   private readonly stdin = new JobStdin();
   /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
   readonly changes: JobChanges;
+  /** Where callers' patterns are matched and terminals rendered, off the server's own thread. */
+  readonly text = new TextWorkers();
   /** Running jobs this server owns (started or taken over): they take its slots. */
   private readonly mine = new Set<string>();
   /** Jobs this server is killing now. */
@@ -293,24 +296,29 @@ export class JobManager {
 
   /** Output of a job: everything retained, or what came after a cursor. */
   output(id: string, since?: Cursor): Promise<JobOutput> {
-    return readJobOutput(this.get(id), since, this.config.maxResponseChars);
+    return readJobOutput(this.get(id), since, this.config.maxResponseChars, this.text);
   }
 
   /** The last lines of each stream of a job. */
   tail(id: string, lines: number): Promise<{ stdout: string; stderr: string }> {
-    return tailJobOutput(this.get(id), lines, this.config.maxResponseChars);
+    return tailJobOutput(this.get(id), lines, this.config.maxResponseChars, this.text);
   }
 
   /** Waits for a job to end, or for a line of its output to match; see waitForJob. */
   wait(id: string, opts: WaitOptions): Promise<WaitResult> {
     const job = this.get(id);
     this.registry.follow(job);
-    return waitForJob(job, opts);
+    return waitForJob(job, this.text, opts);
   }
 
-  /** Searches a job's retained output for lines matching a pattern. */
-  search(id: string, pattern: RegExp, opts: { contextLines: number; maxMatches: number }): SearchResult {
-    return searchJobOutput(this.get(id), pattern, { ...opts, maxChars: this.config.maxResponseChars });
+  /** Searches a job's retained output for lines matching a caller's pattern (in a text worker). */
+  search(id: string, pattern: string, opts: { contextLines: number; maxMatches: number }): Promise<SearchResult> {
+    const job = this.get(id);
+    const streams = [
+      { name: "stdout" as const, path: job.stdoutPath },
+      { name: "stderr" as const, path: job.stderrPath },
+    ];
+    return this.text.search(pattern, streams, { ...opts, maxChars: this.config.maxResponseChars });
   }
 
   /**
@@ -348,7 +356,7 @@ export class JobManager {
       void this.stdin.end(job.stdinPath, { pid: job.row.shepherd_pid, start: job.row.shepherd_start }).catch(() => {});
     }
     await wait.done;
-    return readJobOutput(job, before, this.config.maxResponseChars);
+    return readJobOutput(job, before, this.config.maxResponseChars, this.text);
   }
 
   /**
@@ -425,6 +433,7 @@ export class JobManager {
   /** Stops watching jobs and closes the state database (the command line when done; shutdown). */
   close(): void {
     for (const job of this.registry.known()) job.stopWatching?.();
+    this.text.close();
     this.store.close();
   }
 }

@@ -1,7 +1,7 @@
 import { ringWritten } from "../output/ring-file.js";
 import { readStreamText, type StreamText } from "../output/stream-text.js";
 import { tailText } from "../output/tail.js";
-import { renderTerminal } from "../output/terminal-render.js";
+import type { TextWorkers } from "../output/text-workers.js";
 import { JobError } from "./errors.js";
 import type { Job } from "./job.js";
 
@@ -60,16 +60,26 @@ function annotate(s: StreamText, text: string, cursor: string, limit: number): s
   return out;
 }
 
-// The text a reader sees: a PTY job's output rendered as its terminal shows it.
-function visibleText(job: Job, s: StreamText): Promise<string> | string {
-  return job.pty ? renderTerminal(s.text, PTY_SIZE.cols, PTY_SIZE.rows) : s.text;
+// The text a reader sees: a PTY job's output rendered as its terminal shows it (in a text worker),
+// at most `limit` characters of it (a few bytes can ask a terminal to repeat a character thousands
+// of times): the newest part, saying so.
+async function visibleText(job: Job, s: StreamText, limit: number, text: TextWorkers): Promise<string> {
+  if (!job.pty) return s.text;
+  const shown = await text.render(s.text, PTY_SIZE.cols, PTY_SIZE.rows);
+  if (shown.length <= limit) return shown;
+  return `[mcp-bg-jobs: the rendered terminal holds ${n(shown.length)} characters; the newest ${n(limit)} are shown]\n${shown.slice(shown.length - limit)}`;
 }
 
 /**
  * Reads a job's output: with `since`, what came after that cursor (the oldest part first, up to
  * `limit` characters a stream); without it, all retained output, or its newest `limit` characters.
  */
-export async function readJobOutput(job: Job, since: Cursor | undefined, limit: number): Promise<JobOutput> {
+export async function readJobOutput(
+  job: Job,
+  since: Cursor | undefined,
+  limit: number,
+  text: TextWorkers,
+): Promise<JobOutput> {
   const final = !job.running;
   const raw = job.pty;
   const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final, raw });
@@ -77,8 +87,8 @@ export async function readJobOutput(job: Job, since: Cursor | undefined, limit: 
   const cursor = formatCursor({ stdout: out.end, stderr: err.end });
   const cut = (s: StreamText) => s.dropped > 0 || s.omittedBefore > 0 || s.omittedAfter > 0;
   return {
-    stdout: annotate(out, await visibleText(job, out), cursor, limit),
-    stderr: annotate(err, await visibleText(job, err), cursor, limit),
+    stdout: annotate(out, await visibleText(job, out, limit, text), cursor, limit),
+    stderr: annotate(err, await visibleText(job, err, limit, text), cursor, limit),
     cursor,
     truncated: cut(out) || cut(err),
   };
@@ -96,6 +106,7 @@ export async function tailJobOutput(
   job: Job,
   lines: number,
   limit: number,
+  text: TextWorkers,
 ): Promise<{ stdout: string; stderr: string }> {
   if (!job.pty) {
     const tail = (path: string) => {
@@ -110,5 +121,5 @@ export async function tailJobOutput(
   }
   const final = !job.running;
   const out = readStreamText(job.stdoutPath, { maxBytes: limit, final, raw: true });
-  return { stdout: lastLines(await visibleText(job, out), lines), stderr: "" };
+  return { stdout: lastLines(await visibleText(job, out, limit, text), lines), stderr: "" };
 }

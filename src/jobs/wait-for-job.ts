@@ -1,13 +1,13 @@
 import { cutText, MAX_LINE_CHARS } from "../output/cut.js";
-import { LineScanner } from "../output/line-scanner.js";
+import type { ScanSession, TextWorkers } from "../output/text-workers.js";
 import { watchWrites } from "../output/watch-writes.js";
 import type { Job, JobStatus } from "./job.js";
 import { type Cursor, currentCursor, formatCursor } from "./job-output.js";
 
 /** What a wait is for, and how long it may take. */
 export interface WaitOptions {
-  /** Return when a line of output (stdout or stderr) matches; without it, wait for the end. */
-  until?: RegExp;
+  /** Return when a line of output (stdout or stderr) matches this pattern; without it, wait for the end. */
+  until?: string;
   /** Look only at output after this cursor; without it, at all retained output. */
   since?: Cursor;
   timeoutMs: number;
@@ -30,128 +30,103 @@ export interface WaitResult {
   cursor: string;
 }
 
+/** Bytes of each stream one scan step reads at most. */
+const SCAN_BUDGET = 1024 * 1024;
+
 /**
  * Waits until the job ends, a line of its output matches `until` (lines printed before the call
  * count, from `since` on), the timeout passes, or the signal aborts. Driven by write events on the
- * job's output files and by its end, never by polling; per-line work happens only while it waits.
+ * job's output files and by its end, never by polling. The pattern is matched in a text worker
+ * (see TextWorkers), a step at a time, so that neither a fast printer nor a costly pattern holds
+ * the server; a pattern whose matching is cut off ends the wait with an error.
  */
-export function waitForJob(job: Job, opts: WaitOptions): Promise<WaitResult> {
+export async function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Promise<WaitResult> {
   const from = opts.since ?? { stdout: 0, stderr: 0 };
-  const scanners = opts.until
-    ? {
-        stdout: new LineScanner(job.stdoutPath, from.stdout),
-        stderr: new LineScanner(job.stderrPath, from.stderr),
-      }
+  const session = opts.until
+    ? await text.openScan(opts.until, [
+        { name: "stdout", path: job.stdoutPath, from: from.stdout },
+        { name: "stderr", path: job.stderrPath, from: from.stderr },
+      ])
     : undefined;
-  const result = (matched: ScanHit | undefined, timedOut: boolean): WaitResult => {
+  const result = (hit: { stream: "stdout" | "stderr"; text: string } | null, timedOut: boolean): WaitResult => {
     const end = currentCursor(job);
-    const cursor: Cursor = scanners
-      ? { stdout: scanners.stdout.offset, stderr: scanners.stderr.offset }
+    const [stdout, stderr] = session?.cursor ?? [];
+    const cursor: Cursor = session
+      ? { stdout: stdout ?? from.stdout, stderr: stderr ?? from.stderr }
       : { stdout: Math.max(end.stdout, from.stdout), stderr: Math.max(end.stderr, from.stderr) };
     return {
       status: job.status,
-      matched: matched !== undefined,
-      match: matched ? cutText(matched.text, MAX_LINE_CHARS) : null,
-      stream: matched?.stream ?? null,
+      matched: hit !== null,
+      match: hit ? cutText(hit.text, MAX_LINE_CHARS) : null,
+      stream: hit?.stream ?? null,
       timed_out: timedOut,
       exit_code: job.exitCode,
       cursor: formatCursor(cursor),
     };
   };
-  // Looks at new lines of both streams, at most SCAN_BUDGET bytes each per call; `final` once the
-  // job has ended and its output is complete.
-  const scan = (final: boolean): ScanHit | undefined => {
-    if (!scanners || !opts.until) return undefined;
-    const re = opts.until;
-    for (const stream of ["stdout", "stderr"] as const) {
-      let hit: string | undefined;
-      scanners[stream].scan(
-        (line) => {
-          if (!re.test(line.text)) return false;
-          hit = line.text;
-          return true;
-        },
-        final,
-        { maxBytes: SCAN_BUDGET },
-      );
-      if (hit !== undefined) return { stream, text: hit };
-    }
-    // A prompt waits on a line without a newline: it counts too (once the scan has caught up).
-    for (const stream of ["stdout", "stderr"] as const) {
-      const line = scanners[stream].behind ? undefined : scanners[stream].pending;
-      if (line && re.test(line.text)) {
-        scanners[stream].offset = line.end;
-        return { stream, text: line.text };
-      }
-    }
-    return undefined;
-  };
-  const behind = () => scanners !== undefined && (scanners.stdout.behind || scanners.stderr.behind);
-
   return new Promise((resolve, reject) => {
-    let stopWatching = () => {};
     let done = false;
-    let timer: NodeJS.Timeout | undefined;
+    let stepping = false;
+    let again = false;
     let ended = !job.running;
-    let queued = false;
-    const finish = (value: WaitResult) => {
-      if (done) return;
+    let timer: NodeJS.Timeout | undefined;
+    let stopWatching = () => {};
+    const settle = () => {
       done = true;
-      // What a wait holds must not outlive it: the end hook below stays until the job ends.
-      scanners?.stdout.release();
-      scanners?.stderr.release();
+      session?.close();
       stopWatching();
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
+    };
+    const finish = (value: WaitResult) => {
+      if (done) return;
+      settle();
       resolve(value);
     };
-    // Whatever happens in an event callback ends this wait, never the server.
-    const guard = (fn: () => void) => () => {
+    const fail = (err: unknown) => {
       if (done) return;
-      try {
-        fn();
-      } catch (err) {
-        done = true;
-        stopWatching();
-        clearTimeout(timer);
-        reject(err);
-      }
+      settle();
+      reject(err);
     };
-    // One scan step; output left to read is read in later steps, so that other requests are served
-    // meanwhile (a job printing faster than it can be scanned must not hold the server).
-    const step = guard(() => {
-      queued = false;
-      const final = ended;
-      const hit = scan(final);
-      if (hit) return finish(result(hit, false));
-      if (behind()) {
-        queued = true;
-        setImmediate(step);
+    // Steps one at a time; an event during a step asks for one more after it.
+    const step = async () => {
+      if (done) return;
+      if (stepping) {
+        again = true;
         return;
       }
-      if (final) finish(result(undefined, false));
-    });
-    const onAbort = guard(() => finish(result(undefined, false)));
+      stepping = true;
+      try {
+        do {
+          again = false;
+          const final = ended;
+          if (!session) {
+            if (final) finish(result(null, false));
+            break;
+          }
+          const s = await stepOf(session, final);
+          if (done) break;
+          if (s.hit) finish(result(s.hit, false));
+          else if (s.behind) again = true;
+          else if (final) finish(result(null, false));
+        } while (again && !done);
+      } catch (err) {
+        fail(err);
+      } finally {
+        stepping = false;
+      }
+    };
+    const onAbort = () => finish(result(null, false));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener("abort", onAbort);
-    step();
-    if (done || ended) return;
-    if (scanners) stopWatching = watchWrites(job.dir, () => queued || step());
+    if (session) stopWatching = watchWrites(job.dir, () => void step());
     job.ended.then(() => {
       ended = true;
-      if (!queued) step();
+      void step();
     });
-    timer = setTimeout(
-      guard(() => finish(result(scan(false), true))),
-      opts.timeoutMs,
-    );
+    timer = setTimeout(() => finish(result(null, true)), opts.timeoutMs);
+    void step();
   });
 }
 
-/** Bytes of each stream one scan step reads at most. */
-const SCAN_BUDGET = 1024 * 1024;
-
-interface ScanHit {
-  stream: "stdout" | "stderr";
-  text: string;
-}
+const stepOf = (session: ScanSession, final: boolean) => session.step(final, SCAN_BUDGET);

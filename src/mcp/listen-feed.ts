@@ -33,7 +33,10 @@ export function feedListeners(jobs: JobManager, hub: ResourceHub, target: FeedTa
     for (const id of wanted) {
       if (watching.has(id)) continue;
       try {
-        const stops = [hub.subscribe(`job://${id}`, target.updated), hub.subscribe(`job://${id}/output`, target.updated)];
+        const stops = [
+          hub.subscribe(`job://${id}`, target.updated),
+          hub.subscribe(`job://${id}/output`, target.updated),
+        ];
         watching.set(id, () => {
           for (const s of stops) s();
         });

@@ -11,11 +11,10 @@ setFlagsFromString("--regexp-backtracks-before-fallback=10000");
 export class PatternError extends Error {}
 
 /**
- * Compiles a caller's regular expression so that no input can make it take exponential time.
- * Backreferences and lookaround are refused: they are what makes a regex unbounded. So are flags:
- * V8's linear-time engine has no case-insensitive mode (write `[Ee]rror`).
+ * Refuses what the rules refuse by the pattern's text alone (length, repeat counts): cheap, and
+ * run where a call arrives. Compiling and matching happen in a worker (see text-workers.ts).
  */
-export function compileSafeRegex(source: string): RegExp {
+export function checkPatternText(source: string): string {
   if (source.length > MAX_PATTERN_CHARS) {
     throw new PatternError(`Pattern is too long (${source.length} characters; at most ${MAX_PATTERN_CHARS})`);
   }
@@ -25,6 +24,16 @@ export function compileSafeRegex(source: string): RegExp {
       `Pattern ${JSON.stringify(source)} repeats more than 16 times (${count[0]}), which the linear-time engine that keeps patterns safe cannot run: use + or * instead (e.g. [0-9a-f]+)`,
     );
   }
+  return source;
+}
+
+/**
+ * Compiles a caller's regular expression so that no input can make it take exponential time.
+ * Backreferences and lookaround are refused: they are what makes a regex unbounded. So are flags:
+ * V8's linear-time engine has no case-insensitive mode (write `[Ee]rror`).
+ */
+export function compileSafeRegex(source: string): RegExp {
+  checkPatternText(source);
   let re: RegExp;
   try {
     new RegExp(source, "l");
@@ -35,7 +44,7 @@ export function compileSafeRegex(source: string): RegExp {
     const why = (err as Error).message.slice(0, 200);
     if (/linear time/.test(why)) {
       throw new PatternError(
-        `Pattern ${JSON.stringify(source)} uses backreferences or lookaround, which are not supported`,
+        `Pattern ${JSON.stringify(source)} cannot run in linear time: backreferences, lookaround and repeats nested in repeats are not supported`,
       );
     }
     throw new PatternError(`Invalid regular expression ${JSON.stringify(source)}: ${why}`);

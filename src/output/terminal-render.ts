@@ -7,14 +7,36 @@ const loadXterm = () => {
 
 const MAX_SCROLLBACK = 20_000;
 
+// A control sequence (CSI): ESC [ or the one-byte 0x9b, parameters, intermediates, a final byte.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a control sequence starts with one
+const CSI = /(\x1b\[|\x9b)([0-?]*)([ -/]*)([@-~])/g;
+
+// The work a terminal does for some sequences grows with their count (scroll, insert or delete
+// lines, repeat a character, tab): a few bytes could ask for billions of rows. Each count is cut
+// to what the screen can show, which looks the same; any other number to 9999.
+function clampCounts(text: string, cols: number, rows: number): string {
+  if (!text.includes("\x1b[") && !text.includes("\x9b")) return text;
+  return text.replace(CSI, (seq, intro: string, params: string, inter: string, final: string) => {
+    if (!/\d{4}/.test(params)) return seq;
+    let max = 9999;
+    if (inter === "") {
+      if ("STLM".includes(final)) max = rows;
+      else if ("@PXIZ".includes(final)) max = cols;
+      else if (final === "b") max = cols * rows;
+    }
+    return `${intro}${params.replace(/\d+/g, (n) => String(Math.min(Number(n), max)))}${inter}${final}`;
+  });
+}
+
 /**
  * Renders what a program wrote to a terminal as the text a person would see on it: escape
  * sequences applied (colours dropped, cursor moves and erases done), `\r\n` as line ends, redraws
  * collapsed, wrapped rows joined back into their line. Ends with a newline when the cursor sits on
  * an empty line after the text.
  */
-export async function renderTerminal(text: string, cols: number, rows: number): Promise<string> {
-  if (text === "") return "";
+export async function renderTerminal(raw: string, cols: number, rows: number): Promise<string> {
+  if (raw === "") return "";
+  const text = clampCounts(raw, cols, rows);
   let newlines = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) newlines++;
   // Rows the text can fill: one per line end, plus one per `cols` characters of wrapped lines.

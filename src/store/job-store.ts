@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
-import { join } from "node:path";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import type Database from "libsql";
 import { ensureDir } from "./ensure-dir.js";
 import { MIGRATIONS } from "./migrations.js";

@@ -51,6 +51,7 @@ describe("the command line for people, on a server's state", () => {
       const r = await runCli(state, args);
       expect(r.code).toBe(0);
       // Nothing a terminal acts on but the newlines that end our own rows.
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may be printed
       expect(r.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
       expect(r.stdout).toContain("\\e]0;pwned\\x07");
       expect(r.stdout).toContain("\\x9b31m\\u202e");

@@ -225,7 +225,10 @@ describe("strict clients", () => {
     const typeLists: string[] = [];
     let anyOfNulls = 0;
     const walk = (node: unknown, path: string) => {
-      if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${path}[${i}]`));
+      if (Array.isArray(node)) {
+        for (const [i, n] of node.entries()) walk(n, `${path}[${i}]`);
+        return;
+      }
       if (node === null || typeof node !== "object") return;
       const o = node as Record<string, unknown>;
       if (Array.isArray(o.type)) typeLists.push(path);

@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, processesMatching, waitFor } from "../helpers.js";
 import { type Status, useDurableFixture } from "./durable-fixture.js";
-import { type Harness, runCli } from "./harness.js";
+import { runCli } from "./harness.js";
 
 // Cases found by a hostile review of durability: each failed before its fix.
 

@@ -116,7 +116,7 @@ describe("output is safe", () => {
     expect(tail.stdout.endsWith("0010")).toBe(true);
     expect(tail.stdout.length).toBeLessThan(2000 + 300);
     const fits = await s.ok<{ stdout: string }>("tail_job_output", { job_id, lines: 1 });
-    expect(fits.stdout).toBe("0".repeat(998) + "10");
+    expect(fits.stdout).toBe(`${"0".repeat(998)}10`);
     // A very long matching line comes back cut, saying so.
     const long = await run('printf "%05000d\\n" 7');
     const wait = await s.ok<{ match: string }>("wait_for_job", { job_id: long, until: "7$" });

@@ -87,6 +87,7 @@ describe("readStreamText on output of the real shepherd", () => {
       omittedAfter: 0,
       written: 0,
       unstored: 0,
+      capacity: 0,
     });
   });
 

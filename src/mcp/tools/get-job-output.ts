@@ -3,8 +3,8 @@ import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { parseCursor } from "../../jobs/job-output.js";
 import { progressWords } from "../hints.js";
-import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({

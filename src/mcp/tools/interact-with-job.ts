@@ -1,8 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
-import { jobId, streams } from "../schemas.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId, streams } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({

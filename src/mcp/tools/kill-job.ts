@@ -2,8 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { withProgress } from "../progress.js";
-import { jobId } from "../schemas.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 /** Signals kill_job accepts. */

@@ -1,9 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
-import { compileSafeRegex } from "../../output/safe-regex.js";
-import { jobId } from "../schemas.js";
+import { checkPatternText } from "../../output/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -21,7 +21,12 @@ const match = z.object({
   after: z.array(z.string()).optional(),
 });
 
-const output = z.object({ matches: z.array(match), total_matches: z.number().int(), truncated: z.boolean() });
+const output = z.object({
+  matches: z.array(match),
+  total_matches: z.number().int(),
+  truncated: z.boolean(),
+  stopped: z.string().optional().describe("Where a search that ran out of time stopped"),
+});
 
 /** Registers search_job_output: grep over a job's retained output. */
 export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager): void {
@@ -38,7 +43,7 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager)
     (args) =>
       runTool(() => {
         const job = jobs.get(args.job_id);
-        const pattern = compileSafeRegex(args.pattern);
+        const pattern = checkPatternText(args.pattern);
         return jobs.search(job.id, pattern, {
           contextLines: args.context_lines ?? 0,
           maxMatches: args.max_matches ?? 50,

@@ -2,8 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { progressWords } from "../hints.js";
-import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId, jobStatus, streams, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({

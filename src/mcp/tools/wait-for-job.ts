@@ -3,10 +3,10 @@ import { z } from "zod";
 import { describeEnd } from "../../jobs/exit-description.js";
 import type { JobManager } from "../../jobs/job-manager.js";
 import { parseCursor } from "../../jobs/job-output.js";
-import { compileSafeRegex } from "../../output/safe-regex.js";
+import { checkPatternText } from "../../output/safe-regex.js";
 import { withProgress } from "../progress.js";
-import { jobId, jobStatus } from "../schemas.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
+import { jobId, jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 const input = z.object({
@@ -52,7 +52,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
     (args, ctx) =>
       runTool(async () => {
         const job = jobs.get(args.job_id);
-        const until = args.until === undefined ? undefined : compileSafeRegex(args.until);
+        const until = args.until === undefined ? undefined : checkPatternText(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
         // No call waits past the bound hosts allow; a longer wait is several calls.
         const asked = args.timeout_seconds ?? 30;

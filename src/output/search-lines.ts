@@ -1,7 +1,12 @@
-import { cutText, MAX_LINE_CHARS } from "../output/cut.js";
-import { LineScanner } from "../output/line-scanner.js";
-import { ringWritten } from "../output/ring-file.js";
-import type { Job } from "./job.js";
+import { cutText, MAX_LINE_CHARS } from "./cut.js";
+import { LineScanner } from "./line-scanner.js";
+import { ringWritten } from "./ring-file.js";
+
+/** One of the streams searched: its name and its ring file. */
+export interface SearchedStream {
+  name: "stdout" | "stderr";
+  path: string;
+}
 
 /** One matching line, with its stream and 1-based line number among the retained lines. */
 export interface SearchMatch {
@@ -19,35 +24,53 @@ export interface SearchResult {
   total_matches: number;
   /** Some matches (or their context) were left out to respect `maxMatches` or `maxChars`. */
   truncated: boolean;
+  /** The search ran out of time before the end: where it stopped, in words. */
+  stopped?: string;
 }
 
 // A line as returned: long lines are cut, saying so.
 const shown = (text: string) => cutText(text, MAX_LINE_CHARS);
 
 /**
- * Searches the retained output of both streams for lines matching `pattern`. Line numbers count
- * from the oldest retained line (line 1). Matches past `maxMatches`, or past about `maxChars` of
- * text in all, are counted in `total_matches` but not returned.
+ * Searches the retained lines of each stream for lines matching `pattern`. Line numbers count from
+ * the oldest retained line (line 1). Matches past `maxMatches`, or past about `maxChars` of text in
+ * all, are counted in `total_matches` but not returned. Looks only at what was written when the
+ * search began (a job that keeps printing must not keep it going), and stops at `deadline` (ms,
+ * Date.now()), saying where.
  */
-export function searchJobOutput(
-  job: Job,
+export function searchStreams(
+  streams: readonly SearchedStream[],
   pattern: RegExp,
-  opts: { contextLines: number; maxMatches: number; maxChars: number },
+  opts: {
+    contextLines: number;
+    maxMatches: number;
+    maxChars: number;
+    deadline: number;
+    /** Called now and then while the search goes on (it says the search is making progress). */
+    progress?: () => void;
+  },
 ): SearchResult {
   const matches: SearchMatch[] = [];
   let total = 0;
   let chars = 0;
   let truncated = false;
-  for (const stream of ["stdout", "stderr"] as const) {
+  let stopped: string | undefined;
+  for (const { name: stream, path } of streams) {
+    if (stopped) break;
     const recent: string[] = [];
     const waitingForAfter: SearchMatch[] = [];
     let line = 0;
-    const path = stream === "stdout" ? job.stdoutPath : job.stderrPath;
-    // What was there when the search began: a job that keeps printing must not keep it going.
     const upTo = ringWritten(path);
     new LineScanner(path, 0).scan(
       ({ text }) => {
         line++;
+        if ((line & 255) === 0) {
+          if (Date.now() > opts.deadline) {
+            stopped = `the search ran out of time at line ${line} of ${stream}`;
+            return true;
+          }
+          opts.progress?.();
+        }
         for (const m of waitingForAfter) {
           m.after?.push(shown(text));
           chars += Math.min(text.length, MAX_LINE_CHARS);
@@ -81,5 +104,5 @@ export function searchJobOutput(
       { upTo },
     );
   }
-  return { matches, total_matches: total, truncated };
+  return { matches, total_matches: total, truncated: truncated || stopped !== undefined, ...(stopped && { stopped }) };
 }

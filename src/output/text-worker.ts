@@ -1,0 +1,101 @@
+// The worker thread behind text-workers.ts: every caller's pattern is compiled and run here, and
+// every terminal rendered here, never on the server's own thread. Whatever they cost, the server
+// goes on answering; a request that runs too long is cut off by terminating this worker.
+import { parentPort } from "node:worker_threads";
+import { LineScanner } from "./line-scanner.js";
+import { compileSafeRegex, PatternError } from "./safe-regex.js";
+import { type SearchedStream, searchStreams } from "./search-lines.js";
+import { renderTerminal } from "./terminal-render.js";
+import type { ScanStep, TextRequest } from "./text-protocol.js";
+
+/** A wait's matching: its pattern and one scanner per stream. */
+interface Session {
+  re: RegExp;
+  scanners: { name: "stdout" | "stderr"; scanner: LineScanner }[];
+}
+
+const sessions = new Map<number, Session>();
+
+// One step of a wait: new complete lines of each stream (at most `maxBytes` each), then the line
+// being written (a prompt), once the scan has caught up.
+function step(s: Session, final: boolean, maxBytes: number): ScanStep {
+  let hit: ScanStep["hit"] = null;
+  for (const { name, scanner } of s.scanners) {
+    scanner.scan(
+      (line) => {
+        if (!s.re.test(line.text)) return false;
+        hit = { stream: name, text: line.text };
+        return true;
+      },
+      final,
+      { maxBytes },
+    );
+    if (hit) break;
+  }
+  if (!hit) {
+    for (const { name, scanner } of s.scanners) {
+      const line = scanner.behind ? undefined : scanner.newPending();
+      if (line && s.re.test(line.text)) {
+        scanner.offset = line.end;
+        hit = { stream: name, text: line.text };
+        break;
+      }
+    }
+  }
+  return {
+    hit,
+    behind: s.scanners.some((x) => x.scanner.behind),
+    offsets: s.scanners.map((x) => x.scanner.offset),
+  };
+}
+
+// Tells the server's thread that the request `id` is making progress (at most every 100 ms).
+function heartbeat(id: number): () => void {
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    if (now - last < 100) return;
+    last = now;
+    parentPort?.postMessage({ id, alive: true });
+  };
+}
+
+async function handle(id: number, req: TextRequest): Promise<unknown> {
+  switch (req.op) {
+    case "open": {
+      const re = compileSafeRegex(req.source);
+      const scanners = req.streams.map((st) => ({ name: st.name, scanner: new LineScanner(st.path, st.from) }));
+      sessions.set(req.sid, { re, scanners });
+      return null;
+    }
+    case "step": {
+      const s = sessions.get(req.sid);
+      if (!s) throw new Error(`no scan session ${req.sid}`);
+      return step(s, req.final, req.maxBytes);
+    }
+    case "close":
+      sessions.delete(req.sid);
+      return null;
+    case "search": {
+      const streams: SearchedStream[] = req.streams;
+      return searchStreams(streams, compileSafeRegex(req.source), {
+        ...req.opts,
+        deadline: Date.now() + req.budgetMs,
+        progress: heartbeat(id),
+      });
+    }
+    case "render":
+      return renderTerminal(req.text, req.cols, req.rows);
+  }
+}
+
+parentPort?.on("message", (msg: { id: number; req: TextRequest }) => {
+  handle(msg.id, msg.req).then(
+    (value) => parentPort?.postMessage({ id: msg.id, value }),
+    (err: Error) =>
+      parentPort?.postMessage({
+        id: msg.id,
+        error: { pattern: err instanceof PatternError, message: String(err?.message ?? err) },
+      }),
+  );
+});
