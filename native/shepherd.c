@@ -1,15 +1,28 @@
 /*
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
- * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND
- *        shepherd --warm CAP_BYTES DRAIN_MS SHELL   (the job arrives on stdin; see warm())
+ * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]
+ *        shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]   (the job arrives on stdin; see warm())
  * The server uses the --warm form, started ahead of need; the first form is for people and tests.
+ * CGROUPS ("-" or absent: none) is a cgroup v2 directory this process may create cgroups in.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
  * kill sweep that looks for it never hits the shepherd. The shepherd does not depend on the server
  * that started it: it lives in its own session and keeps capturing after that server is gone, so
  * a job survives a server crash and the next server (or the command line) finds it running.
+ *
+ * The job's whole process tree stays findable, whatever its processes do (leave the process group
+ * with setsid, drop or change MCP_BG_JOB_ID, double-fork to become daemons):
+ *  - the shepherd is a child subreaper (PR_SET_CHILD_SUBREAPER): a process of the job whose parent
+ *    dies is re-parented to it, so every process of the job is a descendant of the shepherd, and
+ *    the shepherd reaps them. After the job's main process has ended, the shepherd stays while any
+ *    of them lives (it then holds no files open), so that they can still be found by ancestry;
+ *  - with CGROUPS, the job runs in a cgroup of its own, CGROUPS/JOB_ID, which lists all its
+ *    processes even if the shepherd is killed, and can kill them all at once (cgroup.kill). Its
+ *    path is written to JOBDIR/cgroup once the job runs in it; the shepherd removes the cgroup
+ *    when the last process is gone. Without it (no cgroup v2 that may be written), ancestry and
+ *    MCP_BG_JOB_ID are what find the job's processes.
  *
  * Input: the job's stdin is a pipe (with PTY=1 a pseudo-terminal) that the shepherd feeds from the
  * FIFO JOBDIR/stdin, which any process may open for writing. The shepherd holds it open for
@@ -26,7 +39,9 @@
  * server: the job never gets SIGPIPE because its reader went away, and disk use stays at CAP_BYTES
  * per stream.
  *
- * Reports, each also kept in a file written atomically (tmp + rename):
+ * Reports, each also kept in a file written atomically (tmp + rename). Room for both files is
+ * taken before the job starts (a job that cannot have them does not start: "error ENOSPC ..."),
+ * and every write is checked: a full disk never puts an empty or partial pid or exit file in place.
  *  - "pid PID PID_START SHEPHERD_START" once the command is running (JOBDIR/pid holds
  *    "PID PID_START SHEPHERD_PID SHEPHERD_START"; the starts are /proc start times, so that a pid
  *    reused later is never taken for the job), or "error ERRNO TEXT" if it could not start;
@@ -48,6 +63,7 @@
 #include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -181,33 +197,78 @@ static void say(const char *fmt, long a, long b, const char *text) {
   }
 }
 
-/* Writes JOBDIR/NAME atomically: readers see the whole line or no file. */
-static void write_file(const char *dir, const char *name, const char *line) {
+/* Takes room for JOBDIR/NAME.tmp now (a block on disk, for a line of up to 128 bytes written
+   later): a disk that fills up meanwhile cannot keep that line from being written. */
+static int reserve_file(const char *dir, const char *name) {
+  char tmp[4096], pad[128];
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  memset(pad, ' ', sizeof pad);
+  int failed = pwrite_all(fd, pad, sizeof pad, 0) < 0;
+  close(fd);
+  if (failed) unlink(tmp);
+  return failed ? -1 : 0;
+}
+
+/* Writes JOBDIR/NAME atomically: readers see the whole line or no file. The line goes into the
+   room reserve_file took (the file is cut to its length, which takes no room); only once all of it
+   is written is the file renamed into place. 0 on success. */
+static int write_file(const char *dir, const char *name, const char *line) {
   char tmp[4096], path[4096];
   snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  pwrite_all(fd, line, strlen(line), 0);
-  close(fd);
-  rename(tmp, path);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  size_t len = strlen(line);
+  int failed = pwrite_all(fd, line, len, 0) < 0 || ftruncate(fd, (off_t)len) < 0;
+  if (close(fd) < 0) failed = 1;
+  if (failed || rename(tmp, path) < 0) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
 }
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
+/* What to run, and how (from the command line or the --warm block). */
+typedef struct {
+  const char *dir, *job_id, *shell, *command;
+  const char *cgroups; /* a cgroup v2 directory to create the job's cgroup in, or NULL */
+  uint64_t cap, drain_ms;
+  int use_pty, cols, rows;
+} spec_t;
+
+/* A running job as the shepherd holds it. */
+typedef struct {
+  ring_t out, err;
+  int fifo;      /* JOBDIR/stdin, read for input (-1 once input has ended) */
+  int in_target; /* where input goes: the PTY, or the write end of the job's stdin pipe (-1: none) */
+  int out_fd, err_fd; /* what the job's output is read from (err_fd -1 for a PTY job) */
+  int child_in, child_out, child_err; /* the job's ends of its pipes, or -1 */
+  int master;
+  char slave_name[256];
+  char cgroup[4096]; /* the job's cgroup, or "" */
+  pid_t pid;
+  int exec_errno, status;
+  unsigned char pending[65536]; /* input read from the FIFO, not yet taken by the job */
+  size_t pending_len, pending_off;
+} job_t;
+
 static char fifo_path[4096];
 
 /* No more input: drop what was pending and close and remove the FIFO, so writers' writes fail too. */
-static void stdin_gone(int *in_fd, int *in_target, int close_target, size_t *pending_off, size_t pending_len) {
-  if (close_target && *in_target >= 0) {
-    close(*in_target);
-    *in_target = -1;
+static void stdin_gone(job_t *j, int close_target) {
+  if (close_target && j->in_target >= 0) {
+    close(j->in_target);
+    j->in_target = -1;
   }
-  *pending_off = pending_len;
-  if (*in_fd >= 0) {
+  j->pending_off = j->pending_len;
+  if (j->fifo >= 0) {
     unlink(fifo_path);
-    close(*in_fd);
-    *in_fd = -1;
+    close(j->fifo);
+    j->fifo = -1;
   }
 }
 
@@ -237,17 +298,357 @@ static int read_exact(int fd, char *p, size_t len) {
   return 0;
 }
 
-static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
-               const char *shell, const char *command);
+/* Step 1: the job's files (rings, FIFO, room for pid and exit), its terminal or pipes, and the
+   signals the event loop wakes on. -1 with errno set if any cannot be had. */
+static int setup_io(const spec_t *s, job_t *j) {
+  signal(SIGPIPE, SIG_IGN);
+  /* Orphans of the job are re-parented here: every process of the job stays a descendant. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* Nothing more comes on stdin, and the server's pipe must not be held once it is gone. */
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    close(devnull);
+  }
+  j->fifo = j->in_target = j->master = j->child_in = j->child_out = j->child_err = j->err_fd = -1;
+  if (ring_open(&j->out, s->dir, "stdout", s->cap) < 0 || ring_open(&j->err, s->dir, "stderr", s->cap) < 0) return -1;
+  if (reserve_file(s->dir, "pid") < 0 || reserve_file(s->dir, "exit") < 0) return -1;
+  snprintf(fifo_path, sizeof fifo_path, "%s/stdin", s->dir);
+  unlink(fifo_path);
+  if (mkfifo(fifo_path, 0600) < 0 || (j->fifo = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) return -1;
+  if (s->use_pty) {
+    char *name;
+    j->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (j->master < 0 || grantpt(j->master) < 0 || unlockpt(j->master) < 0 || !(name = ptsname(j->master))) return -1;
+    snprintf(j->slave_name, sizeof j->slave_name, "%s", name);
+    struct winsize ws = {.ws_row = (unsigned short)s->rows, .ws_col = (unsigned short)s->cols};
+    ioctl(j->master, TIOCSWINSZ, &ws);
+    j->out_fd = j->in_target = j->master;
+  } else {
+    int outp[2], errp[2], inp[2];
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) return -1;
+    /* A larger pipe means fewer wake-ups for a job that floods. */
+    fcntl(outp[0], F_SETPIPE_SZ, CHUNK);
+    fcntl(errp[0], F_SETPIPE_SZ, CHUNK);
+    j->out_fd = outp[0];
+    j->err_fd = errp[0];
+    j->in_target = inp[1];
+    j->child_in = inp[0];
+    j->child_out = outp[1];
+    j->child_err = errp[1];
+  }
+  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  sa.sa_handler = on_eof_request;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR2, &sa, NULL);
+  return 0;
+}
+
+/* In the child, before exec: a clean start (default signals, nothing blocked, no descriptors but
+   0, 1 and 2), its own cgroup if there is one, its own process group (a PTY job: its own session,
+   the terminal its controlling tty), MCP_BG_JOB_ID set. Returns only if it could not exec. */
+static void exec_job(const spec_t *s, const job_t *j) {
+  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  DIR *fds = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
+  if (fds) {
+    struct dirent *e;
+    while ((e = readdir(fds))) {
+      int fd = atoi(e->d_name);
+      if (fd > 2 && fd != dirfd(fds)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    closedir(fds);
+  }
+  if (j->cgroup[0]) {
+    /* Into its cgroup before anything else runs: all it starts is born there. The shepherd checks
+       afterwards whether this worked. */
+    char procs[4200];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", j->cgroup);
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t r = write(fd, "0", 1);
+      (void)r;
+      close(fd);
+    }
+  }
+  /* A pipe job stays in the shepherd's session: the scheduler then shares the CPU between the job
+     and its reader as one group (autogroup), not as rivals. */
+  if (s->use_pty) {
+    setsid();
+    int t = open(j->slave_name, O_RDWR);
+    if (t < 0) return;
+    ioctl(t, TIOCSCTTY, 0);
+    dup2(t, 0);
+    dup2(t, 1);
+    dup2(t, 2);
+    if (t > 2) close(t);
+  } else {
+    setpgid(0, 0);
+    dup2(j->child_in, 0);
+    dup2(j->child_out, 1);
+    dup2(j->child_err, 2);
+  }
+  setenv("MCP_BG_JOB_ID", s->job_id, 1);
+  execl(s->shell, s->shell, "-c", s->command, (char *)NULL);
+}
+
+/* Whether a cgroup has processes in it (cgroup.events says "populated 1"). */
+static int populated(const char *cgroup) {
+  char events[4200], text[256];
+  snprintf(events, sizeof events, "%s/cgroup.events", cgroup);
+  int fd = open(events, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  return strstr(text, "populated 1") != NULL;
+}
+
+/* Step 2: starts the job, in a cgroup of its own when that can be had. j->pid is the job's pid;
+   j->exec_errno says why the exec failed (the shell could not be run), 0 if it ran. -1 with
+   errno set if there is no process at all. */
+static int spawn(const spec_t *s, job_t *j) {
+  j->cgroup[0] = 0;
+  if (s->cgroups) {
+    snprintf(j->cgroup, sizeof j->cgroup, "%s/%s", s->cgroups, s->job_id);
+    if (mkdir(j->cgroup, 0755) < 0 && errno != EEXIST) j->cgroup[0] = 0;
+  }
+  int execp[2];
+  if (pipe2(execp, O_CLOEXEC) < 0) return -1;
+  j->pid = fork();
+  if (j->pid < 0) return -1;
+  if (j->pid == 0) {
+    exec_job(s, j);
+    int e = errno;
+    ssize_t r = write(execp[1], &e, sizeof e);
+    (void)r;
+    _exit(127);
+  }
+  close(execp[1]);
+  if (j->child_in >= 0) close(j->child_in);
+  if (j->child_out >= 0) close(j->child_out);
+  if (j->child_err >= 0) close(j->child_err);
+  j->exec_errno = 0;
+  ssize_t got;
+  do got = read(execp[0], &j->exec_errno, sizeof j->exec_errno);
+  while (got < 0 && errno == EINTR);
+  close(execp[0]);
+  if (got <= 0) j->exec_errno = 0;
+  /* Only a cgroup the job really went into is spoken of (not one this user may not write to, say).
+     The job joined it before its exec: if it is empty now, the job did not, or has already ended
+     leaving nothing behind; either way there is nothing in it to find. */
+  if (j->cgroup[0] && (j->exec_errno || !populated(j->cgroup))) {
+    rmdir(j->cgroup);
+    j->cgroup[0] = 0;
+  }
+  return 0;
+}
+
+/* Step 3: tells that the job runs (its pid and start times, on stdout and in JOBDIR/pid; its
+   cgroup in JOBDIR/cgroup), or why it could not. Only once exec has happened: the pid is then the
+   job's, in its own group, with its id set. It is not reaped yet, so its /proc entry is there even
+   if it has already exited. */
+static void report_start(const spec_t *s, job_t *j) {
+  if (j->exec_errno) {
+    char msg[4300];
+    int m = snprintf(msg, sizeof msg, "mcp-bg-jobs: cannot run %s: %s\n", s->shell, strerror(j->exec_errno));
+    if (m > 0) ring_append(s->use_pty ? &j->out : &j->err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
+    say("error %ld %s\n", j->exec_errno, 0, strerror(j->exec_errno));
+    return;
+  }
+  if (j->cgroup[0]) {
+    char line[4200];
+    snprintf(line, sizeof line, "%s\n", j->cgroup);
+    if (write_file(s->dir, "cgroup", line) < 0) j->cgroup[0] = 0;
+  }
+  char pid_text[32], line[160];
+  snprintf(pid_text, sizeof pid_text, "%ld", (long)j->pid);
+  unsigned long long pid_start = start_time(pid_text), own_start = start_time("self");
+  snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)j->pid, pid_start, (long)getpid(), own_start);
+  write_file(s->dir, "pid", line);
+  snprintf(line, sizeof line, "pid %ld %llu %llu\n", (long)j->pid, pid_start, own_start);
+  ssize_t r = write(STDOUT_FILENO, line, strlen(line));
+  (void)r;
+}
+
+/* Reaps every child that has ended (the job's own processes re-parented here among them); 1 once
+   the job's main process is among them. */
+static int reap(job_t *j) {
+  int st, main_ended = 0;
+  pid_t w;
+  while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+    if (w == j->pid) {
+      j->status = st;
+      main_ended = 1;
+    }
+  }
+  return main_ended;
+}
+
+/* Step 4: copies output into the rings and input from the FIFO to the job, until the job's main
+   process has ended and its output is drained (for at most drain_ms after the end: a background
+   child that keeps the pipes open does not keep the job running). */
+static void event_loop(const spec_t *s, job_t *j) {
+  int out_open = 1, err_open = !s->use_pty, exited = j->exec_errno != 0;
+  uint64_t deadline = exited ? now_ms(CLOCK_MONOTONIC) + s->drain_ms : 0;
+  if (exited) stdin_gone(j, !s->use_pty);
+  if (j->in_target >= 0) set_nonblock(j->in_target);
+  set_nonblock(j->out_fd);
+  if (j->err_fd >= 0) set_nonblock(j->err_fd);
+  /* A job that closed stdout and stderr is still watched (its input, its end). */
+  while (!exited || out_open || err_open) {
+    struct pollfd p[5];
+    int n = 0, i_out = -1, i_err = -1, i_in = -1, i_tgt = -1, i_chld;
+    i_chld = n;
+    p[n++] = (struct pollfd){.fd = chld_pipe[0], .events = POLLIN};
+    if (out_open) {
+      i_out = n;
+      p[n++] = (struct pollfd){.fd = j->out_fd, .events = POLLIN};
+      if (s->use_pty && j->pending_len > j->pending_off) p[i_out].events |= POLLOUT;
+    }
+    if (err_open) {
+      i_err = n;
+      p[n++] = (struct pollfd){.fd = j->err_fd, .events = POLLIN};
+    }
+    if (j->fifo >= 0 && j->pending_len == j->pending_off && !exited) {
+      i_in = n;
+      p[n++] = (struct pollfd){.fd = j->fifo, .events = POLLIN};
+    }
+    if (!s->use_pty && j->in_target >= 0) {
+      /* Polled even with nothing to write: POLLERR says the job closed its stdin. */
+      i_tgt = n;
+      p[n++] = (struct pollfd){.fd = j->in_target, .events = j->pending_len > j->pending_off ? POLLOUT : 0};
+    }
+    int timeout = -1;
+    if (exited) {
+      uint64_t now = now_ms(CLOCK_MONOTONIC);
+      if (now >= deadline) break;
+      timeout = (int)(deadline - now < 20 ? deadline - now : 20);
+    }
+    int ready = poll(p, (nfds_t)n, timeout);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (ready == 0 && exited) break; /* quiet after the exit: all it wrote before exiting is in */
+    if (p[i_chld].revents) {
+      char c[64];
+      while (read(chld_pipe[0], c, sizeof c) > 0) {
+      }
+      if (reap(j) && !exited) {
+        exited = 1;
+        deadline = now_ms(CLOCK_MONOTONIC) + s->drain_ms;
+        /* An ended job takes no input. */
+        stdin_gone(j, !s->use_pty);
+      }
+    }
+    /* Before the output: by the time a reader sees what the job printed after closing its stdin,
+       writers' writes already fail. */
+    if (i_tgt >= 0 && j->in_target >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP))) stdin_gone(j, 1);
+    if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR))) out_open = pump(j->out_fd, &j->out);
+    if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(j->err_fd, &j->err);
+    if (i_in >= 0 && j->fifo >= 0 && (p[i_in].revents & POLLIN)) {
+      ssize_t r = read(j->fifo, j->pending, sizeof j->pending);
+      if (r > 0) {
+        j->pending_len = (size_t)r;
+        j->pending_off = 0;
+      }
+    }
+    if (j->in_target >= 0 && (s->use_pty ? out_open : 1) && j->pending_len > j->pending_off) {
+      ssize_t w = write(j->in_target, j->pending + j->pending_off, j->pending_len - j->pending_off);
+      if (w > 0) j->pending_off += (size_t)w;
+      else if (w < 0 && errno == EPIPE && !s->use_pty) stdin_gone(j, 1);
+      else if (w < 0 && errno != EAGAIN && errno != EINTR) j->pending_off = j->pending_len;
+    }
+    /* End of input asked for: once the FIFO is empty and all of it has been passed on, close the
+       job's stdin (a pipe job reads EOF; a PTY job is sent Ctrl-D by the server instead). */
+    if (eof_wanted && j->fifo >= 0 && j->pending_off == j->pending_len) {
+      ssize_t r = read(j->fifo, j->pending, sizeof j->pending);
+      if (r > 0) {
+        j->pending_len = (size_t)r;
+        j->pending_off = 0;
+      } else if (r < 0 && errno == EAGAIN) {
+        stdin_gone(j, !s->use_pty);
+      }
+    }
+  }
+  if (!exited) {
+    while (waitpid(j->pid, &j->status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  stdin_gone(j, !s->use_pty);
+}
+
+/* Step 5: tells how the job ended (on stdout and in JOBDIR/exit), then lets go of its files and
+   of the server's pipe. */
+static void report_exit(const spec_t *s, job_t *j) {
+  int code = -1, signo = 0;
+  if (j->exec_errno) code = 127;
+  else if (WIFEXITED(j->status)) code = WEXITSTATUS(j->status);
+  else if (WIFSIGNALED(j->status)) signo = WTERMSIG(j->status);
+  char line[128];
+  snprintf(line, sizeof line, "%d %d %llu\n", code, signo, (unsigned long long)now_ms(CLOCK_REALTIME));
+  write_file(s->dir, "exit", line);
+  say("exit %ld %ld\n", code, signo, NULL);
+  close(j->out.fd);
+  close(j->err.fd);
+  if (j->out_fd >= 0) close(j->out_fd);
+  if (j->err_fd >= 0) close(j->err_fd);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDOUT_FILENO);
+    close(devnull);
+  }
+}
+
+/* Step 6: stays while processes the job left behind live (they are its descendants, reaped here),
+   then removes the job's cgroup. */
+static void linger(job_t *j) {
+  for (;;) {
+    pid_t w = waitpid(-1, NULL, 0);
+    if (w < 0 && errno == ECHILD) break;
+  }
+  if (!j->cgroup[0]) return;
+  /* The last process may take a moment to leave the cgroup after it is reaped. */
+  for (int i = 0; i < 100 && rmdir(j->cgroup) < 0 && errno == EBUSY; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */
+static int run(const spec_t *s) {
+  static job_t job;
+  if (setup_io(s, &job) < 0 || spawn(s, &job) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  report_start(s, &job);
+  event_loop(s, &job);
+  report_exit(s, &job);
+  linger(&job);
+  return 0;
+}
+
+/* The cgroup directory argument: NULL for none ("-", empty or absent). */
+static const char *cgroups_arg(const char *arg) { return arg && arg[0] && strcmp(arg, "-") != 0 ? arg : NULL; }
 
 /*
- * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SHELL` starts ahead of need and waits for one job
- * on stdin: a line with a byte count, then that many bytes of NUL-terminated fields: JOBDIR,
- * JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the job. The
- * server thus pays for starting a process before a job is asked for, not while it waits. Stdin
- * carries nothing after the block (input goes through JOBDIR/stdin). EOF before a block: exit 0.
+ * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]` starts ahead of need and waits
+ * for one job on stdin: a line with a byte count, then that many bytes of NUL-terminated fields:
+ * JOBDIR, JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the job.
+ * The server thus pays for starting a process before a job is asked for, not while it waits.
+ * Stdin carries nothing after the block (input goes through JOBDIR/stdin). EOF before a block: exit 0.
  */
-static int warm(char **argv) {
+static int warm(int argc, char **argv) {
   char line[32];
   size_t n = 0;
   for (;;) {
@@ -280,255 +681,36 @@ static int warm(char **argv) {
     return 1;
   }
   uint64_t cap = strtoull(argv[2], NULL, 10);
-  return run(field[0], field[1], cap ? cap : 1, strtoull(argv[3], NULL, 10), field[2][0] == '1', atoi(field[3]),
-             atoi(field[4]), argv[4], field[6]);
+  spec_t s = {.dir = field[0],
+              .job_id = field[1],
+              .use_pty = field[2][0] == '1',
+              .cols = atoi(field[3]),
+              .rows = atoi(field[4]),
+              .command = field[6],
+              .shell = argv[4],
+              .cgroups = cgroups_arg(argc > 5 ? argv[5] : NULL),
+              .cap = cap ? cap : 1,
+              .drain_ms = strtoull(argv[3], NULL, 10)};
+  return run(&s);
 }
 
 int main(int argc, char **argv) {
-  if (argc == 5 && strcmp(argv[1], "--warm") == 0) return warm(argv);
-  if (argc != 10) {
-    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND\n"
-                    "       shepherd --warm CAP_BYTES DRAIN_MS SHELL\n");
+  if ((argc == 5 || argc == 6) && strcmp(argv[1], "--warm") == 0) return warm(argc, argv);
+  if (argc != 10 && argc != 11) {
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]\n"
+                    "       shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]\n");
     return 2;
   }
   uint64_t cap = strtoull(argv[3], NULL, 10);
-  return run(argv[1], argv[2], cap ? cap : 1, strtoull(argv[4], NULL, 10), argv[5][0] == '1', atoi(argv[6]),
-             atoi(argv[7]), argv[8], argv[9]);
-}
-
-static int run(const char *dir, const char *job_id, uint64_t cap, uint64_t drain_ms, int use_pty, int cols, int rows,
-               const char *shell, const char *command) {
-
-  signal(SIGPIPE, SIG_IGN);
-  /* Nothing more comes on stdin, and the server's pipe must not be held once it is gone. */
-  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (devnull >= 0) {
-    dup2(devnull, STDIN_FILENO);
-    close(devnull);
-  }
-  ring_t out, err;
-  if (ring_open(&out, dir, "stdout", cap) < 0 || ring_open(&err, dir, "stderr", cap) < 0) {
-    say("error %ld %s\n", errno, 0, strerror(errno));
-    return 1;
-  }
-  snprintf(fifo_path, sizeof fifo_path, "%s/stdin", dir);
-  unlink(fifo_path);
-  int in_fd = -1;
-  if (mkfifo(fifo_path, 0600) < 0 || (in_fd = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
-    say("error %ld %s\n", errno, 0, strerror(errno));
-    return 1;
-  }
-
-  int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, execp[2], master = -1;
-  char *slave_name = NULL;
-  if (use_pty) {
-    master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || !(slave_name = ptsname(master))) {
-      say("error %ld %s\n", errno, 0, strerror(errno));
-      return 1;
-    }
-    struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-    ioctl(master, TIOCSWINSZ, &ws);
-  } else if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) {
-    say("error %ld %s\n", errno, 0, strerror(errno));
-    return 1;
-  } else {
-    /* A larger pipe means fewer wake-ups for a job that floods. */
-    fcntl(outp[0], F_SETPIPE_SZ, CHUNK);
-    fcntl(errp[0], F_SETPIPE_SZ, CHUNK);
-  }
-  if (pipe2(execp, O_CLOEXEC) < 0 || pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-    say("error %ld %s\n", errno, 0, strerror(errno));
-    return 1;
-  }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigchld;
-  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-  sigaction(SIGCHLD, &sa, NULL);
-  sa.sa_handler = on_eof_request;
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGUSR2, &sa, NULL);
-
-  pid_t pid = fork();
-  if (pid < 0) {
-    say("error %ld %s\n", errno, 0, strerror(errno));
-    return 1;
-  }
-  if (pid == 0) {
-    /* The job starts clean: default signal dispositions, nothing blocked, no inherited descriptors
-       but 0, 1 and 2 (the rest are marked close-on-exec; execp stays open until the exec). */
-    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    DIR *fds = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
-    if (fds) {
-      struct dirent *e;
-      while ((e = readdir(fds))) {
-        int fd = atoi(e->d_name);
-        if (fd > 2 && fd != dirfd(fds)) fcntl(fd, F_SETFD, FD_CLOEXEC);
-      }
-      closedir(fds);
-    }
-    /* Its own process group, so that a kill reaches all of it; a PTY job also needs its own
-       session to own the terminal. A pipe job stays in the shepherd's session: the scheduler then
-       shares the CPU between the job and its reader as one group (autogroup), not as rivals. */
-    if (use_pty) setsid();
-    else setpgid(0, 0);
-    if (use_pty) {
-      int s = open(slave_name, O_RDWR);
-      if (s < 0) goto failed;
-      ioctl(s, TIOCSCTTY, 0);
-      dup2(s, 0);
-      dup2(s, 1);
-      dup2(s, 2);
-      if (s > 2) close(s);
-    } else {
-      dup2(inp[0], 0);
-      dup2(outp[1], 1);
-      dup2(errp[1], 2);
-    }
-    setenv("MCP_BG_JOB_ID", job_id, 1);
-    execl(shell, shell, "-c", command, (char *)NULL);
-  failed:;
-    int e = errno;
-    ssize_t r = write(execp[1], &e, sizeof e);
-    (void)r;
-    _exit(127);
-  }
-
-  close(execp[1]);
-  if (!use_pty) {
-    close(inp[0]);
-    close(outp[1]);
-    close(errp[1]);
-  }
-  int exec_errno = 0;
-  ssize_t got;
-  do got = read(execp[0], &exec_errno, sizeof exec_errno);
-  while (got < 0 && errno == EINTR);
-  close(execp[0]);
-  if (got > 0) {
-    char msg[4300];
-    int m = snprintf(msg, sizeof msg, "mcp-bg-jobs: cannot run %s: %s\n", shell, strerror(exec_errno));
-    if (m > 0) ring_append(use_pty ? &out : &err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
-    say("error %ld %s\n", exec_errno, 0, strerror(exec_errno));
-  } else {
-    /* Only once exec has happened: the pid is then the job's, in its own group, with its id set.
-       It is not reaped yet, so its /proc entry is there even if it has already exited. */
-    char pid_text[32], line[160];
-    snprintf(pid_text, sizeof pid_text, "%ld", (long)pid);
-    unsigned long long pid_start = start_time(pid_text), own_start = start_time("self");
-    snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)pid, pid_start, (long)getpid(), own_start);
-    write_file(dir, "pid", line);
-    snprintf(line, sizeof line, "pid %ld %llu %llu\n", (long)pid, pid_start, own_start);
-    ssize_t r = write(STDOUT_FILENO, line, strlen(line));
-    (void)r;
-  }
-
-  /* Input from the FIFO goes to in_target: the PTY, or the write end of the job's stdin pipe. */
-  int in_target = use_pty ? master : inp[1];
-  set_nonblock(in_target);
-  if (!use_pty) {
-    set_nonblock(outp[0]);
-    set_nonblock(errp[0]);
-  }
-
-  static unsigned char pending[65536];
-  size_t pending_len = 0, pending_off = 0;
-  int out_open = 1, err_open = !use_pty, exited = 0, status = 0;
-  uint64_t deadline = 0;
-  /* Until the job has exited and its output is drained: a job that closed stdout and stderr is
-     still watched (its input, its end). */
-  while (!exited || out_open || err_open) {
-    struct pollfd p[5];
-    int n = 0, i_out = -1, i_err = -1, i_in = -1, i_tgt = -1, i_chld;
-    i_chld = n;
-    p[n++] = (struct pollfd){.fd = chld_pipe[0], .events = POLLIN};
-    if (out_open) {
-      i_out = n;
-      p[n++] = (struct pollfd){.fd = use_pty ? master : outp[0], .events = POLLIN};
-      if (use_pty && pending_len > pending_off) p[i_out].events |= POLLOUT;
-    }
-    if (err_open) {
-      i_err = n;
-      p[n++] = (struct pollfd){.fd = errp[0], .events = POLLIN};
-    }
-    if (in_fd >= 0 && pending_len == pending_off && !exited) {
-      i_in = n;
-      p[n++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
-    }
-    if (!use_pty && in_target >= 0) {
-      /* Polled even with nothing to write: POLLERR says the job closed its stdin. */
-      i_tgt = n;
-      p[n++] = (struct pollfd){.fd = in_target, .events = pending_len > pending_off ? POLLOUT : 0};
-    }
-    int timeout = -1;
-    if (exited) {
-      uint64_t now = now_ms(CLOCK_MONOTONIC);
-      if (now >= deadline) break;
-      timeout = (int)(deadline - now < 20 ? deadline - now : 20);
-    }
-    int ready = poll(p, (nfds_t)n, timeout);
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (ready == 0 && exited) break; /* quiet after the exit: all it wrote before exiting is in */
-    if (p[i_chld].revents) {
-      char c[64];
-      while (read(chld_pipe[0], c, sizeof c) > 0) {
-      }
-      if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
-        exited = 1;
-        deadline = now_ms(CLOCK_MONOTONIC) + drain_ms;
-        /* An ended job takes no input. */
-        stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
-      }
-    }
-    /* Before the output: by the time a reader sees what the job printed after closing its stdin,
-       writers' writes already fail. */
-    if (i_tgt >= 0 && in_target >= 0 && (p[i_tgt].revents & (POLLERR | POLLHUP)))
-      stdin_gone(&in_fd, &in_target, 1, &pending_off, pending_len);
-    if (i_out >= 0 && (p[i_out].revents & (POLLIN | POLLHUP | POLLERR)))
-      out_open = pump(use_pty ? master : outp[0], &out);
-    if (i_err >= 0 && (p[i_err].revents & (POLLIN | POLLHUP | POLLERR))) err_open = pump(errp[0], &err);
-    if (i_in >= 0 && in_fd >= 0 && (p[i_in].revents & POLLIN)) {
-      ssize_t r = read(in_fd, pending, sizeof pending);
-      if (r > 0) {
-        pending_len = (size_t)r;
-        pending_off = 0;
-      }
-    }
-    if (in_target >= 0 && (use_pty ? out_open : 1) && pending_len > pending_off) {
-      ssize_t w = write(in_target, pending + pending_off, pending_len - pending_off);
-      if (w > 0) pending_off += (size_t)w;
-      else if (w < 0 && errno == EPIPE && !use_pty) stdin_gone(&in_fd, &in_target, 1, &pending_off, pending_len);
-      else if (w < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len;
-    }
-    /* End of input asked for: once the FIFO is empty and all of it has been passed on, close the
-       job's stdin (a pipe job reads EOF; a PTY job is sent Ctrl-D by the server instead). */
-    if (eof_wanted && in_fd >= 0 && pending_off == pending_len) {
-      ssize_t r = read(in_fd, pending, sizeof pending);
-      if (r > 0) {
-        pending_len = (size_t)r;
-        pending_off = 0;
-      } else if (r < 0 && errno == EAGAIN) {
-        stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
-      }
-    }
-  }
-  if (!exited) waitpid(pid, &status, 0);
-  stdin_gone(&in_fd, &in_target, !use_pty, &pending_off, pending_len);
-
-  int code = -1, signo = 0;
-  if (exec_errno) code = 127;
-  else if (WIFEXITED(status)) code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) signo = WTERMSIG(status);
-  char line[128];
-  snprintf(line, sizeof line, "%d %d %llu\n", code, signo, (unsigned long long)now_ms(CLOCK_REALTIME));
-  write_file(dir, "exit", line);
-  say("exit %ld %ld\n", code, signo, NULL);
-  return 0;
+  spec_t s = {.dir = argv[1],
+              .job_id = argv[2],
+              .cap = cap ? cap : 1,
+              .drain_ms = strtoull(argv[4], NULL, 10),
+              .use_pty = argv[5][0] == '1',
+              .cols = atoi(argv[6]),
+              .rows = atoi(argv[7]),
+              .shell = argv[8],
+              .command = argv[9],
+              .cgroups = cgroups_arg(argc > 10 ? argv[10] : NULL)};
+  return run(&s);
 }

@@ -38,6 +38,8 @@ export interface Config {
   maxSessions: number;
   /** Longest a single tool call waits (wait_for_job, interact_with_job, kill_job), in seconds. */
   callTimeoutSeconds: number;
+  /** Give each job a cgroup of its own where cgroup v2 allows it. */
+  cgroups: boolean;
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */
@@ -337,6 +339,13 @@ const SETTINGS = [
     parse: timerSeconds,
     help: "seconds one tool call may wait at most; many hosts give up after 60 (50)",
   },
+  {
+    key: "cgroups",
+    env: "MCP_BG_CGROUPS",
+    flag: "--cgroups",
+    parse: yesNo,
+    help: "1: each job gets a cgroup of its own where cgroup v2 allows (finds all its processes); 0: never (1)",
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Flags that take no value. */
@@ -378,6 +387,7 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     sessionIdleSeconds: 1800,
     maxSessions: 1000,
     callTimeoutSeconds: 50,
+    cgroups: true,
     shutdownGraceMs: 2000,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's.
     baseEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID")),

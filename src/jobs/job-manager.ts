@@ -5,6 +5,7 @@ import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
 import type { SearchResult } from "../output/search-lines.js";
 import { TextWorkers } from "../output/text-workers.js";
+import { jobCgroupsFolder } from "../process/cgroups.js";
 import { JobStdin } from "../process/job-stdin.js";
 import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
@@ -74,6 +75,8 @@ export class JobManager {
   /** Every job this server started without keep-jobs: what they left behind ends at shutdown too. */
   private readonly startedIds = new Set<string>();
   private readonly sweeper: NodeJS.Timeout | undefined;
+  /** Where jobs get a cgroup of their own, if this server may make them. */
+  private readonly cgroups: string | undefined;
   private readonly watchOwners: NodeJS.Timeout | undefined;
 
   /**
@@ -89,6 +92,7 @@ export class JobManager {
     const self = server ? { pid: process.pid, start: processStartTime(process.pid) ?? 0 } : undefined;
     this.registry = new JobRegistry(this.store, join(config.stateDir, "jobs"), self, (job) => this.adopt(job));
     this.changes = new JobChanges(this.registry);
+    this.cgroups = server && config.cgroups ? jobCgroupsFolder() : undefined;
     if (server) {
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
       this.sweep();
@@ -153,6 +157,7 @@ export class JobManager {
         capBytes: this.config.maxOutputBytes,
         drainMs: DRAIN_MS,
         pty: opts.pty ? PTY_SIZE : undefined,
+        cgroups: this.cgroups,
       });
       // The record first, naming the shepherd that starts it: a crash from here on leaves a job that
       // the next start can account for (starting while that shepherd lives, lost once it is gone).
@@ -202,7 +207,7 @@ export class JobManager {
       : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
     this.registry.finish(job, end);
     // Its shepherd died first: nothing captures the job's output any more, so end it.
-    if (exit.lost && job.pid) reapLeftovers(new Set([job.id]), groupOf(job));
+    if (exit.lost && job.pid) reapLeftovers([job.treeRoot()], groupOf(job));
   }
 
   // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
@@ -376,7 +381,7 @@ export class JobManager {
     const signal = opts.signal ?? "SIGTERM";
     const graceMs = opts.graceMs ?? 5000;
     if (!job.running) {
-      await killLeftovers(this.registry, id, signal, graceMs);
+      await killLeftovers(this.registry, job, signal, graceMs);
       return "already_terminated";
     }
     this.killing.add(id);
@@ -424,7 +429,7 @@ export class JobManager {
     try {
       await killJobs(this.registry, ending, "SIGTERM", this.config.shutdownGraceMs);
       await Promise.all(ending.map((j) => j.ended));
-      reapLeftovers(this.startedIds);
+      reapLeftovers([...this.startedIds].map((id) => this.registry.cached(id)?.treeRoot() ?? { jobId: id }));
     } finally {
       this.close();
     }

@@ -68,6 +68,11 @@ export class JobRegistry {
     return job;
   }
 
+  /** A job this process knows, as it last saw it (no database read). */
+  cached(id: string): Job | undefined {
+    return this.cache.get(id);
+  }
+
   /** Jobs known to this process, running or not. */
   known(): IterableIterator<Job> {
     return this.cache.values();
@@ -133,7 +138,7 @@ export class JobRegistry {
     if (seen.state === "ended") {
       this.finish(job, seen.end);
       // What it started may live on (a lost job's background children): ended too.
-      if (seen.end.lost && this.self) reapLeftovers(new Set([job.id]));
+      if (seen.end.lost && this.self) reapLeftovers([job.treeRoot()]);
       return job;
     }
     if (!this.self) return job; // the command line only looks
@@ -146,7 +151,7 @@ export class JobRegistry {
       log("info", `took over job ${job.id} (its server is gone)`);
     }
     if (seen.state === "uncaptured") {
-      reapLeftovers(new Set([job.id]), groupOf(job));
+      reapLeftovers([job.treeRoot()], groupOf(job));
       this.finish(job, lostEnd());
       return job;
     }

@@ -1,4 +1,7 @@
 import { join } from "node:path";
+import { jobCgroup } from "../process/cgroups.js";
+import type { TreeRoot } from "../process/job-tree.js";
+import { BOOT_ID } from "../process/proc.js";
 import type { JobProcess } from "../process/spawn-job.js";
 import type { JobRow } from "../store/job-store.js";
 
@@ -116,6 +119,18 @@ export class Job {
       this.process = undefined;
       this.markEnded();
     }
+  }
+
+  /** Where its processes are to be found: its cgroup, its shepherd's descendants, its id. */
+  treeRoot(): TreeRoot {
+    const { shepherd_pid: pid, shepherd_start: start, boot_id } = this.row;
+    // A pid and start time of another boot may name another process.
+    const sameBoot = boot_id === null || boot_id === BOOT_ID;
+    return {
+      jobId: this.id,
+      shepherd: pid && start && sameBoot ? { pid, start } : undefined,
+      cgroup: jobCgroup(this.dir, this.id),
+    };
   }
 
   /** The record tools return. */

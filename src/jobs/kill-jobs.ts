@@ -1,5 +1,7 @@
+import { killCgroup } from "../process/cgroups.js";
+import { findTreeProcesses, type TreeRoot } from "../process/job-tree.js";
 import { killProcessTree } from "../process/kill-tree.js";
-import { BOOT_ID, findJobProcesses, processStartTime } from "../process/proc.js";
+import { BOOT_ID, processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
 import type { Job } from "./job.js";
 import type { JobRegistry } from "./job-registry.js";
@@ -53,7 +55,7 @@ export function killJobs(
   }
   const ids = new Set(live.map((j) => j.id));
   return killProcessTree(
-    live.map((j) => ({ pgid: groupOf(j), jobId: j.id, exited: j.ended })),
+    live.map((j) => ({ ...j.treeRoot(), pgid: groupOf(j), exited: j.ended })),
     signal,
     graceMs,
     () => pidsOfOtherJobs(registry, ids),
@@ -61,17 +63,19 @@ export function killJobs(
 }
 
 /**
- * Ends what an ended job left running (background children carrying its id). Its process group
- * may be gone and its number reused: the leftovers are reached by their id only.
+ * Ends what an ended job left running (background children carrying its id, or still in its
+ * cgroup, or still under its shepherd). Its process group may be gone and its number reused: the
+ * leftovers are reached by those means only.
  */
-export function killLeftovers(registry: JobRegistry, id: string, signal: NodeJS.Signals, graceMs: number) {
-  return killProcessTree({ pgid: 0, jobId: id, exited: Promise.resolve() }, signal, graceMs, () =>
-    pidsOfOtherJobs(registry, new Set([id])),
+export function killLeftovers(registry: JobRegistry, job: Job, signal: NodeJS.Signals, graceMs: number) {
+  return killProcessTree({ ...job.treeRoot(), pgid: 0, exited: Promise.resolve() }, signal, graceMs, () =>
+    pidsOfOtherJobs(registry, new Set([job.id])),
   );
 }
 
-/** SIGKILLs whatever still carries one of these job ids, and the group of `pgid` if given. */
-export function reapLeftovers(ids: ReadonlySet<string>, pgid?: number): void {
+/** SIGKILLs whatever is still left of these jobs, and the group of `pgid` if given. */
+export function reapLeftovers(roots: readonly TreeRoot[], pgid?: number): void {
   if (pgid) sendSignal(-pgid, "SIGKILL");
-  for (const pid of findJobProcesses(ids).keys()) sendSignal(pid, "SIGKILL");
+  for (const root of roots) if (root.cgroup) killCgroup(root.cgroup);
+  for (const pid of findTreeProcesses(roots).keys()) sendSignal(pid, "SIGKILL");
 }

@@ -1,7 +1,7 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isSameProcessAlive } from "../process/proc.js";
-import { readPidFile } from "../store/job-files.js";
+import { readExitFile, readPidFile } from "../store/job-files.js";
 import type { JobRow } from "../store/job-store.js";
 import { runningRow } from "./new-job.js";
 
@@ -29,7 +29,8 @@ export function recoveredRow(jobsDir: string, id: string): JobRow | undefined {
   if (!JOB_ID.test(id)) return undefined;
   const dir = join(jobsDir, id);
   const procs = readPidFile(dir);
-  if (!procs) return undefined;
+  // An ended job's shepherd may stay for what the job left running: the job itself is over.
+  if (!procs || readExitFile(dir)) return undefined;
   const alive = isSameProcessAlive(procs.job.pid, procs.job.start);
   if (!alive && !isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return undefined;
   let cwd = "/";

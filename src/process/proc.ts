@@ -36,6 +36,12 @@ function readEnviron(pid: string): Buffer | undefined {
   }
 }
 
+/** The MCP_BG_JOB_ID a process carries, if any (and if its environment may be read). */
+export function environJobId(pid: number): string | undefined {
+  const environ = readEnviron(String(pid));
+  return environ ? jobIdIn(environ) : undefined;
+}
+
 /**
  * Pids of live processes whose environment carries `MCP_BG_JOB_ID` equal to one of `jobIds`,
  * found by scanning /proc: this finds processes that left the job's process group (setsid).
@@ -65,8 +71,8 @@ export function findJobProcesses(
   return found;
 }
 
-// State letter and start time of a process, from /proc/PID/stat; undefined if there is none.
-function readStat(pid: number): { state: string; start: number } | undefined {
+/** State letter, parent and start time of a process, from /proc/PID/stat; undefined if there is none. */
+export function readStat(pid: number): { state: string; ppid: number; start: number } | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   let stat: string;
   try {
@@ -77,7 +83,7 @@ function readStat(pid: number): { state: string; start: number } | undefined {
   // The name (field 2) may hold spaces and parentheses: count fields after its last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const start = Number(fields[19]);
-  return Number.isFinite(start) ? { state: fields[0] ?? "", start } : undefined;
+  return Number.isFinite(start) ? { state: fields[0] ?? "", ppid: Number(fields[1]), start } : undefined;
 }
 
 /**

@@ -33,6 +33,8 @@ export interface SpawnRequest {
   capBytes: number;
   drainMs: number;
   pty?: { cols: number; rows: number };
+  /** A cgroup v2 folder to make the job's own cgroup in (see jobCgroupsFolder); none if undefined. */
+  cgroups?: string;
 }
 
 /** A started job: its processes (each named by pid and /proc start time) and its end. */
@@ -70,7 +72,7 @@ function setReferenced(child: ChildProcess, on: boolean): void {
 
 // The arguments of a warm shepherd for this request: what does not change from job to job.
 function warmArgs(req: SpawnRequest): string[] {
-  return ["--warm", String(req.capBytes), String(req.drainMs), req.shell];
+  return ["--warm", String(req.capBytes), String(req.drainMs), req.shell, req.cgroups ?? "-"];
 }
 
 // Starts a shepherd that waits for its job on stdin.

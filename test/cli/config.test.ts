@@ -297,6 +297,15 @@ const SETTINGS: SettingCase[] = [
     flagValue: "2.5",
     flagExpect: 2.5,
   },
+  {
+    env: "MCP_BG_CGROUPS",
+    flag: "--cgroups",
+    key: "cgroups",
+    envValue: "0",
+    envExpect: false,
+    flagValue: "yes",
+    flagExpect: true,
+  },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {
@@ -435,6 +444,7 @@ const BAD: [string, string, string][] = [
   ["MCP_BG_MAX_REQUEST_SIZE", "--max-request-size", "lots"],
   ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "0"],
   ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "forever"],
+  ["MCP_BG_CGROUPS", "--cgroups", "auto"],
 ];
 
 describe("bad values", () => {
