@@ -296,7 +296,10 @@ export class JobManager {
   list(filter: { status?: JobStatus; limit?: number } = {}): { jobs: JobRecord[]; total: number } {
     this.registry.reconcile();
     const { rows, total } = this.store.list(filter.status, filter.limit ?? 100);
-    return { jobs: rows.map(recordOf), total };
+    const shown = rows.map((r) => this.registry.shown(r));
+    // A job whose end is not recorded yet (a full disk) is listed as it is, not as its row says.
+    const kept = filter.status ? shown.filter((r) => r.status === filter.status) : shown;
+    return { jobs: kept.map(recordOf), total: total - (shown.length - kept.length) };
   }
 
   /** Output of a job: everything retained, or what came after a cursor. */

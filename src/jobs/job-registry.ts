@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { log } from "../log.js";
 import { watchWrites } from "../output/watch-writes.js";
 import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
+import { readExitFile } from "../store/job-files.js";
 import type { JobEnd, JobRow, JobStore, Owner, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
 import { groupOf, reapLeftovers } from "./kill-jobs.js";
@@ -23,6 +24,14 @@ function endedRow(row: JobRow, end: JobEnd): JobRow {
   };
 }
 
+// How a job that has ended here ended, from its row.
+const endOf = (row: JobRow): JobEnd => ({
+  code: row.exit_code,
+  signal: row.signal,
+  endedMs: row.completed_ms ?? Date.now(),
+  lost: row.lost === 1,
+});
+
 /** Whether a row's processes belong to this boot (a row from before a reboot names none that live). */
 export const thisBoot = (row: { boot_id: string | null }) => row.boot_id === null || row.boot_id === BOOT_ID;
 
@@ -33,6 +42,8 @@ export const thisBoot = (row: { boot_id: string | null }) => row.boot_id === nul
  */
 export class JobRegistry {
   private readonly cache = new Map<string, Job>();
+  /** Jobs that ended here whose end could not be written to the database yet (a full disk). */
+  private readonly unrecorded = new Set<Job>();
 
   constructor(
     readonly store: JobStore,
@@ -54,7 +65,20 @@ export class JobRegistry {
       this.forget(id);
       return undefined;
     }
-    return this.settle(this.track(row));
+    return this.settle(this.track(this.shown(row)));
+  }
+
+  /**
+   * A row as every view shows it. A job whose end its shepherd wrote down (JOBDIR/exit), or that
+   * ended here, has ended, even while its row still says running (its end could not be recorded
+   * yet: a full disk): the tools, the list and the command line all agree on that.
+   */
+  shown(row: JobRow): JobRow {
+    if (row.status !== "running") return row;
+    const cached = this.cache.get(row.job_id);
+    if (cached && !cached.running) return cached.row;
+    const exit = readExitFile(this.dirOf(row.job_id));
+    return exit ? endedRow(row, exit) : row;
   }
 
   /** The Job for a row, updated with it. */
@@ -159,8 +183,9 @@ export class JobRegistry {
     return job;
   }
 
-  /** Settles the running jobs of every owner that is gone. */
+  /** Records the ends that could not be recorded before, then settles the running jobs of every owner that is gone. */
   reconcile(): void {
+    for (const job of this.unrecorded) this.finish(job, endOf(job.row));
     for (const owner of this.store.owners()) {
       if (this.ownerAlive(owner)) continue;
       for (const row of this.store.runningOf(owner)) this.settle(this.track(row));
@@ -175,8 +200,11 @@ export class JobRegistry {
     try {
       const row = this.store.finish(job.id, end);
       if (row) job.update(row);
+      this.unrecorded.delete(job);
     } catch (err) {
-      log("error", `recording the end of job ${job.id}`, err);
+      // Tried again at every reconcile; meanwhile every view shows the end (see shown).
+      if (!this.unrecorded.has(job)) log("error", `recording the end of job ${job.id} (will try again)`, err);
+      this.unrecorded.add(job);
     }
     if (job.running) job.update(endedRow(job.row, end));
   }

@@ -66,10 +66,7 @@ export function jobCgroup(jobDir: string, jobId: string): string | undefined {
 /** Pids of the processes in a cgroup (all of them: leaving it takes privileges a job does not use); undefined if it cannot be read. */
 export function cgroupProcesses(cgroup: string): number[] | undefined {
   try {
-    return readFileSync(join(cgroup, "cgroup.procs"), "latin1")
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
+    return readFileSync(join(cgroup, "cgroup.procs"), "latin1").split("\n").filter(Boolean).map(Number);
   } catch {
     return undefined;
   }

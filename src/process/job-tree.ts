@@ -26,7 +26,10 @@ export interface TreeRoot {
  * pids known not to be these jobs' (other jobs' shepherds and main processes): their environments
  * are not read, which is most of the cost when many jobs run.
  */
-export function findTreeProcesses(roots: readonly TreeRoot[], skip: ReadonlySet<number> = new Set()): Map<number, string> {
+export function findTreeProcesses(
+  roots: readonly TreeRoot[],
+  skip: ReadonlySet<number> = new Set(),
+): Map<number, string> {
   const found = new Map<number, string>();
   const scanned: TreeRoot[] = [];
   for (const root of roots) {

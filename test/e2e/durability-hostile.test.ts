@@ -423,6 +423,79 @@ describe("a full disk", () => {
   });
 });
 
+describe("a disk that fills up while a job runs", () => {
+  it("loses no status: every view agrees on the end, which is recorded once there is room, and survives a restart", async (ctx) => {
+    const state = newState();
+    const { execFileSync } = await import("node:child_process");
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", state], { stdio: "ignore" });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const s = await server(state);
+      const job = await s.ok<Status>("execute_command", { command: "read x; exit 3" });
+      // Fill the disk to the last block: the database can no longer record anything.
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(state, "fill")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {} // "No space left on device" is the point
+      await s.ok("interact_with_job", { job_id: job.job_id, input: "go", wait_ms: 500 });
+      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+        status: "failed",
+        exit_code: 3,
+      });
+      const views = async () => ({
+        status: (await status(s, job.job_id)).status,
+        list: (await s.ok<{ jobs: Status[] }>("list_jobs", {})).jobs[0]?.status,
+        cli: /failed\s+3\s/.test((await runCli(state, ["list"])).stdout) ? "failed" : "other",
+        cliStatus: JSON.parse((await runCli(state, ["status", job.job_id, "--json"])).stdout).status,
+      });
+      expect(await views()).toEqual({ status: "failed", list: "failed", cli: "failed", cliStatus: "failed" });
+      // Its end is in its exit file (room for it was taken at the start), whole.
+      expect(readFileSync(join(state, "jobs", job.job_id, "exit"), "latin1")).toMatch(/^3 0 \d+\n$/);
+      // Room again: the server records the end it could not record before.
+      rmSync(join(state, "fill"));
+      const recorded = async () => {
+        const { default: Database } = await import("libsql");
+        const db = new Database(join(state, "state.db"));
+        try {
+          return (db.prepare("SELECT status, exit_code FROM jobs WHERE job_id = ?").get(job.job_id) as Status).status;
+        } finally {
+          db.close();
+        }
+      };
+      await waitFor(async () => (await recorded()) === "failed", 10_000);
+      await crash(s);
+      const again = await server(state);
+      expect(await status(again, job.job_id)).toMatchObject({ status: "failed", exit_code: 3, lost: false });
+      expect(JSON.parse((await runCli(state, ["prune", "--json"])).stdout)).toEqual({ removed: 1 });
+      await crash(again);
+    } finally {
+      execFileSync("umount", ["-l", state]);
+    }
+  });
+
+  it("a job that cannot have its files (the disk is already full) does not start, and says why", async (ctx) => {
+    const state = newState();
+    const { execFileSync } = await import("node:child_process");
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", state], { stdio: "ignore" });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const s = await server(state);
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(state, "fill")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {}
+      expect(await s.error("execute_command", { command: "echo hi" })).toMatch(/Could not start|space|disk/i);
+      await crash(s);
+    } finally {
+      execFileSync("umount", ["-l", state]);
+    }
+  });
+});
+
 describe("a server started inside a job", () => {
   it("does not pass the outer job's id to its own jobs' shepherds", async () => {
     const state = newState();

@@ -94,7 +94,9 @@ for (const cgroups of ["1", "0"]) {
       const s = await server();
       const m = mark();
       const ways = escapes(m);
-      const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: ways.map(([, c]) => c).join(" ") });
+      const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+        command: ways.map(([, c]) => c).join(" "),
+      });
       await waitFor(() => processesMatching(m).length === ways.length, 10_000);
       expect(await s.ok("wait_for_job", { job_id })).toMatchObject({ status: "completed" });
       expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "already_terminated" });
