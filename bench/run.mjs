@@ -234,10 +234,42 @@ async function benchColdStart() {
   record("cold start to tools/list answer p50", median(times), "ms", "<= 250 ms");
 }
 
+// From spawning the server to its first answer (an initialize request written at once), against
+// spawning `node -e 0` to its exit: some clients give the first answer 1 s.
+async function benchFirstAnswer() {
+  const { spawn } = await import("node:child_process");
+  const ours = [];
+  const floor = [];
+  for (let i = 0; i < (QUICK ? 3 : 15); i++) {
+    const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+    let t0 = now();
+    const p = spawn(process.execPath, [BIN], {
+      env: { ...process.env, MCP_BG_STATE_DIR: state },
+      stdio: ["pipe", "pipe", "ignore"],
+    });
+    p.stdin.write(
+      `${JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "bench", version: "1" } } })}\n`,
+    );
+    await new Promise((r) => p.stdout.once("data", r));
+    ours.push(ms(t0));
+    p.stdin.end();
+    await new Promise((r) => p.on("close", r));
+    rmSync(state, { recursive: true, force: true });
+    t0 = now();
+    await new Promise((r) => spawn(process.execPath, ["-e", "0"]).on("close", r));
+    floor.push(ms(t0));
+  }
+  record("process start to first answer (initialize) p50", median(ours), "ms", "< 1000 ms on a busy machine", {
+    node_e_0_ms: Number(median(floor).toFixed(1)),
+  });
+  record("process start to first answer: ratio to node -e 0", median(ours) / median(floor), "x");
+}
+
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
 const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
 const SECTIONS = {
+  first: benchFirstAnswer,
   start: benchColdStart,
   roundtrip: benchRoundTrip,
   flood: () =>

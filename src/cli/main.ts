@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { JobManager } from "../jobs/job-manager.js";
-import { serveOnHttp } from "../mcp/http.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { ensureShepherd } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
@@ -67,7 +66,8 @@ function main(argv: string[]): void {
   // The first request is answered before the state is opened (a database to load and check, jobs
   // of servers that died to settle): some clients give the first answer a second at most.
   const { engine, open } = openedOnFirstUse(() => openEngine(config));
-  if (config.http) serveOnHttp(engine, config);
+  // The HTTP side (and what Node loads for it) is loaded only when asked for: stdio starts sooner.
+  if (config.http) void import("../mcp/http.js").then(({ serveOnHttp }) => serveOnHttp(engine, config));
   else serveOnStdio(engine, config);
   // Right after: the first tool call should not have to wait for it either.
   setImmediate(open);
