@@ -1,0 +1,103 @@
+// The job as the engine knows it: one typed shape, whatever stores or runs it. Imports nothing.
+
+/** Where a job is in its life. */
+export type JobStatus = "running" | "completed" | "failed" | "killed";
+
+/** Every status, in the order people read them. */
+export const JOB_STATUSES: readonly JobStatus[] = ["running", "completed", "failed", "killed"];
+
+/** Where jobs run. */
+export type ExecutorName = "local" | "slurm";
+
+/** A process named for good: its pid and its /proc start time (a pid alone may be reused). */
+export interface ProcessRef {
+  pid: number;
+  start: number;
+}
+
+/** Who owns running jobs: a server process, named by pid and start time within one boot. */
+export interface Owner {
+  pid: number;
+  start: number;
+  /** The boot it runs in (/proc/sys/kernel/random/boot_id); null if unknown. */
+  bootId: string | null;
+}
+
+/** How a job ended. */
+export interface JobEnd {
+  /** Exit code, or null when a signal ended it or its end could not be observed. */
+  code: number | null;
+  /** Name of the signal that ended it, or null. */
+  signal: string | null;
+  endedMs: number;
+  /** Its end could not be observed (its processes were gone when it was looked for). */
+  lost: boolean;
+}
+
+/** A job: what was asked for, where it runs, and how far it has got. */
+export interface JobState {
+  id: string;
+  command: string;
+  name: string | null;
+  cwd: string;
+  pty: boolean;
+  status: JobStatus;
+  startedMs: number;
+  completedMs: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  /** Killed by its timeout. */
+  timedOut: boolean;
+  lost: boolean;
+  /** A kill was asked for: its end reads `killed`, whoever sees it. */
+  killRequested: boolean;
+  /** A kill under way escalates to SIGKILL at this time. */
+  killDeadlineMs: number | null;
+  /** The server that started it or took it over; null for none (recovered from its folder). */
+  owner: Owner | null;
+  /** It outlives its server's normal stop (keep-jobs). */
+  keep: boolean;
+  /** Its timeout: killed at this time. */
+  deadlineMs: number | null;
+  /** The boot its processes belong to; null if unknown. */
+  bootId: string | null;
+  executor: ExecutorName;
+  /** The job's main process, once known. */
+  process: ProcessRef | null;
+  /** Its shepherd (the process that captures its output), or, while it starts, the process starting it. */
+  shepherd: ProcessRef | null;
+  /** The executor's own name for it (a Slurm job id); null for local jobs. */
+  executorId: string | null;
+  /** The machine it runs on, once known; null for local jobs. */
+  node: string | null;
+}
+
+/**
+ * The one status rule: what a job that has ended this way is. A kill asked for (by anyone, a timeout
+ * included) makes it `killed`; an end that was not seen, or a non-zero exit, `failed`.
+ */
+export function statusOf(end: Pick<JobEnd, "code" | "lost">, killRequested: boolean): JobStatus {
+  if (killRequested) return "killed";
+  return end.lost || end.code !== 0 ? "failed" : "completed";
+}
+
+/** The job once it has ended this way (an end is final: an ended job stays as it is). */
+export function ended(job: JobState, end: JobEnd): JobState {
+  if (job.status !== "running") return job;
+  return {
+    ...job,
+    status: statusOf(end, job.killRequested),
+    exitCode: end.code,
+    signal: end.signal,
+    completedMs: end.endedMs,
+    lost: end.lost,
+  };
+}
+
+/** How a job that has ended ended, from its state. */
+export function endOf(job: JobState): JobEnd {
+  return { code: job.exitCode, signal: job.signal, endedMs: job.completedMs ?? Date.now(), lost: job.lost };
+}
+
+/** The end of a job whose processes went without a word: no exit code, no signal, now. */
+export const lostEnd = (): JobEnd => ({ code: null, signal: null, endedMs: Date.now(), lost: true });
