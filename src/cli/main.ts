@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { JobManager } from "../jobs/job-manager.js";
+import { log } from "../log.js";
 import { serveOnHttp } from "../mcp/http.js";
 import { serveOnStdio } from "../mcp/stdio.js";
-import { ensureShepherd } from "../process/shepherd-binary.js";
+import { checkJobSupport } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
@@ -59,8 +60,8 @@ function main(argv: string[]): void {
   try {
     if (args.positionals.length > 0) throw new ConfigError(`unknown command ${args.positionals[0]} (see --help)`);
     const config = loadConfig(settingOptions(args), process.env);
-    const missing = ensureShepherd();
-    if (missing) throw new ConfigError(missing);
+    // Without jobs (not Linux, no capture process) the server still starts; each tool call says why.
+    checkJobSupport((reason) => log("warn", `${reason} (the server runs; every tool call answers with this)`));
     let jobs: JobManager;
     try {
       jobs = new JobManager(config);
