@@ -61,11 +61,11 @@ if (!existsSync(src)) {
     why =
       err.code === "ENOENT"
         ? `there is no C compiler ('${cc}' not found)`
-        : `compiling native/shepherd.c with '${cc}' failed (${err.status !== undefined ? `exit ${err.status}` : err.message})`;
+        : `compiling native/shepherd.c with '${cc}' failed (${typeof err.status === "number" ? `exit ${err.status}` : err.message})`;
   }
 }
 if (why) {
-  const rebuild = inClone ? "`npm run build`" : "`npm rebuild mcp-bg-jobs`";
-  say(`no capture process for ${target}: ${why}; install a C compiler (cc), then run ${rebuild} or restart the server`);
+  const remedy = inClone ? "run `npm run build`" : "start the server again (it compiles native/shepherd.c at start)";
+  say(`no capture process for ${target}: ${why}; install a C compiler (cc) and ${remedy}`);
 }
 process.exit(0);

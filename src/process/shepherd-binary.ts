@@ -61,7 +61,7 @@ async function findProblem(): Promise<string | undefined> {
         .split("\n")
         .pop()
         ?.replace(/^mcp-bg-jobs: /, "");
-      return line || `no capture process for ${TARGET}: install a C compiler (cc), then restart the server`;
+      return line || `no capture process for ${TARGET}: install a C compiler (cc) and start the server again`;
     }
   }
   // Without arguments it prints its usage and exits 2; one built for another libc or architecture
@@ -79,6 +79,6 @@ async function findProblem(): Promise<string | undefined> {
   if (!failure) return undefined;
   return (
     `the capture process ${SHEPHERD_PATH} does not run on this machine (${failure}): ` +
-    "install a C compiler (cc), then run `npm rebuild mcp-bg-jobs`"
+    `install a C compiler (cc) and run \`node ${BUILD_SCRIPT} --force\``
   );
 }
