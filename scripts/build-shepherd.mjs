@@ -44,6 +44,8 @@ if (process.platform !== "linux") {
   say(`jobs need Linux, and this is ${process.platform}: the server starts, and each tool says so (README: Platforms)`);
   process.exit(0);
 }
+// In a clone, `npm ci` runs this as the install script and then `npm run build` (prepare): the build compiles.
+if (!dev && inClone && process.env.npm_lifecycle_event === "install") process.exit(0);
 if (!dev && existsSync(prebuilt) && runs(prebuilt)) process.exit(0);
 // Up to date, and (at install) it starts here: one compiled elsewhere (a glibc build/ mounted into
 // an Alpine container) is compiled again.
