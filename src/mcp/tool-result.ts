@@ -23,7 +23,7 @@ export function fail(message: string): CallToolResult {
  * Where jobs cannot run (not Linux, no capture process), every tool answers with the one line saying why.
  */
 export async function runTool<T extends object>(body: () => T | Promise<T>): Promise<CallToolResult> {
-  const unavailable = await jobsUnavailable();
+  const unavailable = jobsUnavailable();
   if (unavailable) return fail(unavailable);
   try {
     return ok(await body());

@@ -22,48 +22,51 @@ const WHY_LINUX =
   "carrying its id) and Linux process groups and sessions, and each job's capture process (native/shepherd.c) " +
   "uses Linux-only calls (prctl, close_range)";
 
-let unavailable: Promise<string | undefined> = Promise.resolve(undefined);
+let unavailable: string | undefined;
 
 /**
- * Why this server cannot run jobs, in one line, or undefined when it can: every tool call answers
- * with it (src/mcp/tool-result.ts). Settled once checkJobSupport's look at the binary has answered.
+ * Why this server cannot run jobs, in one line, or undefined when it can (as far as is known yet):
+ * every tool call answers with it (src/mcp/tool-result.ts).
  */
-export function jobsUnavailable(): Promise<string | undefined> {
+export function jobsUnavailable(): string | undefined {
   return unavailable;
 }
 
 /**
- * Checks, once at the server's start, that jobs can run here: Linux, and a capture process that starts
- * on this machine (compiled now if the install skipped that step: `--ignore-scripts`, pnpm). The server
- * starts either way; `report` gets the one-line reason when jobs cannot run.
+ * Checks, once at the server's start, that jobs can run here: Linux, and a capture process (compiled now
+ * if the install skipped that step: `--ignore-scripts`, npm 11's allowScripts, pnpm) that starts on this
+ * machine. The server starts either way; `report` gets the one-line reason when jobs cannot run. Whether
+ * the binary starts is learnt in the background, a few milliseconds later, so that no start and no tool
+ * call waits for it (a tool call before then that starts a job fails to spawn it all the same).
  */
 export function checkJobSupport(report: (reason: string) => void): void {
-  unavailable = findProblem().then((reason) => {
-    if (reason) report(reason);
-    return reason && `mcp-bg-jobs: ${reason}`;
-  });
+  const set = (reason: string) => {
+    unavailable = `mcp-bg-jobs: ${reason}`;
+    report(reason);
+  };
+  const missing = findMissing();
+  if (missing) set(missing);
+  else void whyNotStarting().then((reason) => reason && set(reason));
 }
 
-async function findProblem(): Promise<string | undefined> {
+function findMissing(): string | undefined {
   if (process.platform !== "linux") {
     return `jobs need Linux, and this is ${process.platform} (${process.arch}): ${WHY_LINUX}; README: Platforms`;
   }
-  if (!existsSync(SHEPHERD_PATH)) {
-    // The build script says in one line what is missing (its last line on stderr).
-    const built = spawnSync(process.execPath, [BUILD_SCRIPT], {
-      stdio: ["ignore", "ignore", "pipe"],
-      encoding: "utf8",
-    });
-    const said = `${built.error?.message ?? ""}\n${built.stderr ?? ""}`;
-    if (!existsSync(SHEPHERD_PATH)) {
-      const line = said
-        .trim()
-        .split("\n")
-        .pop()
-        ?.replace(/^mcp-bg-jobs: /, "");
-      return line || `no capture process for ${TARGET}: install a C compiler (cc) and start the server again`;
-    }
-  }
+  if (existsSync(SHEPHERD_PATH)) return undefined;
+  // The build script says in one line what is missing (its last line on stderr).
+  const built = spawnSync(process.execPath, [BUILD_SCRIPT], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if (existsSync(SHEPHERD_PATH)) return undefined;
+  const said = `${built.error?.message ?? ""}\n${built.stderr ?? ""}`;
+  const line = said
+    .trim()
+    .split("\n")
+    .pop()
+    ?.replace(/^mcp-bg-jobs: /, "");
+  return line || `no capture process for ${TARGET}: install a C compiler (cc) and start the server again`;
+}
+
+async function whyNotStarting(): Promise<string | undefined> {
   // Without arguments it prints its usage and exits 2; one built for another libc or architecture
   // does not start (ENOENT: no such loader; ENOEXEC), or its loader exits 126/127.
   const failure = await new Promise<string | undefined>((resolve) => {

@@ -11,7 +11,7 @@ import {
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { childrenOf, tempDir } from "../helpers.js";
+import { childrenOf, tempDir, waitFor } from "../helpers.js";
 import { BIN, type Harness, startServer, type ToolResult } from "./harness.js";
 import { noCompilerEnv, npmFreeEnv, onPath, run } from "./no-compiler.js";
 
@@ -155,6 +155,8 @@ describe("a package without a capture process that runs here", () => {
     const s = await startServer({ command: bin, env: noCompiler.env });
     let remedy: string;
     try {
+      // Whether it starts is learnt in the background at start; the server says so on stderr then.
+      await waitFor(() => s.stderr().includes("does not run on this machine"));
       const errors = await everyToolFails(s);
       const message = errors.get("execute_command") ?? "";
       expect(message).toMatch(
