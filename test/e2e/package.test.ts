@@ -34,6 +34,10 @@ if (TOOLCHAINS.length > 0) {
   process.stderr.write(
     `package.test.ts skipped: no ${TOOLCHAINS.join(", ")} (Debian: musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross file; .ci/run installs them)\n`,
   );
+} else if (!QEMU && process.arch !== "arm64") {
+  process.stderr.write(
+    "package.test.ts: the arm64 shepherd's run is skipped: no qemu-aarch64-static (Debian: qemu-user-static)\n",
+  );
 }
 
 /** What a user needs, and nothing else: the tarball's exact contents. */
