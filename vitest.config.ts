@@ -1,11 +1,21 @@
 import { defineConfig } from "vitest/config";
 
+// The package test (npm pack: tsc, esbuild, three C compilers; then npm install) is a burst of CPU that
+// would slow the timing-sensitive tests beside it: it runs after them, on its own.
+const PACKAGE_TEST = "test/e2e/package.test.ts";
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 30_000,
     // Tests start real processes and servers: keep the 2-core machine from being oversubscribed.
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: "tests", include: ["test/**/*.test.ts"], exclude: [PACKAGE_TEST], sequence: { groupOrder: 0 } },
+      },
+      { extends: true, test: { name: "package", include: [PACKAGE_TEST], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

@@ -60,15 +60,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+/* musl (the static release builds) has neither <linux/close_range.h> nor a close_range() wrapper:
+   the flag and the system call are named here, and a kernel without it (ENOSYS) takes the /proc path. */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436 /* the same on every architecture */
+#endif
 
 #define HEADER 64
 #define CHUNK (1 << 20)
@@ -357,7 +366,7 @@ static void exec_job(const spec_t *s, const job_t *j) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  DIR *fds = close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
+  DIR *fds = syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
   if (fds) {
     struct dirent *e;
     while ((e = readdir(fds))) {

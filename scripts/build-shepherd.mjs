@@ -1,13 +1,29 @@
 #!/usr/bin/env node
-// Compiles native/shepherd.c into build/shepherd (the per-job capture process). Runs on npm install and build.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, statSync } from "node:fs";
+// The per-job capture process (native/shepherd.c) for this machine. Runs at install (npm's `install`
+// script, so also `npm rebuild mcp-bg-jobs`), in `npm run build` (--dev), and from a server that finds
+// none (an install that skipped scripts).
+//
+// - A package from npm carries static builds, prebuilt/linux-<arch>/shepherd (scripts/build-prebuilt.mjs,
+//   run by `npm pack`): when the one for this machine runs, nothing is compiled and no compiler is needed.
+// - Otherwise (another architecture; a clone of the project, where prebuilt/ does not exist), shepherd.c
+//   is compiled with $CC or cc into build/shepherd, again whenever shepherd.c is newer. The server prefers
+//   build/shepherd when both exist (src/process/shepherd-binary.ts), so an edited shepherd.c always wins.
+// - It never fails: without a usable compiler it prints one line saying what is missing and exits 0. The
+//   server then starts all the same, and every tool call answers with that line.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "native", "shepherd.c");
 const out = join(root, "build", "shepherd");
+const target = `${process.platform}-${process.arch}`;
+const prebuilt = join(root, "prebuilt", target, "shepherd");
+const dev = process.argv.includes("--dev");
+const inClone = existsSync(join(root, "src"));
+
+const say = (line) => console.error(`mcp-bg-jobs: ${line}`);
 
 const mtime = (p) => {
   try {
@@ -17,12 +33,41 @@ const mtime = (p) => {
   }
 };
 
-if (mtime(out) >= mtime(src) && !process.argv.includes("--force")) process.exit(0);
-mkdirSync(dirname(out), { recursive: true });
-const cc = process.env.CC || "cc";
-try {
-  execFileSync(cc, ["-O2", "-Wall", "-Wextra", "-o", out, src], { stdio: "inherit" });
-} catch (err) {
-  console.error(`mcp-bg-jobs: could not compile ${src} with '${cc}' (${err.message}); a C compiler is required`);
-  process.exit(1);
+// Whether a binary starts here (without arguments it prints its usage and exits 2); a binary for another
+// libc or architecture fails to start (ENOENT, ENOEXEC) or its loader exits 126/127.
+const runs = (binary) => {
+  const r = spawnSync(binary, [], { stdio: "ignore", timeout: 10_000 });
+  return !r.error && r.signal === null && r.status !== 126 && r.status !== 127;
+};
+
+if (process.platform !== "linux") {
+  say(`jobs need Linux, and this is ${process.platform}: the server starts, and each tool says so (README: Platforms)`);
+  process.exit(0);
 }
+// In a clone, `npm ci` runs this as the install script and then `npm run build` (prepare): the build compiles.
+if (!dev && inClone && process.env.npm_lifecycle_event === "install") process.exit(0);
+if (!dev && existsSync(prebuilt) && runs(prebuilt)) process.exit(0);
+// Up to date, and (at install) it starts here: one compiled elsewhere (a glibc build/ mounted into
+// an Alpine container) is compiled again.
+if (mtime(out) >= mtime(src) && !process.argv.includes("--force") && (dev || runs(out))) process.exit(0);
+
+const cc = process.env.CC || "cc";
+let why;
+if (!existsSync(src)) {
+  why = `${src} is missing`;
+} else {
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+    execFileSync(cc, ["-O2", "-Wall", "-Wextra", "-o", out, src], { stdio: ["ignore", "ignore", "inherit"] });
+  } catch (err) {
+    why =
+      err.code === "ENOENT"
+        ? `there is no C compiler ('${cc}' not found)`
+        : `compiling native/shepherd.c with '${cc}' failed (${typeof err.status === "number" ? `exit ${err.status}` : err.message})`;
+  }
+}
+if (why) {
+  const remedy = inClone ? "run `npm run build`" : "start the server again (it compiles native/shepherd.c at start)";
+  say(`no capture process for ${target}: ${why}; install a C compiler (cc) and ${remedy}`);
+}
+process.exit(0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { JobManager } from "../jobs/job-manager.js";
+import { log } from "../log.js";
 import { serveOnStdio } from "../mcp/stdio.js";
-import { ensureShepherd } from "../process/shepherd-binary.js";
+import { checkJobSupport } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
@@ -73,10 +74,10 @@ function main(argv: string[]): void {
   setImmediate(open);
 }
 
-// The job engine on the state dir; a state that cannot be used stops the server (exit 2).
+// The job engine on the state dir; a state that cannot be used stops the server (exit 2). Without
+// jobs (not Linux, no capture process) the server still runs: each tool call says why.
 function openEngine(config: Config): JobManager {
-  const missing = ensureShepherd();
-  if (missing) exitUnusable(missing);
+  checkJobSupport((reason) => log("warn", `${reason} (the server runs; every tool call answers with this)`));
   try {
     return new JobManager(config);
   } catch (err) {

@@ -1,4 +1,3 @@
-
 // What a signal usually means, for the ones jobs commonly die of.
 const SIGNAL_MEANING: Record<string, string> = {
   SIGINT: "interrupted (Ctrl-C)",

@@ -2,6 +2,7 @@ import type { CallToolResult } from "@modelcontextprotocol/server";
 import { JobError } from "../jobs/errors.js";
 import { log } from "../log.js";
 import { PatternError } from "../output/safe-regex.js";
+import { jobsUnavailable } from "../process/shepherd-binary.js";
 
 /** A successful result: the value as `structuredContent` and the same JSON, compact, as text. */
 export function ok<T extends object>(value: T): CallToolResult {
@@ -19,8 +20,11 @@ export function fail(message: string): CallToolResult {
 /**
  * Runs a tool body and turns what it returns or throws into a tool result: engine errors become
  * their message, anything unexpected is logged to stderr and reported without crashing the server.
+ * Where jobs cannot run (not Linux, no capture process), every tool answers with the one line saying why.
  */
 export async function runTool<T extends object>(body: () => T | Promise<T>): Promise<CallToolResult> {
+  const unavailable = jobsUnavailable();
+  if (unavailable) return fail(unavailable);
   try {
     return ok(await body());
   } catch (err) {

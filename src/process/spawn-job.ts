@@ -1,12 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { PACKAGE_ROOT } from "../package-root.js";
 import { processStartTime } from "./proc.js";
+import { SHEPHERD_PATH } from "./shepherd-binary.js";
 import { signalName } from "./signals.js";
 
-/** Path of the compiled per-job capture process (native/shepherd.c). */
-export const SHEPHERD_PATH = join(PACKAGE_ROOT, "build", "shepherd");
+export { SHEPHERD_PATH };
 
 /** How a job ended. */
 export interface JobExit {

@@ -39,17 +39,19 @@ export function cleanEnv(): Record<string, string> {
 }
 
 /**
- * Starts the built server with extra environment variables and flags, on a fresh state dir that
- * close() removes, or on `stateDir` (shared with other servers; left in place).
+ * Starts the built server (or `command`) with extra environment variables and flags, on a fresh state
+ * dir that close() removes, or on `stateDir` (shared with other servers; left in place).
  */
 export async function startServer(
-  opts: { env?: Record<string, string>; args?: string[]; stateDir?: string } = {},
+  opts: { env?: Record<string, string>; args?: string[]; stateDir?: string; command?: string[] } = {},
 ): Promise<Harness> {
   const state = opts.stateDir ? { path: opts.stateDir, remove: () => {} } : tempDir("mcp-bg-state-");
   const env = cleanEnv();
+  // `command`: what starts the server, when not this clone's build (an installed package's bin).
+  const [command, ...first] = opts.command ?? [process.execPath, BIN];
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [BIN, ...(opts.args ?? [])],
+    command: command as string,
+    args: [...first, ...(opts.args ?? [])],
     env: { ...env, MCP_BG_STATE_DIR: state.path, ...opts.env },
     stderr: "pipe",
   });
