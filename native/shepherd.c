@@ -42,9 +42,10 @@
  * Reports, each also kept in a file written atomically (tmp + rename). Room for both files is
  * taken before the job starts (a job that cannot have them does not start: "error ENOSPC ..."),
  * and every write is checked: a full disk never puts an empty or partial pid or exit file in place.
- *  - "pid PID PID_START SHEPHERD_START" once the command is running (JOBDIR/pid holds
+ *  - "pid PID PID_START SHEPHERD_START CGROUP" once the command is running (JOBDIR/pid holds
  *    "PID PID_START SHEPHERD_PID SHEPHERD_START"; the starts are /proc start times, so that a pid
- *    reused later is never taken for the job), or "error ERRNO TEXT" if it could not start;
+ *    reused later is never taken for the job; CGROUP is the job's cgroup, or "-": the rest of the
+ *    line), or "error ERRNO TEXT" if it could not start;
  *  - "exit CODE SIGNO" when it has ended (CODE -1 when killed by SIGNO); JOBDIR/exit holds
  *    "CODE SIGNO ENDED_MS". The end is taken from the job's exit, not from its pipes closing;
  *    remaining output is drained for at most DRAIN_MS.
@@ -321,7 +322,9 @@ static int setup_io(const spec_t *s, job_t *j) {
   }
   j->fifo = j->in_target = j->master = j->child_in = j->child_out = j->child_err = j->err_fd = -1;
   if (ring_open(&j->out, s->dir, "stdout", s->cap) < 0 || ring_open(&j->err, s->dir, "stderr", s->cap) < 0) return -1;
-  if (reserve_file(s->dir, "pid") < 0 || reserve_file(s->dir, "exit") < 0) return -1;
+  if (reserve_file(s->dir, "pid") < 0 || reserve_file(s->dir, "exit") < 0 ||
+      (s->cgroups && reserve_file(s->dir, "cgroup") < 0))
+    return -1;
   snprintf(fifo_path, sizeof fifo_path, "%s/stdin", s->dir);
   unlink(fifo_path);
   if (mkfifo(fifo_path, 0600) < 0 || (j->fifo = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) return -1;
@@ -457,6 +460,9 @@ static int spawn(const spec_t *s, job_t *j) {
   if (j->cgroup[0] && (j->exec_errno || !populated(j->cgroup))) {
     rmdir(j->cgroup);
     j->cgroup[0] = 0;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/cgroup.tmp", s->dir);
+    unlink(tmp);
   }
   return 0;
 }
@@ -474,17 +480,21 @@ static void report_start(const spec_t *s, job_t *j) {
     return;
   }
   if (j->cgroup[0]) {
+    /* Room for it was taken: this fails only on an I/O error. The server that started the job learns
+       the cgroup from the report below either way, and the cgroup is removed at the end all the same. */
     char line[4200];
     snprintf(line, sizeof line, "%s\n", j->cgroup);
-    if (write_file(s->dir, "cgroup", line) < 0) j->cgroup[0] = 0;
+    write_file(s->dir, "cgroup", line);
   }
   char pid_text[32], line[160];
   snprintf(pid_text, sizeof pid_text, "%ld", (long)j->pid);
   unsigned long long pid_start = start_time(pid_text), own_start = start_time("self");
   snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)j->pid, pid_start, (long)getpid(), own_start);
   write_file(s->dir, "pid", line);
-  snprintf(line, sizeof line, "pid %ld %llu %llu\n", (long)j->pid, pid_start, own_start);
-  ssize_t r = write(STDOUT_FILENO, line, strlen(line));
+  char report[4400];
+  snprintf(report, sizeof report, "pid %ld %llu %llu %s\n", (long)j->pid, pid_start, own_start,
+           j->cgroup[0] ? j->cgroup : "-");
+  ssize_t r = write(STDOUT_FILENO, report, strlen(report));
   (void)r;
 }
 
@@ -618,6 +628,26 @@ static void report_exit(const spec_t *s, job_t *j) {
   }
 }
 
+/* Removes a cgroup and the cgroups a process of the job made below it, deepest first; waits a
+   moment for the last processes to leave (they do so a little after they are reaped). */
+static void remove_cgroup(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      char sub[4200];
+      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+      remove_cgroup(sub);
+    }
+    closedir(d);
+  }
+  for (int i = 0; i < 100 && rmdir(path) < 0 && errno == EBUSY; i++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 /* Step 6: stays while processes the job left behind live (they are its descendants, reaped here),
    then removes the job's cgroup. */
 static void linger(job_t *j) {
@@ -625,12 +655,7 @@ static void linger(job_t *j) {
     pid_t w = waitpid(-1, NULL, 0);
     if (w < 0 && errno == ECHILD) break;
   }
-  if (!j->cgroup[0]) return;
-  /* The last process may take a moment to leave the cgroup after it is reaped. */
-  for (int i = 0; i < 100 && rmdir(j->cgroup) < 0 && errno == EBUSY; i++) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
+  if (j->cgroup[0]) remove_cgroup(j->cgroup);
 }
 
 /* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */

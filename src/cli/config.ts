@@ -389,8 +389,11 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     callTimeoutSeconds: 50,
     cgroups: true,
     shutdownGraceMs: 2000,
-    // A server started from inside a job must not mark its own jobs' shepherds as that job's.
-    baseEnv: Object.fromEntries(Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID")),
+    // A server started from inside a job must not mark its own jobs' shepherds as that job's; and the
+    // HTTP token is the server's secret, not something every command it runs should see.
+    baseEnv: Object.fromEntries(
+      Object.entries(env).filter(([k]) => k !== "MCP_BG_JOB_ID" && k !== "MCP_BG_AUTH_TOKEN"),
+    ),
   };
 }
 

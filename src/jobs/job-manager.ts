@@ -5,7 +5,7 @@ import type { Config } from "../cli/config.js";
 import { log } from "../log.js";
 import type { SearchResult } from "../output/search-lines.js";
 import { TextWorkers } from "../output/text-workers.js";
-import { jobCgroupsFolder } from "../process/cgroups.js";
+import { jobCgroupsFolder, removeStaleCgroups } from "../process/cgroups.js";
 import { JobStdin } from "../process/job-stdin.js";
 import { processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
@@ -90,7 +90,13 @@ export class JobManager {
     const server = opts.server ?? true;
     this.store = new JobStore(config.stateDir);
     const self = server ? { pid: process.pid, start: processStartTime(process.pid) ?? 0 } : undefined;
-    this.registry = new JobRegistry(this.store, join(config.stateDir, "jobs"), self, (job) => this.adopt(job));
+    this.registry = new JobRegistry(
+      this.store,
+      join(config.stateDir, "jobs"),
+      self,
+      (job) => this.adopt(job),
+      (roots, skip) => this.text.findTree(roots, skip),
+    );
     this.changes = new JobChanges(this.registry);
     this.cgroups = server && config.cgroups ? jobCgroupsFolder() : undefined;
     if (server) {
@@ -172,6 +178,7 @@ export class JobManager {
         this.registry.recordProcesses(job, {
           job: { pid: proc.pid, start: proc.pidStart },
           shepherd: { pid: proc.shepherdPid, start: proc.shepherdStart },
+          cgroup: proc.cgroup,
         });
       } catch (err) {
         sendSignal(-proc.pid, "SIGKILL");
@@ -207,7 +214,7 @@ export class JobManager {
       : { code: exit.code, signal: exit.signal, endedMs: Date.now(), lost: false };
     this.registry.finish(job, end);
     // Its shepherd died first: nothing captures the job's output any more, so end it.
-    if (exit.lost && job.pid) reapLeftovers([job.treeRoot()], groupOf(job));
+    if (exit.lost && job.pid) void reapLeftovers(this.registry, [job.treeRoot()], groupOf(job));
   }
 
   // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
@@ -295,11 +302,20 @@ export class JobManager {
   /** Jobs newest first, optionally of one status; `total` counts all that match. */
   list(filter: { status?: JobStatus; limit?: number } = {}): { jobs: JobRecord[]; total: number } {
     this.registry.reconcile();
-    const { rows, total } = this.store.list(filter.status, filter.limit ?? 100);
-    const shown = rows.map((r) => this.registry.shown(r));
-    // A job whose end is not recorded yet (a full disk) is listed as it is, not as its row says.
-    const kept = filter.status ? shown.filter((r) => r.status === filter.status) : shown;
-    return { jobs: kept.map(recordOf), total: total - (shown.length - kept.length) };
+    const limit = filter.limit ?? 100;
+    const want = filter.status;
+    if (!want) {
+      const { rows, total } = this.store.list(undefined, limit);
+      return { jobs: rows.map((r) => recordOf(this.registry.shown(r))), total };
+    }
+    // A job whose end is not recorded yet (a full disk) is listed as it is, not as its row says:
+    // the rows that say running are looked at whatever status is asked for.
+    const running = this.store.list("running", Number.MAX_SAFE_INTEGER).rows.map((r) => this.registry.shown(r));
+    const matching = running.filter((r) => r.status === want);
+    if (want === "running") return { jobs: matching.slice(0, limit).map(recordOf), total: matching.length };
+    const { rows, total } = this.store.list(want, limit);
+    const all = [...rows, ...matching].sort((a, b) => b.started_ms - a.started_ms);
+    return { jobs: all.slice(0, limit).map(recordOf), total: total + matching.length };
   }
 
   /** Output of a job: everything retained, or what came after a cursor. */
@@ -320,13 +336,18 @@ export class JobManager {
   }
 
   /** Searches a job's retained output for lines matching a caller's pattern (in a text worker). */
-  search(id: string, pattern: string, opts: { contextLines: number; maxMatches: number }): Promise<SearchResult> {
+  search(
+    id: string,
+    pattern: string,
+    opts: { contextLines: number; maxMatches: number; signal?: AbortSignal },
+  ): Promise<SearchResult> {
     const job = this.get(id);
     const streams = [
       { name: "stdout" as const, path: job.stdoutPath },
       { name: "stderr" as const, path: job.stderrPath },
     ];
-    return this.text.search(pattern, streams, { ...opts, maxChars: this.config.maxResponseChars });
+    const { signal, ...limits } = opts;
+    return this.text.search(pattern, streams, { ...limits, maxChars: this.config.maxResponseChars }, signal);
   }
 
   /**
@@ -405,6 +426,8 @@ export class JobManager {
     try {
       this.registry.reconcile();
       if (dropExpired(this.registry, now, this.config) > 0) this.changes.listChanged();
+      // Cgroups of jobs whose shepherd was killed before it could remove them.
+      if (this.cgroups) removeStaleCgroups(this.cgroups, (id) => this.store.get(id)?.status === "running");
     } catch (err) {
       log("warn", "cleanup sweep", err);
     }
@@ -432,7 +455,10 @@ export class JobManager {
     try {
       await killJobs(this.registry, ending, "SIGTERM", this.config.shutdownGraceMs);
       await Promise.all(ending.map((j) => j.ended));
-      reapLeftovers([...this.startedIds].map((id) => this.registry.cached(id)?.treeRoot() ?? { jobId: id }));
+      await reapLeftovers(
+        this.registry,
+        [...this.startedIds].map((id) => this.registry.cached(id)?.treeRoot() ?? { jobId: id }),
+      );
     } finally {
       this.close();
     }

@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import { log } from "../log.js";
 import { watchWrites } from "../output/watch-writes.js";
+import { findHere, type TreeFinder } from "../process/kill-tree.js";
 import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
-import { readExitFile } from "../store/job-files.js";
 import type { JobEnd, JobRow, JobStore, Owner, ProcessId } from "../store/job-store.js";
 import { Job } from "./job.js";
 import { groupOf, reapLeftovers } from "./kill-jobs.js";
-import { jobProcesses, lostEnd, observeJob } from "./observe-job.js";
+import { believedEnd, jobProcesses, lostEnd, observeJob } from "./observe-job.js";
 
 /** How often the end of a job run by someone else is looked for besides its exit file appearing. */
 const FOLLOW_POLL_MS = 1000;
@@ -51,6 +51,8 @@ export class JobRegistry {
     readonly self: ProcessId | undefined,
     /** Called when this server has taken over a running job. */
     private readonly onAdopt: (job: Job) => void = () => {},
+    /** How a job's processes are looked for (in a worker, for a server). */
+    readonly findTree: TreeFinder = findHere,
   ) {}
 
   /** Where a job's files are. */
@@ -77,7 +79,9 @@ export class JobRegistry {
     if (row.status !== "running") return row;
     const cached = this.cache.get(row.job_id);
     if (cached && !cached.running) return cached.row;
-    const exit = readExitFile(this.dirOf(row.job_id));
+    // A job this server watches through its shepherd's pipe ends when that pipe says so.
+    if (cached?.process) return row;
+    const exit = believedEnd(row, this.dirOf(row.job_id));
     return exit ? endedRow(row, exit) : row;
   }
 
@@ -126,15 +130,17 @@ export class JobRegistry {
     return this.isOwn(row) || (thisBoot(row) && isSameProcessAlive(row.owner_pid, row.owner_start));
   }
 
-  /** Records a job's processes, in the database and in the job. */
-  recordProcesses(job: Job, procs: { job: ProcessId; shepherd: ProcessId }): void {
-    this.store.setStarted(job.id, procs.job, procs.shepherd);
+  /** Records a job's processes (and its cgroup, when its shepherd said which), in the database and in the job. */
+  recordProcesses(job: Job, procs: { job: ProcessId; shepherd: ProcessId; cgroup?: string | null }): void {
+    const cgroup = procs.cgroup ?? job.row.cgroup;
+    this.store.setStarted(job.id, procs.job, procs.shepherd, cgroup);
     job.update({
       ...job.row,
       pid: procs.job.pid,
       pid_start: procs.job.start,
       shepherd_pid: procs.shepherd.pid,
       shepherd_start: procs.shepherd.start,
+      cgroup,
     });
   }
 
@@ -162,7 +168,7 @@ export class JobRegistry {
     if (seen.state === "ended") {
       this.finish(job, seen.end);
       // What it started may live on (a lost job's background children): ended too.
-      if (seen.end.lost && this.self) reapLeftovers([job.treeRoot()]);
+      if (seen.end.lost && this.self) void reapLeftovers(this, [job.treeRoot()]);
       return job;
     }
     if (!this.self) return job; // the command line only looks
@@ -175,7 +181,7 @@ export class JobRegistry {
       log("info", `took over job ${job.id} (its server is gone)`);
     }
     if (seen.state === "uncaptured") {
-      reapLeftovers([job.treeRoot()], groupOf(job));
+      void reapLeftovers(this, [job.treeRoot()], groupOf(job));
       this.finish(job, lostEnd());
       return job;
     }

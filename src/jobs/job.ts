@@ -129,7 +129,9 @@ export class Job {
     return {
       jobId: this.id,
       shepherd: pid && start && sameBoot ? { pid, start } : undefined,
-      cgroup: jobCgroup(this.dir, this.id),
+      // As recorded from its shepherd's report; for a job whose start was never recorded (its
+      // server died at that moment), the file its shepherd wrote, if it names a real job cgroup.
+      cgroup: this.row.cgroup ?? jobCgroup(this.dir, this.id),
     };
   }
 

@@ -1,5 +1,5 @@
 import { killCgroup } from "../process/cgroups.js";
-import { findTreeProcesses, type TreeRoot } from "../process/job-tree.js";
+import type { TreeRoot } from "../process/job-tree.js";
 import { killProcessTree } from "../process/kill-tree.js";
 import { BOOT_ID, processStartTime } from "../process/proc.js";
 import { sendSignal } from "../process/signals.js";
@@ -59,6 +59,7 @@ export function killJobs(
     signal,
     graceMs,
     () => pidsOfOtherJobs(registry, ids),
+    registry.findTree,
   );
 }
 
@@ -68,14 +69,18 @@ export function killJobs(
  * leftovers are reached by those means only.
  */
 export function killLeftovers(registry: JobRegistry, job: Job, signal: NodeJS.Signals, graceMs: number) {
-  return killProcessTree({ ...job.treeRoot(), pgid: 0, exited: Promise.resolve() }, signal, graceMs, () =>
-    pidsOfOtherJobs(registry, new Set([job.id])),
+  return killProcessTree(
+    { ...job.treeRoot(), pgid: 0, exited: Promise.resolve() },
+    signal,
+    graceMs,
+    () => pidsOfOtherJobs(registry, new Set([job.id])),
+    registry.findTree,
   );
 }
 
 /** SIGKILLs whatever is still left of these jobs, and the group of `pgid` if given. */
-export function reapLeftovers(roots: readonly TreeRoot[], pgid?: number): void {
+export async function reapLeftovers(registry: JobRegistry, roots: readonly TreeRoot[], pgid?: number): Promise<void> {
   if (pgid) sendSignal(-pgid, "SIGKILL");
   for (const root of roots) if (root.cgroup) killCgroup(root.cgroup);
-  for (const pid of findTreeProcesses(roots).keys()) sendSignal(pid, "SIGKILL");
+  for (const pid of (await registry.findTree(roots, new Set())).keys()) sendSignal(pid, "SIGKILL");
 }

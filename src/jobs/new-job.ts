@@ -73,6 +73,7 @@ export function runningRow(given: Pick<JobRow, "job_id" | "command" | "cwd" | "s
     deadline_ms: null,
     boot_id: BOOT_ID,
     kill_deadline_ms: null,
+    cgroup: null,
     ...given,
     status: "running",
   };

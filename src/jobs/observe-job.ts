@@ -33,12 +33,24 @@ export function jobProcesses(row: JobRow, dir: string): { job: ProcessId; shephe
 }
 
 /**
+ * The end a job's shepherd wrote down (JOBDIR/exit), if it is to be believed: a job can write into
+ * its own folder, so an exit file is believed only once the job's main process (by pid and start
+ * time) is gone. A job that lies about its end does not escape its timeout or its kill that way.
+ */
+export function believedEnd(row: JobRow, dir: string): JobEnd | undefined {
+  const end = readExitFile(dir);
+  if (!end) return undefined;
+  const main = row.pid && row.pid_start ? { pid: row.pid, start: row.pid_start } : readPidFile(dir)?.job;
+  return main && isSameProcessAlive(main.pid, main.start) ? undefined : end;
+}
+
+/**
  * What can be told of a running job without being its shepherd's parent, each process checked by
  * pid and start time, never pid alone. `ownerGone`: no server is starting it any more, so a job
  * whose processes never became known (after START_GRACE_MS) is lost.
  */
 export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = Date.now()): Observation {
-  const exit = readExitFile(dir);
+  const exit = believedEnd(row, dir);
   if (exit) return { state: "ended", end: exit };
   // After a reboot, its pids and start times may name other processes: none of its own is left.
   if (row.boot_id !== null && row.boot_id !== BOOT_ID) return lost();
@@ -48,7 +60,7 @@ export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = D
     // once it is gone, nothing will (unless it wrote the end on its way out).
     if (row.shepherd_pid !== null) {
       if (isSameProcessAlive(row.shepherd_pid, row.shepherd_start)) return { state: "starting" };
-      const end = readExitFile(dir);
+      const end = believedEnd(row, dir);
       return end ? { state: "ended", end } : lost();
     }
     // A record from a version that did not name the shepherd: given a grace to show its processes.
@@ -57,6 +69,6 @@ export function observeJob(row: JobRow, dir: string, ownerGone: boolean, now = D
   if (isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return { state: "running" };
   if (isSameProcessAlive(procs.job.pid, procs.job.start)) return { state: "uncaptured", job: procs.job };
   // The shepherd may have written the end just before it went.
-  const late = readExitFile(dir);
+  const late = believedEnd(row, dir);
   return late ? { state: "ended", end: late } : lost();
 }

@@ -40,18 +40,13 @@ const SCAN_BUDGET = 1024 * 1024;
  * (see TextWorkers), a step at a time, so that neither a fast printer nor a costly pattern holds
  * the server; a pattern whose matching is cut off ends the wait with an error.
  */
-export async function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Promise<WaitResult> {
+export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Promise<WaitResult> {
   const from = opts.since ?? { stdout: 0, stderr: 0 };
-  const session = opts.until
-    ? await text.openScan(opts.until, [
-        { name: "stdout", path: job.stdoutPath, from: from.stdout },
-        { name: "stderr", path: job.stderrPath, from: from.stderr },
-      ])
-    : undefined;
+  let session: ScanSession | undefined;
   const result = (hit: { stream: "stdout" | "stderr"; text: string } | null, timedOut: boolean): WaitResult => {
     const end = currentCursor(job);
     const [stdout, stderr] = session?.cursor ?? [];
-    const cursor: Cursor = session
+    const cursor: Cursor = opts.until
       ? { stdout: stdout ?? from.stdout, stderr: stderr ?? from.stderr }
       : { stdout: Math.max(end.stdout, from.stdout), stderr: Math.max(end.stderr, from.stderr) };
     return {
@@ -69,8 +64,9 @@ export async function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions)
     let stepping = false;
     let again = false;
     let ended = !job.running;
-    let timer: NodeJS.Timeout | undefined;
     let stopWatching = () => {};
+    // The wait's time runs from the call, whatever getting the pattern ready takes.
+    const timer = setTimeout(() => finish(result(null, true)), opts.timeoutMs);
     const settle = () => {
       done = true;
       session?.close();
@@ -101,10 +97,10 @@ export async function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions)
           again = false;
           const final = ended;
           if (!session) {
-            if (final) finish(result(null, false));
+            if (final && !opts.until) finish(result(null, false));
             break;
           }
-          const s = await stepOf(session, final);
+          const s = await session.step(final, SCAN_BUDGET);
           if (done) break;
           if (s.hit) finish(result(s.hit, false));
           else if (s.behind) again = true;
@@ -119,14 +115,24 @@ export async function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions)
     const onAbort = () => finish(result(null, false));
     if (opts.signal?.aborted) return onAbort();
     opts.signal?.addEventListener("abort", onAbort);
-    if (session) stopWatching = watchWrites(job.dir, () => void step());
     job.ended.then(() => {
       ended = true;
       void step();
     });
-    timer = setTimeout(() => finish(result(null, true)), opts.timeoutMs);
-    void step();
+    if (!opts.until) {
+      void step();
+      return;
+    }
+    text
+      .openScan(opts.until, [
+        { name: "stdout", path: job.stdoutPath, from: from.stdout },
+        { name: "stderr", path: job.stderrPath, from: from.stderr },
+      ])
+      .then((opened) => {
+        if (done) return opened.close();
+        session = opened;
+        stopWatching = watchWrites(job.dir, () => void step());
+        void step();
+      }, fail);
   });
 }
-
-const stepOf = (session: ScanSession, final: boolean) => session.step(final, SCAN_BUDGET);

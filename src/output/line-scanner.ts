@@ -17,21 +17,19 @@ export interface ScannedLine {
 /**
  * Reads a stream's ring file line by line from an offset, picking up where it stopped on the next
  * call: the basis of waiting for a line and of searching. A line longer than `maxLineBytes` is cut
- * to that length for matching. If the writer laps the scanner, it skips ahead to the oldest kept byte.
+ * to that length for matching. If the writer laps the scanner, it skips ahead to the oldest kept
+ * byte. What it holds between calls is small, whatever the line: where the unfinished line starts
+ * (its bytes are read again from the ring once it is complete) and its last few KiB (for prompts).
  */
 export class LineScanner {
-  /** Offset just past the last complete line handed out. */
+  /** Offset just past the last complete line handed out: where the unfinished line starts. */
   offset: number;
   /** The last scan stopped at its byte budget with more output to read: call scan again. */
   behind = false;
   private readPos: number;
-  /** The start of the unfinished line (up to maxLineBytes), for matching once it is complete. */
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
   /** The end of the unfinished line (its last PENDING_TAIL_BYTES), for prompt checks. */
   private tail: Buffer = Buffer.alloc(0);
-  /** Bytes of the unfinished line so far, and how many there were when newPending last looked. */
-  private lineBytes = 0;
+  /** How long the unfinished line was when newPending last looked at it. */
   private pendingSeen = 0;
 
   constructor(
@@ -68,15 +66,16 @@ export class LineScanner {
       const buf = slice.bytes;
       let lineStart = 0;
       for (let nl = buf.indexOf(NEWLINE); nl !== -1; nl = buf.indexOf(NEWLINE, lineStart)) {
-        const text = this.take(buf, lineStart, nl);
+        const text = this.lineUpTo(slice.start, buf, lineStart, nl);
         lineStart = nl + 1;
         this.offset = slice.start + lineStart;
+        this.forgetLine();
         if (onLine({ text, end: this.offset })) {
           this.readPos = this.offset;
           return true;
         }
       }
-      this.keep(buf, lineStart, buf.length);
+      this.keepTail(buf.subarray(lineStart));
       if (buf.length < CHUNK) break;
       read += buf.length;
       if (read >= budget) {
@@ -84,15 +83,16 @@ export class LineScanner {
         return false;
       }
     }
-    if (final && this.partialBytes > 0) {
-      const text = this.take(Buffer.alloc(0), 0, 0);
+    if (final && this.readPos > this.offset) {
+      const text = this.lineUpTo(this.readPos, Buffer.alloc(0), 0, 0);
       this.offset = this.readPos;
+      this.forgetLine();
       return onLine({ text, end: this.offset }) === true;
     }
     return false;
   }
 
-  /** Drops the start of a line kept for the next scan (up to maxLineBytes): the scanner is done. */
+  /** Lets go of what it holds of an unfinished line: the scanner is done. */
   release(): void {
     this.forgetLine();
   }
@@ -103,43 +103,39 @@ export class LineScanner {
    * long line redrawn again and again (a progress bar) costs little each time, not its whole length.
    */
   newPending(): ScannedLine | undefined {
-    if (this.lineBytes === 0 || this.lineBytes === this.pendingSeen) return undefined;
-    this.pendingSeen = this.lineBytes;
+    const length = this.readPos - this.offset;
+    if (length === 0 || length === this.pendingSeen) return undefined;
+    this.pendingSeen = length;
     let text = this.tail;
-    if (this.lineBytes > text.length) text = text.subarray(leadingContinuationBytes(text));
+    if (length > text.length) text = text.subarray(leadingContinuationBytes(text));
     return { text: cleanTerminalText(text.toString("utf8")), end: this.readPos };
   }
 
-  // The assembled line: what was kept from earlier chunks plus buf[from, to), cleaned.
-  private take(buf: Buffer, from: number, to: number): string {
-    let bytes = buf.subarray(from, Math.min(to, from + this.maxLineBytes));
-    if (this.partialBytes > 0) {
-      this.keep(buf, from, to);
-      bytes = Buffer.concat(this.partial, this.partialBytes);
+  // The complete line that ends at buf[nl] (buf holds stream bytes from `bufStart`), cleaned: its
+  // first maxLineBytes. A line that began in an earlier chunk is read again from the ring.
+  private lineUpTo(bufStart: number, buf: Buffer, from: number, nl: number): string {
+    let bytes: Buffer;
+    if (this.offset >= bufStart) bytes = buf.subarray(from, Math.min(nl, from + this.maxLineBytes));
+    else {
+      const end = bufStart + nl;
+      const slice = readRing(this.path, { from: this.offset, to: Math.min(end, this.offset + this.maxLineBytes) });
+      bytes = slice.bytes;
+      // Its start was overwritten meanwhile: the rest of it, from the first whole character.
+      if (slice.start > this.offset) bytes = bytes.subarray(leadingContinuationBytes(bytes));
     }
-    this.forgetLine();
     return cleanTerminalText(bytes.toString("utf8"));
   }
 
-  // Keeps the start of an unfinished line (up to maxLineBytes) and its end, for the next chunk.
-  private keep(buf: Buffer, from: number, to: number): void {
-    if (to <= from) return;
-    this.lineBytes += to - from;
-    const seg = buf.subarray(Math.max(from, to - PENDING_TAIL_BYTES), to);
-    const old = this.tail.subarray(Math.max(0, this.tail.length - (PENDING_TAIL_BYTES - seg.length)));
-    this.tail = Buffer.concat([old, seg]);
-    const room = this.maxLineBytes - this.partialBytes;
-    if (room <= 0) return;
-    const part = Buffer.from(buf.subarray(from, Math.min(to, from + room)));
-    this.partial.push(part);
-    this.partialBytes += part.length;
+  // Keeps the end of the unfinished line, adding what this chunk holds of it.
+  private keepTail(seg: Buffer): void {
+    if (seg.length === 0) return;
+    const room = PENDING_TAIL_BYTES - Math.min(seg.length, PENDING_TAIL_BYTES);
+    const old = this.tail.subarray(Math.max(0, this.tail.length - room));
+    this.tail = Buffer.concat([old, seg.subarray(Math.max(0, seg.length - PENDING_TAIL_BYTES))]);
   }
 
   private forgetLine(): void {
-    this.partial = [];
-    this.partialBytes = 0;
     this.tail = Buffer.alloc(0);
-    this.lineBytes = 0;
     this.pendingSeen = 0;
   }
 }

@@ -64,13 +64,11 @@ export function searchStreams(
     new LineScanner(path, 0).scan(
       ({ text }) => {
         line++;
-        if ((line & 255) === 0) {
-          if (Date.now() > opts.deadline) {
-            stopped = `the search ran out of time at line ${line} of ${stream}`;
-            return true;
-          }
-          opts.progress?.();
+        if (Date.now() > opts.deadline) {
+          stopped = `the search ran out of time at line ${line} of ${stream}`;
+          return true;
         }
+        opts.progress?.();
         for (const m of waitingForAfter) {
           m.after?.push(shown(text));
           chars += Math.min(text.length, MAX_LINE_CHARS);

@@ -8,23 +8,34 @@ const loadXterm = () => {
 const MAX_SCROLLBACK = 20_000;
 
 // A control sequence (CSI): ESC [ or the one-byte 0x9b, parameters, intermediates, a final byte.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: a control sequence starts with one
-const CSI = /(\x1b\[|\x9b)([0-?]*)([ -/]*)([@-~])/g;
+// A terminal carries out C0 controls met inside one (a bell, a line feed) and goes on with the
+// sequence: they may stand anywhere in it. ESC, CAN and SUB end it instead.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control sequences are made of control characters
+const CSI = /(\x1b\[|\x9b)([0-?\x00-\x17\x19\x1c-\x1f\x7f]*)([ -/\x00-\x17\x19\x1c-\x1f\x7f]*)([@-~])/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls met inside a sequence
+const INNER_CONTROLS = /[\x00-\x17\x19\x1c-\x1f\x7f]/g;
 
-// The work a terminal does for some sequences grows with their count (scroll, insert or delete
-// lines, repeat a character, tab): a few bytes could ask for billions of rows. Each count is cut
-// to what the screen can show, which looks the same; any other number to 9999.
-function clampCounts(text: string, cols: number, rows: number): string {
+/**
+ * Control sequences in a form that costs a bounded amount to carry out: the controls inside a
+ * sequence moved in front of it (where a terminal carries them out all the same), and the counts of
+ * the sequences whose work grows with their count (scroll, insert or delete lines or characters,
+ * repeat a character, tab) cut to what the screen can show, which looks the same; any other number
+ * to 9999. A few bytes could otherwise ask for billions of rows.
+ */
+export function boundControlSequences(text: string, cols: number, rows: number): string {
   if (!text.includes("\x1b[") && !text.includes("\x9b")) return text;
-  return text.replace(CSI, (seq, intro: string, params: string, inter: string, final: string) => {
-    if (!/\d{4}/.test(params)) return seq;
+  return text.replace(CSI, (seq, intro: string, rawParams: string, rawInter: string, final: string) => {
+    const inner = `${rawParams}${rawInter}`.match(INNER_CONTROLS)?.join("") ?? "";
+    const params = inner ? rawParams.replace(INNER_CONTROLS, "") : rawParams;
+    const inter = inner ? rawInter.replace(INNER_CONTROLS, "") : rawInter;
+    if (!inner && !/\d{4}/.test(params)) return seq;
     let max = 9999;
     if (inter === "") {
       if ("STLM".includes(final)) max = rows;
       else if ("@PXIZ".includes(final)) max = cols;
       else if (final === "b") max = cols * rows;
     }
-    return `${intro}${params.replace(/\d+/g, (n) => String(Math.min(Number(n), max)))}${inter}${final}`;
+    return `${inner}${intro}${params.replace(/\d+/g, (n) => String(Math.min(Number(n), max)))}${inter}${final}`;
   });
 }
 
@@ -36,7 +47,7 @@ function clampCounts(text: string, cols: number, rows: number): string {
  */
 export async function renderTerminal(raw: string, cols: number, rows: number): Promise<string> {
   if (raw === "") return "";
-  const text = clampCounts(raw, cols, rows);
+  const text = boundControlSequences(raw, cols, rows);
   let newlines = 0;
   for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) newlines++;
   // Rows the text can fill: one per line end, plus one per `cols` characters of wrapped lines.

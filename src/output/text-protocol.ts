@@ -1,4 +1,5 @@
 // What the server's thread asks of a text worker (text-worker.ts), and what a wait's step answers.
+import type { TreeRoot } from "../process/job-tree.js";
 
 /** A stream to scan from a byte offset. */
 export interface ScanStream {
@@ -26,4 +27,5 @@ export type TextRequest =
       opts: { contextLines: number; maxMatches: number; maxChars: number };
       budgetMs: number;
     }
-  | { op: "render"; text: string; cols: number; rows: number };
+  | { op: "render"; text: string; cols: number; rows: number }
+  | { op: "tree"; roots: TreeRoot[]; skip: number[] };

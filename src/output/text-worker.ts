@@ -1,7 +1,10 @@
-// The worker thread behind text-workers.ts: every caller's pattern is compiled and run here, and
-// every terminal rendered here, never on the server's own thread. Whatever they cost, the server
-// goes on answering; a request that runs too long is cut off by terminating this worker.
+// The worker thread behind text-workers.ts: every caller's pattern is compiled and run here, every
+// terminal rendered here, and /proc read here for a job's processes (a read of a process's
+// environment can block while that process holds its memory lock), never on the server's own
+// thread. Whatever they cost, the server goes on answering; a request that runs too long is cut
+// off by terminating this worker.
 import { parentPort } from "node:worker_threads";
+import { findTreeProcesses } from "../process/job-tree.js";
 import { LineScanner } from "./line-scanner.js";
 import { compileSafeRegex, PatternError } from "./safe-regex.js";
 import { type SearchedStream, searchStreams } from "./search-lines.js";
@@ -16,13 +19,17 @@ interface Session {
 
 const sessions = new Map<number, Session>();
 
+/** A step for a session this worker does not hold: its server re-opens it. */
+class UnknownSession extends Error {}
+
 // One step of a wait: new complete lines of each stream (at most `maxBytes` each), then the line
 // being written (a prompt), once the scan has caught up.
-function step(s: Session, final: boolean, maxBytes: number): ScanStep {
+function step(s: Session, final: boolean, maxBytes: number, progress: () => void): ScanStep {
   let hit: ScanStep["hit"] = null;
   for (const { name, scanner } of s.scanners) {
     scanner.scan(
       (line) => {
+        progress();
         if (!s.re.test(line.text)) return false;
         hit = { stream: name, text: line.text };
         return true;
@@ -49,7 +56,8 @@ function step(s: Session, final: boolean, maxBytes: number): ScanStep {
   };
 }
 
-// Tells the server's thread that the request `id` is making progress (at most every 100 ms).
+// Tells the server's thread that the request `id` is making progress (at most every 100 ms); cheap
+// enough to call for every line.
 function heartbeat(id: number): () => void {
   let last = Date.now();
   return () => {
@@ -70,8 +78,8 @@ async function handle(id: number, req: TextRequest): Promise<unknown> {
     }
     case "step": {
       const s = sessions.get(req.sid);
-      if (!s) throw new Error(`no scan session ${req.sid}`);
-      return step(s, req.final, req.maxBytes);
+      if (!s) throw new UnknownSession(`no scan session ${req.sid}`);
+      return step(s, req.final, req.maxBytes, heartbeat(id));
     }
     case "close":
       sessions.delete(req.sid);
@@ -86,6 +94,8 @@ async function handle(id: number, req: TextRequest): Promise<unknown> {
     }
     case "render":
       return renderTerminal(req.text, req.cols, req.rows);
+    case "tree":
+      return [...findTreeProcesses(req.roots, new Set(req.skip))];
   }
 }
 
@@ -95,7 +105,10 @@ parentPort?.on("message", (msg: { id: number; req: TextRequest }) => {
     (err: Error) =>
       parentPort?.postMessage({
         id: msg.id,
-        error: { pattern: err instanceof PatternError, message: String(err?.message ?? err) },
+        error: {
+          kind: err instanceof PatternError ? "pattern" : err instanceof UnknownSession ? "session" : "other",
+          message: String(err?.message ?? err),
+        },
       }),
   );
 });

@@ -1,16 +1,26 @@
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { PACKAGE_ROOT } from "../package-root.js";
+import type { TreeRoot } from "../process/job-tree.js";
 import { cleanTerminalText } from "./clean.js";
 import { PatternError } from "./safe-regex.js";
 import type { SearchResult } from "./search-lines.js";
+import { boundControlSequences } from "./terminal-render.js";
 import type { ScanStep, ScanStream, TextRequest } from "./text-protocol.js";
 
 /** The worker's code: a file of its own beside the bundle (see scripts/bundle.mjs). */
 export const TEXT_WORKER_PATH = join(PACKAGE_ROOT, "dist", "text-worker.mjs");
 
-/** Workers kept: a request cut off takes one down, the other goes on serving. */
-const WORKERS = 2;
+/**
+ * Kinds of work, each with a worker of its own, so that one kind never waits behind another (a
+ * wait's next step behind a long search, say); a request cut off takes down only its own worker.
+ */
+type Lane = "scan" | "search" | "render" | "proc";
+const LANES: readonly Lane[] = ["scan", "search", "render", "proc"];
+/** Longest a look through /proc for a job's processes may take (it takes milliseconds). */
+const TREE_LIMIT_MS = 5000;
+/** Searches waiting for their worker at most; more are refused (each may take seconds). */
+const MAX_QUEUED_SEARCHES = 4;
 /** Longest one step of a wait (1 MiB of each stream) may take before the pattern is cut off. */
 export const STEP_LIMIT_MS = 2000;
 /** Longest a search may run: it stops there with what it found, saying so. */
@@ -46,31 +56,32 @@ interface Slot {
 /** A request that its worker could not finish: too slow, too big, or the worker failed. */
 export class CutOffError extends Error {}
 
+/** A step for a scan that its worker does not hold (the worker was replaced meanwhile). */
+class UnknownSession extends Error {}
+
 /**
  * Runs the work whose cost a caller or a job decides (matching a caller's pattern, rendering what
  * a job printed to a terminal) in worker threads, each request with a time limit: past it, the
  * worker is terminated and the request fails, while the server's own thread never waits on it.
  */
 export class TextWorkers {
-  private readonly slots: Slot[] = Array.from({ length: WORKERS }, () => ({
-    worker: undefined,
-    generation: 0,
-    queue: [],
-    current: undefined,
-  }));
+  private readonly slots = new Map<Lane, Slot>(
+    LANES.map((lane) => [lane, { worker: undefined, generation: 0, queue: [], current: undefined }]),
+  );
   private nextId = 1;
   private nextSid = 1;
   private closed = false;
 
   /** Renders what a job wrote to a terminal; output too costly to render is shown cleaned instead, saying so. */
   async render(text: string, cols: number, rows: number): Promise<string> {
+    if (text === "") return "";
     try {
-      return (await this.request(this.leastBusy(), { op: "render", text, cols, rows }, RENDER_LIMIT_MS)) as string;
+      return (await this.request("render", { op: "render", text, cols, rows }, RENDER_LIMIT_MS)) as string;
     } catch (err) {
       if (!(err instanceof CutOffError)) throw err;
       const why =
         "[mcp-bg-jobs: this terminal output was too costly to render; shown with its escape sequences removed]";
-      return `${why}\n${cleanTerminalText(text)}`;
+      return `${why}\n${cleanTerminalText(boundControlSequences(text, cols, rows))}`;
     }
   }
 
@@ -79,45 +90,80 @@ export class TextWorkers {
     source: string,
     streams: { name: "stdout" | "stderr"; path: string }[],
     opts: { contextLines: number; maxMatches: number; maxChars: number },
+    signal?: AbortSignal,
   ): Promise<SearchResult> {
+    const lane = this.slot("search");
+    if (lane.queue.length >= MAX_QUEUED_SEARCHES) {
+      throw new PatternError(`The server is busy with ${lane.queue.length + 1} searches: try again in a few seconds`);
+    }
     // It may run to its budget as long as it makes progress: a single line that takes the pattern
     // longer than a step may is cut off then.
     const req: TextRequest = { op: "search", source, streams, opts, budgetMs: SEARCH_BUDGET_MS };
     const total = SEARCH_BUDGET_MS + GRACE_MS;
-    return (await this.request(this.leastBusy(), req, STEP_LIMIT_MS, total).catch(
-      cutOffPattern(source),
-    )) as SearchResult;
+    const result = this.request("search", req, STEP_LIMIT_MS, total, signal);
+    return (await result.catch(cutOffPattern(source))) as SearchResult;
+  }
+
+  /**
+   * The live processes of these jobs (see findTreeProcesses), read off the server's thread. A look
+   * that cannot finish (a process's memory lock held for long) answers with nothing found: a kill
+   * looks again, and signals the jobs' groups and cgroups meanwhile.
+   */
+  async findTree(roots: readonly TreeRoot[], skip: ReadonlySet<number>): Promise<Map<number, string>> {
+    // Only what names the processes crosses to the worker (a kill's targets carry promises too).
+    const plain = roots.map(({ jobId, shepherd, cgroup }) => ({ jobId, shepherd, cgroup }));
+    const req: TextRequest = { op: "tree", roots: plain, skip: [...skip] };
+    try {
+      return new Map((await this.request("proc", req, TREE_LIMIT_MS)) as [number, string][]);
+    } catch (err) {
+      if (err instanceof CutOffError) return new Map();
+      throw err;
+    }
   }
 
   /** Opens a wait's matching of a caller's pattern against streams from the given offsets. */
   async openScan(source: string, streams: ScanStream[]): Promise<ScanSession> {
-    const session = new ScanSession(this, this.leastBusy(), this.nextSid++, source, streams);
+    const session = new ScanSession(this, this.nextSid++, source, streams);
     await session.open();
     return session;
   }
 
   /**
-   * @internal Sends a request to one worker; rejects with CutOffError if it goes `limitMs` without
-   * an answer or a sign of progress, or runs past `totalMs` in all.
+   * @internal Sends a request to a lane's worker; rejects with CutOffError if it goes `limitMs`
+   * without an answer or a sign of progress, or runs past `totalMs` in all. A request whose caller
+   * has gone (`signal` aborted) is dropped if it waits, cut off if it runs.
    */
-  request(slotIndex: number, req: TextRequest, limitMs: number, totalMs = limitMs): Promise<unknown> {
+  request(lane: Lane, req: TextRequest, limitMs: number, totalMs = limitMs, signal?: AbortSignal): Promise<unknown> {
     if (this.closed) return Promise.reject(new CutOffError("the server is shutting down"));
-    const slot = this.slots[slotIndex] as Slot;
+    if (signal?.aborted) return Promise.reject(new CutOffError("the request was cancelled"));
+    const slot = this.slot(lane);
     return new Promise((resolve, reject) => {
-      slot.queue.push({ id: this.nextId++, req, limitMs, totalMs, resolve, reject });
+      const pending: Pending = { id: this.nextId++, req, limitMs, totalMs, resolve, reject };
+      slot.queue.push(pending);
+      signal?.addEventListener(
+        "abort",
+        () => {
+          const i = slot.queue.indexOf(pending);
+          if (i !== -1) {
+            slot.queue.splice(i, 1);
+            reject(new CutOffError("the request was cancelled"));
+          } else if (slot.current?.pending === pending) this.cutOff(slot, "the request was cancelled");
+        },
+        { once: true },
+      );
       this.pump(slot);
     });
   }
 
-  /** @internal Which worker a slot has now (a scan's state lives in one). */
-  generationOf(slotIndex: number): number {
-    return (this.slots[slotIndex] as Slot).generation;
+  /** @internal Which worker the scan lane has now (a scan's state lives in it). */
+  scanGeneration(): number {
+    return this.slot("scan").generation;
   }
 
   /** Terminates the workers. */
   close(): void {
     this.closed = true;
-    for (const slot of this.slots) {
+    for (const slot of this.slots.values()) {
       for (const p of slot.queue.splice(0)) p.reject(new CutOffError("the server is shutting down"));
       if (slot.current) this.cutOff(slot, "the server is shutting down");
       void slot.worker?.terminate();
@@ -125,17 +171,8 @@ export class TextWorkers {
     }
   }
 
-  private leastBusy(): number {
-    let best = 0;
-    let load = Number.POSITIVE_INFINITY;
-    for (const [i, s] of this.slots.entries()) {
-      const l = s.queue.length + (s.current ? 1 : 0);
-      if (l < load) {
-        best = i;
-        load = l;
-      }
-    }
-    return best;
+  private slot(lane: Lane): Slot {
+    return this.slots.get(lane) as Slot;
   }
 
   // Gives the slot's worker its next request, if it is free.
@@ -209,22 +246,36 @@ export class TextWorkers {
   }
 }
 
-// A pattern whose matching was cut off: an answer that says so, and what to do.
-const cutOffPattern = (source: string) => (err: unknown) => {
-  if (!(err instanceof CutOffError)) throw err;
-  throw new PatternError(
-    `Matching the pattern ${JSON.stringify(source.slice(0, 100))} was cut off (${err.message}) so that it cannot stall the server: simplify it (groups of optional or repeated parts inside a repeat are what make matching slow)`,
-  );
-};
+/** An error as a worker sends it back. */
+interface WorkerError {
+  kind: "pattern" | "session" | "other";
+  message: string;
+}
 
-/** A wait's matching of a caller's pattern, running in one worker (see TextWorkers.openScan). */
+const errorOf = (e: WorkerError) =>
+  e.kind === "pattern"
+    ? new PatternError(e.message)
+    : e.kind === "session"
+      ? new UnknownSession(e.message)
+      : new Error(e.message);
+
+// A pattern whose matching was cut off: an answer that says so, and what to do.
+const cutOffPattern =
+  (source: string) =>
+  (err: unknown): never => {
+    if (!(err instanceof CutOffError)) throw err;
+    throw new PatternError(
+      `Matching the pattern ${JSON.stringify(source.slice(0, 100))} was cut off (${err.message}) so that it cannot stall the server: simplify it (groups of optional or repeated parts inside a repeat are what make matching slow)`,
+    );
+  };
+
+/** A wait's matching of a caller's pattern, running in the scan lane's worker (see TextWorkers.openScan). */
 export class ScanSession {
   private generation = -1;
   private offsets: number[];
 
   constructor(
     private readonly pool: TextWorkers,
-    private readonly slot: number,
     private readonly sid: number,
     private readonly source: string,
     private readonly streams: ScanStream[],
@@ -239,26 +290,37 @@ export class ScanSession {
 
   /** @internal Opens it in its worker, from where it stands (again, after that worker was cut off). */
   async open(): Promise<void> {
-    this.generation = this.pool.generationOf(this.slot);
+    this.generation = this.pool.scanGeneration();
     const streams = this.streams.map((s, i) => ({ ...s, from: this.offsets[i] ?? s.from }));
-    await this.pool
-      .request(this.slot, { op: "open", sid: this.sid, source: this.source, streams }, STEP_LIMIT_MS)
-      .catch(cutOffPattern(this.source));
+    const req: TextRequest = { op: "open", sid: this.sid, source: this.source, streams };
+    await this.pool.request("scan", req, STEP_LIMIT_MS).catch(cutOffPattern(this.source));
   }
 
   /** Looks at new output (at most `maxBytes` of each stream); `final` once the job has ended. */
   async step(final: boolean, maxBytes: number): Promise<ScanStep> {
-    if (this.generation !== this.pool.generationOf(this.slot)) await this.open();
-    const req: TextRequest = { op: "step", sid: this.sid, final, maxBytes };
-    const step = (await this.pool.request(this.slot, req, STEP_LIMIT_MS).catch(cutOffPattern(this.source))) as ScanStep;
-    this.offsets = step.offsets;
-    return step;
+    for (let attempt = 0; ; attempt++) {
+      if (this.generation !== this.pool.scanGeneration()) await this.open();
+      const req: TextRequest = { op: "step", sid: this.sid, final, maxBytes };
+      try {
+        const step = (await this.pool.request("scan", req, STEP_LIMIT_MS)) as ScanStep;
+        this.offsets = step.offsets;
+        return step;
+      } catch (err) {
+        // Its worker was replaced (another scan was cut off) after this step was asked for: it is
+        // opened again in the new one, from where it stood.
+        if (err instanceof UnknownSession && attempt === 0) {
+          this.generation = -1;
+          continue;
+        }
+        return cutOffPattern(this.source)(err);
+      }
+    }
   }
 
   /** Lets go of its state in the worker. */
   close(): void {
-    if (this.generation === this.pool.generationOf(this.slot)) {
-      this.pool.request(this.slot, { op: "close", sid: this.sid }, STEP_LIMIT_MS).catch(() => {});
+    if (this.generation === this.pool.scanGeneration()) {
+      this.pool.request("scan", { op: "close", sid: this.sid }, STEP_LIMIT_MS).catch(() => {});
     }
   }
 }

@@ -1,4 +1,14 @@
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  type Dirent,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { ensureDir } from "../store/ensure-dir.js";
 
@@ -42,10 +52,14 @@ export function jobCgroupsFolder(): string | undefined {
   }
 }
 
+/** What statfs says of a cgroup v2 file system. */
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+
 /**
- * A job's cgroup as its shepherd wrote it down (JOBDIR/cgroup), if it is believable: a cgroup
- * folder named by the job's id in a folder of jobs' cgroups (a garbled or forged file must never
- * make a kill reach other processes). Undefined otherwise.
+ * A job's cgroup as its shepherd wrote it down (JOBDIR/cgroup): for a job whose start was never
+ * recorded (its server died at that moment). Believed only if it is a cgroup v2 folder named by the
+ * job's id in a folder of jobs' cgroups: a job can write into its own folder, and making a cgroup
+ * there takes the privileges that would let it reach those processes anyway. Undefined otherwise.
  */
 export function jobCgroup(jobDir: string, jobId: string): string | undefined {
   let path: string;
@@ -54,22 +68,37 @@ export function jobCgroup(jobDir: string, jobId: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (!path.startsWith("/") || basename(path) !== jobId || basename(join(path, "..")) !== JOBS_FOLDER) return undefined;
+  if (!path.startsWith("/") || path !== join(path) || basename(path) !== jobId) return undefined;
+  if (basename(join(path, "..")) !== JOBS_FOLDER) return undefined;
   try {
-    if (!statSync(join(path, "cgroup.procs")).isFile()) return undefined;
+    if (!statSync(path).isDirectory() || statfsSync(path).type !== CGROUP2_SUPER_MAGIC) return undefined;
   } catch {
     return undefined;
   }
   return path;
 }
 
-/** Pids of the processes in a cgroup (all of them: leaving it takes privileges a job does not use); undefined if it cannot be read. */
+/**
+ * Pids of the processes in a cgroup and in the cgroups below it (a process of the job may make one
+ * and move into it, where it may write: leaving the job's cgroup altogether takes privileges a job
+ * does not use); undefined if the cgroup cannot be read.
+ */
 export function cgroupProcesses(cgroup: string): number[] | undefined {
+  let text: string;
   try {
-    return readFileSync(join(cgroup, "cgroup.procs"), "latin1").split("\n").filter(Boolean).map(Number);
+    text = readFileSync(join(cgroup, "cgroup.procs"), "latin1");
   } catch {
     return undefined;
   }
+  const pids = text.split("\n").filter(Boolean).map(Number);
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(cgroup, { withFileTypes: true });
+  } catch {}
+  for (const e of entries) {
+    if (e.isDirectory()) pids.push(...(cgroupProcesses(join(cgroup, e.name)) ?? []));
+  }
+  return pids;
 }
 
 /** SIGKILLs every process in a cgroup at once (cgroup.kill, Linux 5.14+); false if that cannot be done. */
@@ -79,5 +108,42 @@ export function killCgroup(cgroup: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Removes a cgroup and those below it, deepest first; false if any of them still has processes. */
+export function removeCgroup(cgroup: string): boolean {
+  let entries: Dirent[] = [];
+  try {
+    entries = readdirSync(cgroup, { withFileTypes: true });
+  } catch {
+    return true; // gone already
+  }
+  let ok = true;
+  for (const e of entries) if (e.isDirectory()) ok = removeCgroup(join(cgroup, e.name)) && ok;
+  try {
+    rmdirSync(cgroup);
+  } catch {
+    return false;
+  }
+  return ok;
+}
+
+/**
+ * Removes the cgroups in `folder` (see jobCgroupsFolder) of jobs that no longer run and left nothing
+ * running (their shepherd, which removes them, was killed): `running(id)` says which still run.
+ */
+export function removeStaleCgroups(folder: string, running: (id: string) => boolean): void {
+  let names: string[];
+  try {
+    names = readdirSync(folder, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return;
+  }
+  for (const id of names) {
+    const path = join(folder, id);
+    if (!running(id) && (cgroupProcesses(path) ?? []).length === 0) removeCgroup(path);
   }
 }

@@ -1,4 +1,4 @@
-import { constants, openSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { Socket } from "node:net";
 import { isSameProcessAlive } from "./proc.js";
 import { sendSignal } from "./signals.js";
@@ -21,11 +21,19 @@ export class JobStdin {
     if (socket && !socket.destroyed) return socket;
     let fd: number;
     try {
-      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     } catch {
       throw closed();
     }
-    socket = new Socket({ fd, readable: false, writable: true });
+    // Only the FIFO its shepherd made (a job can put anything in its folder): anything else is a
+    // closed stdin, and its descriptor is let go at once.
+    try {
+      if (!fstatSync(fd).isFIFO()) throw new Error("not a FIFO");
+      socket = new Socket({ fd, readable: false, writable: true });
+    } catch {
+      closeSync(fd);
+      throw closed();
+    }
     socket.on("error", () => this.forget(fifo));
     socket.on("close", () => {
       if (this.writers.get(fifo) === socket) this.writers.delete(fifo);

@@ -11,15 +11,24 @@ export interface KillTarget extends TreeRoot {
   exited: Promise<unknown>;
 }
 
+/** Finds the live processes of jobs (pid -> job id), leaving out `skip` (see findTreeProcesses). */
+export type TreeFinder = (roots: readonly TreeRoot[], skip: ReadonlySet<number>) => Promise<Map<number, string>>;
+
+/** Looks on this thread (for tests and the command line); a server looks in a worker (TextWorkers.findTree). */
+export const findHere: TreeFinder = async (roots, skip) => findTreeProcesses(roots, skip);
+
 const RESCAN_MS = 50;
+/** Rounds of stopping (SIGSTOP) what is left before the SIGKILL, at most: a process that forks as fast as it is killed cannot outrun being stopped. */
+const FREEZE_ROUNDS = 20;
 
 /**
  * Ends jobs' whole process trees: `signal` to each job's group, then to every other process of
  * theirs (its cgroup's members, or its shepherd's descendants and the processes that carry its
  * MCP_BG_JOB_ID: see findTreeProcesses), and once `graceMs` has passed with any of them alive,
- * SIGKILL to all of them (a cgroup's all at once). Resolves when none is left. Several jobs are
- * ended together, with one /proc scan per round for all of them; in the common case (the group
- * obeys the signal) that is a single scan.
+ * SIGKILL to all of them: a cgroup's all at once; elsewhere they are first stopped, so that none can
+ * fork a new one meanwhile. Resolves when none is left. Several jobs are ended together, with one
+ * /proc scan per round for all of them; in the common case (the group obeys the signal) that is a
+ * single scan.
  */
 export async function killProcessTree(
   targets: KillTarget | readonly KillTarget[],
@@ -27,11 +36,12 @@ export async function killProcessTree(
   graceMs: number,
   /** Pids known not to belong to these jobs, asked afresh for each scan (see findTreeProcesses). */
   notTheirs: () => ReadonlySet<number> = () => new Set(),
+  find: TreeFinder = findHere,
 ): Promise<void> {
   const list = Array.isArray(targets) ? targets : [targets as KillTarget];
   const deadline = Date.now() + graceMs;
   const exited = Promise.all(list.map((t) => t.exited));
-  const find = () => findTreeProcesses(list, notTheirs());
+  const scan = (roots: readonly KillTarget[] = list) => find(roots, notTheirs());
   const signalGroups = (sig: NodeJS.Signals) => {
     for (const t of list) if (t.pgid > 0) sendSignal(-t.pgid, sig);
   };
@@ -42,7 +52,7 @@ export async function killProcessTree(
     // their processes) have all their processes signalled now; the rest once their main process
     // has exited, when one scan finds what is left outside their groups.
     const now = list.filter((t) => t.cgroup !== undefined || t.pgid <= 0);
-    for (const pid of now.length > 0 ? findTreeProcesses(now, notTheirs()).keys() : []) {
+    for (const pid of now.length > 0 ? (await scan(now)).keys() : []) {
       sendSignal(pid, signal);
       signalled.add(pid);
     }
@@ -51,7 +61,7 @@ export async function killProcessTree(
     await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     for (;;) {
-      const rest = find();
+      const rest = await scan();
       if (rest.size === 0) {
         await exited;
         return;
@@ -65,10 +75,27 @@ export async function killProcessTree(
       await sleep(Math.min(RESCAN_MS, Math.max(1, deadline - Date.now())));
     }
   }
+  const killCgroups = () => {
+    for (const t of list) if (t.cgroup) killCgroup(t.cgroup);
+  };
+  signalGroups("SIGKILL");
+  killCgroups();
+  // What is outside a cgroup is stopped first, round after round, until a look finds nothing new.
+  const stopped = new Set<number>();
+  for (let round = 0; round < FREEZE_ROUNDS; round++) {
+    let fresh = 0;
+    for (const pid of (await scan()).keys()) {
+      if (stopped.has(pid)) continue;
+      sendSignal(pid, "SIGSTOP");
+      stopped.add(pid);
+      fresh++;
+    }
+    if (fresh === 0) break;
+  }
   for (let round = 0; round < 100; round++) {
     signalGroups("SIGKILL");
-    for (const t of list) if (t.cgroup) killCgroup(t.cgroup);
-    const rest = find();
+    killCgroups();
+    const rest = await scan();
     if (rest.size === 0) break;
     for (const pid of rest.keys()) sendSignal(pid, "SIGKILL");
     await sleep(10);

@@ -42,6 +42,8 @@ export interface JobProcess {
   /** The shepherd's own pid (it never carries MCP_BG_JOB_ID). */
   shepherdPid: number;
   shepherdStart: number;
+  /** The job's own cgroup, as the shepherd made it; null if it has none. */
+  cgroup: string | null;
   readonly exited: Promise<JobExit>;
 }
 
@@ -198,7 +200,8 @@ function runJob(child: ChildProcess, req: SpawnRequest): Promise<JobProcess> {
     child.stdout?.on("data", (chunk: string) => {
       lines += chunk;
       for (let nl = lines.indexOf("\n"); nl !== -1; nl = lines.indexOf("\n")) {
-        const [kind, a, ...rest] = lines.slice(0, nl).split(" ");
+        const line = lines.slice(0, nl);
+        const [kind, a, ...rest] = line.split(" ");
         lines = lines.slice(nl + 1);
         if (kind === "pid") {
           pid = Number(a);
@@ -207,6 +210,8 @@ function runJob(child: ChildProcess, req: SpawnRequest): Promise<JobProcess> {
             pidStart: Number(rest[0]),
             shepherdPid: child.pid ?? 0,
             shepherdStart: Number(rest[1]),
+            // The rest of the line (a path may hold blanks), "-" for none.
+            cgroup: rest.length > 2 && rest.slice(2).join(" ") !== "-" ? rest.slice(2).join(" ") : null,
             exited,
           });
           prepareNext();

@@ -32,6 +32,8 @@ export interface JobRow {
   boot_id: string | null;
   /** A kill under way escalates to SIGKILL at this time (ms); null if none was asked for. */
   kill_deadline_ms: number | null;
+  /** The job's own cgroup, as its shepherd reported it; null if it has none (or it is not known). */
+  cgroup: string | null;
 }
 
 /** A process named for good: its pid and its /proc start time. */
@@ -62,7 +64,7 @@ const loadDatabase = () => createRequire(import.meta.url)("libsql") as typeof Da
 export class StoreError extends Error {}
 
 const COLUMNS =
-  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id, kill_deadline_ms";
+  "job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id, kill_deadline_ms, cgroup";
 
 /** A prepared statement, as used here. */
 interface Statement {
@@ -147,11 +149,13 @@ export class JobStore {
     const prep = (text: string) => this.db.prepare(text) as unknown as Statement;
     this.sql = {
       insert: prep(
-        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms, @boot_id, @kill_deadline_ms)`,
+        `INSERT INTO jobs (${COLUMNS}) VALUES (@job_id, @command, @name, @cwd, @pty, @status, @started_ms, @completed_ms, @exit_code, @signal, @timed_out, @lost, @kill_requested, @pid, @pid_start, @shepherd_pid, @shepherd_start, @owner_pid, @owner_start, @keep, @deadline_ms, @boot_id, @kill_deadline_ms, @cgroup)`,
       ),
       get: prep(`${all} WHERE job_id = ?`),
       prefix: prep(`${all} WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT 10`),
-      started: prep("UPDATE jobs SET pid = ?, pid_start = ?, shepherd_pid = ?, shepherd_start = ? WHERE job_id = ?"),
+      started: prep(
+        "UPDATE jobs SET pid = ?, pid_start = ?, shepherd_pid = ?, shepherd_start = ?, cgroup = ? WHERE job_id = ?",
+      ),
       finish: prep(
         `UPDATE jobs SET
            status = CASE WHEN kill_requested THEN 'killed' WHEN @lost THEN 'failed'
@@ -231,9 +235,9 @@ export class JobStore {
     return this.run("read", () => this.sql.prefix.all(prefix, upper).map((r) => clean(r) as JobRow));
   }
 
-  /** Records the processes of a job that has started. */
-  setStarted(id: string, job: ProcessId, shepherd: ProcessId): void {
-    this.run("update", () => this.sql.started.run(job.pid, job.start, shepherd.pid, shepherd.start, id));
+  /** Records the processes (and cgroup, if any) of a job that has started. */
+  setStarted(id: string, job: ProcessId, shepherd: ProcessId, cgroup: string | null): void {
+    this.run("update", () => this.sql.started.run(job.pid, job.start, shepherd.pid, shepherd.start, cgroup, id));
   }
 
   /**

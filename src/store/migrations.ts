@@ -35,4 +35,7 @@ export const MIGRATIONS: readonly string[] = [
   // 3: when a kill under way escalates to SIGKILL, so that another server can finish it if the one
   // that began it dies.
   "ALTER TABLE jobs ADD COLUMN kill_deadline_ms INTEGER;",
+  // 4: the job's own cgroup, as its shepherd told the server that started it (not as a file in the
+  // job's folder says: the job can write there).
+  "ALTER TABLE jobs ADD COLUMN cgroup TEXT;",
 ];

@@ -3,7 +3,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tempDir, waitFor } from "../helpers.js";
 import { BIN, cleanEnv, type Harness, startServer } from "./harness.js";
-import { type HttpServer, startHttpServer } from "./http-harness.js";
+import { type HttpServer, httpClient, startHttpServer } from "./http-harness.js";
 
 // What real clients did with the server: hosts that end a request after 60 s, fetch clients that
 // wait for headers, 2026-era clients over stdio, OAuth probes, strict schemas that send null.
@@ -177,6 +177,18 @@ describe("OAuth probes with a token set", () => {
       expect((await fetch(`${base}${path}`)).status, path).toBe(404);
     }
     expect((await fetch(`${base}/mcp`, { method: "POST", body: "{}" })).status).toBe(401);
+    // The token is not passed on to the jobs the server runs.
+    const { client } = await httpClient(http.url, { token });
+    const started = (
+      await client.callTool({
+        name: "execute_command",
+        arguments: { command: "echo token=${MCP_BG_AUTH_TOKEN:-none}" },
+      })
+    ).structuredContent as { job_id: string };
+    await client.callTool({ name: "wait_for_job", arguments: { job_id: started.job_id } });
+    const out = await client.callTool({ name: "get_job_output", arguments: { job_id: started.job_id } });
+    expect(out.structuredContent).toMatchObject({ stdout: "token=none\n" });
+    await client.close();
     // The Host guard still comes first.
     expect(
       (await fetch(`${base}/.well-known/oauth-authorization-server`, { headers: { origin: "http://evil.test" } }))

@@ -447,10 +447,19 @@ describe("a disk that fills up while a job runs", () => {
       const views = async () => ({
         status: (await status(s, job.job_id)).status,
         list: (await s.ok<{ jobs: Status[] }>("list_jobs", {})).jobs[0]?.status,
+        listFailed: (await s.ok<{ total: number }>("list_jobs", { status: "failed" })).total === 1 ? "failed" : "other",
+        listRunning: (await s.ok<{ total: number }>("list_jobs", { status: "running" })).total,
         cli: /failed\s+3\s/.test((await runCli(state, ["list"])).stdout) ? "failed" : "other",
         cliStatus: JSON.parse((await runCli(state, ["status", job.job_id, "--json"])).stdout).status,
       });
-      expect(await views()).toEqual({ status: "failed", list: "failed", cli: "failed", cliStatus: "failed" });
+      expect(await views()).toEqual({
+        status: "failed",
+        list: "failed",
+        listFailed: "failed",
+        listRunning: 0,
+        cli: "failed",
+        cliStatus: "failed",
+      });
       // Its end is in its exit file (room for it was taken at the start), whole.
       expect(readFileSync(join(state, "jobs", job.job_id, "exit"), "latin1")).toMatch(/^3 0 \d+\n$/);
       // Room again: the server records the end it could not record before.

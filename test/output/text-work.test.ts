@@ -1,9 +1,12 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { cleanTerminalText } from "../../src/output/clean.js";
 import { LineScanner, PENDING_TAIL_BYTES } from "../../src/output/line-scanner.js";
 import { PatternError } from "../../src/output/safe-regex.js";
-import { renderTerminal } from "../../src/output/terminal-render.js";
+import { boundControlSequences, renderTerminal } from "../../src/output/terminal-render.js";
 import { TextWorkers } from "../../src/output/text-workers.js";
+import { jobCgroup } from "../../src/process/cgroups.js";
 import { tempDir, writeRing } from "../helpers.js";
 
 // The redraws of a line as a terminal applies them, one part after the other (the reference).
@@ -65,6 +68,19 @@ describe("terminal rendering bounds the work of control sequences with huge coun
     const out = await renderTerminal(`top\r\n${seqs}bottom`, 120, 40);
     expect(out).toContain("bottom");
   });
+
+  it("bounds them too when controls stand inside their numbers (a terminal carries those out and goes on)", async () => {
+    for (const seq of [
+      "x\x1b[9\x0799999999b",
+      "x\n\x1b[9\x0799999999S",
+      "x\x1b[9\x0799999999L",
+      "x\x1b[9\r9999\n99999b",
+    ]) {
+      expect(await renderTerminal(`${seq}end`, 120, 40)).toContain("end");
+    }
+    // The controls still happen, before the sequence: the bell is dropped, the line feed kept.
+    expect(boundControlSequences("a\x1b[1\n2A", 120, 40)).toBe("a\n\x1b[12A");
+  });
 });
 
 describe("text workers", () => {
@@ -110,5 +126,22 @@ describe("text workers", () => {
     writeRing(path, 1 << 20, "one\ntwo\nthree\n");
     expect(await scan.step(false, 1 << 20)).toMatchObject({ hit: { stream: "stdout", text: "three" }, offsets: [14] });
     scan.close();
+  });
+});
+
+describe("a job's cgroup file", () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  it("is believed only when it names a cgroup v2 folder of jobs, named by the job's id", () => {
+    const id = "00000000-0000-4000-8000-0000000000aa";
+    const fake = join(dir.path, "mcp-bg-jobs", id);
+    mkdirSync(fake, { recursive: true });
+    writeFileSync(join(fake, "cgroup.procs"), "1\n");
+    writeFileSync(join(dir.path, "cgroup"), `${fake}\n`);
+    // A folder that looks like one, but is no cgroup: a job could make it.
+    expect(jobCgroup(dir.path, id)).toBeUndefined();
+    writeFileSync(join(dir.path, "cgroup"), "/sys/fs/cgroup\n");
+    expect(jobCgroup(dir.path, id)).toBeUndefined();
   });
 });

@@ -25,8 +25,8 @@ const output = z.object({ jobs: z.array(summary), total: z.number().int(), hint:
 
 /** Longest command a list shows per job. */
 const LIST_COMMAND_CHARS = 200;
-/** A list stops growing past this many characters of JSON (a host pays for every one). */
-const LIST_BUDGET_CHARS = 100_000;
+/** A list stops growing past this many characters of JSON (sent twice: as text and structured). */
+const LIST_BUDGET_CHARS = 50_000;
 
 /** Registers list_jobs: the jobs, newest first. */
 export function registerListJobsTool(server: McpServer, jobs: JobManager): void {

@@ -40,13 +40,14 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager)
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (args) =>
+    (args, ctx) =>
       runTool(() => {
         const job = jobs.get(args.job_id);
         const pattern = checkPatternText(args.pattern);
         return jobs.search(job.id, pattern, {
           contextLines: args.context_lines ?? 0,
           maxMatches: args.max_matches ?? 50,
+          signal: ctx.mcpReq.signal,
         });
       }),
   );
