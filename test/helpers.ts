@@ -21,7 +21,8 @@ export async function waitFor<T>(
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = "mcp-bg-test-"): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  // Retried: a shepherd may still be writing a job's last files when a test removes its folder.
+  return { path, remove: () => rmSync(path, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }) };
 }
 
 /**
