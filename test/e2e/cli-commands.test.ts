@@ -99,23 +99,22 @@ describe("the command line for people, on a server's state", () => {
   });
 
   it("logs --follow streams until the job ends, then exits 0", async () => {
+    // The job goes on only once the follower has shown its first line: it must arrive as printed.
+    const flag = join(state, `${marker()}.go`);
     const job = await s.ok<Status>("execute_command", {
-      command: "echo start; sleep 0.5; echo middle; sleep 0.5; echo end",
+      command: `echo start; while [ ! -e ${flag} ]; do sleep 0.05; done; echo middle; sleep 0.2; echo end`,
     });
     const child = spawn(process.execPath, [BIN, "logs", job.job_id, "--follow"], {
       env: { ...cleanEnv(), MCP_BG_STATE_DIR: state },
     });
     let out = "";
-    let sawStartEarly = false;
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
-      // Output arrives as it is printed, not only at the end.
-      if (out.includes("start") && !out.includes("end")) sawStartEarly = true;
+      if (out.includes("start")) writeFileSync(flag, "");
     });
     const code = await new Promise((r) => child.on("close", r));
     expect(code).toBe(0);
     expect(out).toBe("start\nmiddle\nend\n");
-    expect(sawStartEarly).toBe(true);
   });
 
   it("kill: ends a running job and its tree; the server sees it killed", async () => {
