@@ -18,10 +18,10 @@ const common = {
   logLevel: "warning",
 };
 // The server, and the thread that matches callers' patterns and renders terminals
-// (src/output/text-workers.ts); what is loaded only on demand (the HTTP side) goes into chunks.
+// (src/workers/workers.ts); what is loaded only on demand (the HTTP side) goes into chunks.
 await build({
   ...common,
-  entryPoints: { "mcp-bg-jobs": "dist/cli/main.js", "text-worker": "dist/output/text-worker.js" },
+  entryPoints: { "mcp-bg-jobs": "dist/cli/main.js", worker: "dist/workers/worker-main.js" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
   splitting: true,

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RING_HEADER_BYTES } from "../src/output/ring-file.js";
+import { RING_HEADER_BYTES } from "../src/text/ring-file.js";
 
 /** Waits until `cond` returns a truthy value, checking every `everyMs`; fails after `timeoutMs`. */
 export async function waitFor<T>(

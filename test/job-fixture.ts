@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { JobStdin } from "../src/process/job-stdin.js";
+import { JobStdin } from "../src/executors/local/job-stdin.js";
+import { type JobExit, type JobProcess, type SpawnRequest, spawnJob } from "../src/executors/local/spawn-job.js";
 import type { KillTarget } from "../src/process/kill-tree.js";
 import { findJobProcesses } from "../src/process/proc.js";
 import { sendSignal } from "../src/process/signals.js";
-import { type JobExit, type JobProcess, type SpawnRequest, spawnJob } from "../src/process/spawn-job.js";
 import { marker, processesMatching, tempDir } from "./helpers.js";
 
 /** Everything of a SpawnRequest but the command; each has a default (see JobFixture.start). */

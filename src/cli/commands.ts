@@ -1,8 +1,8 @@
-import { JobError } from "../jobs/errors.js";
-import { describeEnd } from "../jobs/exit-description.js";
-import type { JobRecord, JobStatus } from "../jobs/job.js";
-import type { JobManager } from "../jobs/job-manager.js";
-import { readJobOutput } from "../jobs/job-output.js";
+import { JobError } from "../engine/errors.js";
+import { describeEnd } from "../engine/exit-description.js";
+import type { JobRecord, JobStatus } from "../engine/job.js";
+import type { JobManager } from "../engine/job-manager.js";
+import { readJobOutput } from "../engine/job-output.js";
 import { writeLogs } from "./follow-logs.js";
 import { printable } from "./printable.js";
 

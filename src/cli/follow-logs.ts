@@ -1,6 +1,6 @@
-import type { Job } from "../jobs/job.js";
-import { readRing, ringWritten } from "../output/ring-file.js";
-import { watchWrites } from "../output/watch-writes.js";
+import type { Job } from "../engine/job.js";
+import { readRing, ringWritten } from "../text/ring-file.js";
+import { watchWrites } from "../text/watch-writes.js";
 
 /** What `logs` writes each stream to. */
 export interface LogSinks {

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-import { JobManager } from "../jobs/job-manager.js";
+import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
+import { JobManager } from "../engine/job-manager.js";
+import { checkJobSupport } from "../executors/local/shepherd-binary.js";
 import { log } from "../log.js";
 import { serveOnStdio } from "../mcp/stdio.js";
-import { checkJobSupport } from "../process/shepherd-binary.js";
 import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
-import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "./config.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
 

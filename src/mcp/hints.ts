@@ -1,6 +1,6 @@
-import { describeEnd } from "../jobs/exit-description.js";
-import type { JobRecord } from "../jobs/job.js";
-import { cutText } from "../output/cut.js";
+import { describeEnd } from "../engine/exit-description.js";
+import type { JobRecord } from "../engine/job.js";
+import { cutText } from "../text/cut.js";
 
 /** Said whenever a result shows a job still running, so that agents wait instead of polling. */
 export const RUNNING_HINT =

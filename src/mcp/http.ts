@@ -9,8 +9,8 @@ import {
   type McpServer,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
-import type { Config } from "../cli/config.js";
-import type { JobManager } from "../jobs/job-manager.js";
+import type { Config } from "../config/config.js";
+import type { JobManager } from "../engine/job-manager.js";
 import { log } from "../log.js";
 import { requestGuard } from "./http-guards.js";
 import { onStop } from "./lifecycle.js";

@@ -1,4 +1,4 @@
-import type { JobManager } from "../jobs/job-manager.js";
+import type { JobManager } from "../engine/job-manager.js";
 import { log } from "../log.js";
 import type { ResourceHub } from "./resource-hub.js";
 

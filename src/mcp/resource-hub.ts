@@ -1,5 +1,5 @@
-import type { JobChange } from "../jobs/job-changes.js";
-import type { JobManager } from "../jobs/job-manager.js";
+import type { JobChange } from "../engine/job-changes.js";
+import type { JobManager } from "../engine/job-manager.js";
 
 /** At most one notification per resource in this long (a flooding job must not flood its subscribers). */
 const MIN_INTERVAL_MS = 250;

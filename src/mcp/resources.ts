@@ -1,7 +1,7 @@
 import { type McpServer, ResourceNotFoundError, ResourceTemplate } from "@modelcontextprotocol/server";
-import { JobError } from "../jobs/errors.js";
-import type { JobRecord } from "../jobs/job.js";
-import type { JobManager } from "../jobs/job-manager.js";
+import { JobError } from "../engine/errors.js";
+import type { JobRecord } from "../engine/job.js";
+import type { JobManager } from "../engine/job-manager.js";
 import { log } from "../log.js";
 import { recordView } from "./hints.js";
 import { jobOutputUri, jobUri, parseJobUri, type ResourceHub } from "./resource-hub.js";

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/server";
-import type { JobManager } from "../jobs/job-manager.js";
+import type { JobManager } from "../engine/job-manager.js";
 import { VERSION } from "../version.js";
 import type { ResourceHub } from "./resource-hub.js";
 import { chain, registerJobResources, serveSubscriptions } from "./resources.js";

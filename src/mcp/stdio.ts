@@ -1,6 +1,6 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import type { Config } from "../cli/config.js";
-import type { JobManager } from "../jobs/job-manager.js";
+import type { Config } from "../config/config.js";
+import type { JobManager } from "../engine/job-manager.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
 import { feedListeners } from "./listen-feed.js";

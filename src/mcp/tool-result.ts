@@ -1,8 +1,8 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
-import { JobError } from "../jobs/errors.js";
+import { JobError } from "../engine/errors.js";
+import { jobsUnavailable } from "../executors/local/shepherd-binary.js";
 import { log } from "../log.js";
-import { PatternError } from "../output/safe-regex.js";
-import { jobsUnavailable } from "../process/shepherd-binary.js";
+import { PatternError } from "../text/safe-regex.js";
 
 /** A successful result: the value as `structuredContent` and the same JSON, compact, as text. */
 export function ok<T extends object>(value: T): CallToolResult {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { killCgroup } from "./cgroups.js";
-import { findTreeProcesses, type TreeRoot } from "./job-tree.js";
+import { findTreeProcesses, type TreeRoot } from "./process-tree.js";
 import { sendSignal } from "./signals.js";
 
 /** What it takes to end one job and everything it started. */

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
-import { type Config, ConfigError, loadConfig, parseSize } from "../../src/cli/config.js";
-import { checkCommand, DEFAULT_DENY_RULES } from "../../src/jobs/command-policy.js";
-import { JobError } from "../../src/jobs/errors.js";
+import { type Config, ConfigError, loadConfig, parseSize } from "../../src/config/config.js";
+import { checkCommand, DEFAULT_DENY_RULES } from "../../src/engine/command-policy.js";
+import { JobError } from "../../src/engine/errors.js";
 
 const HOME = "/home/tester";
 const CWD = "/srv/project";

@@ -97,7 +97,7 @@ describe("a package without a capture process that runs here", () => {
   for (const f of [
     "package.json",
     "dist/mcp-bg-jobs.mjs",
-    "dist/text-worker.mjs",
+    "dist/worker.mjs",
     "scripts/build-shepherd.mjs",
     "native/shepherd.c",
   ]) {

@@ -16,8 +16,8 @@ import {
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readRing } from "../../src/output/ring-file.js";
-import { readExitFile } from "../../src/store/job-files.js";
+import { readExitFile } from "../../src/executors/job-folder.js";
+import { readRing } from "../../src/text/ring-file.js";
 import { isAlive, tempDir, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 import { noCompilerEnv, npmFreeEnv, onPath, type Run, run } from "./no-compiler.js";
@@ -45,7 +45,7 @@ const CONTENTS = [
   "README.md",
   "dist/chunks/*.mjs",
   "dist/mcp-bg-jobs.mjs",
-  "dist/text-worker.mjs",
+  "dist/worker.mjs",
   "native/shepherd.c",
   "package.json",
   "prebuilt/linux-arm64/shepherd",

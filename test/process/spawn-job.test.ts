@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { readRing } from "../../src/output/ring-file.js";
-import { SHEPHERD_PATH, SpawnError } from "../../src/process/spawn-job.js";
+import { SHEPHERD_PATH, SpawnError } from "../../src/executors/local/spawn-job.js";
+import { readRing } from "../../src/text/ring-file.js";
 import { isAlive, marker, processesMatching, waitFor } from "../helpers.js";
 import { jobEnv, useJobFixture } from "../job-fixture.js";
 

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { type JobManager, MAX_TIMEOUT_SECONDS } from "../../jobs/job-manager.js";
+import { type JobManager, MAX_TIMEOUT_SECONDS } from "../../engine/job-manager.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";

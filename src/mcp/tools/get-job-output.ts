@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../jobs/job-manager.js";
-import { parseCursor } from "../../jobs/job-output.js";
+import type { JobManager } from "../../engine/job-manager.js";
+import { parseCursor } from "../../engine/job-output.js";
 import { progressWords } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";

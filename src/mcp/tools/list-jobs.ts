@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../jobs/job-manager.js";
-import { cutText } from "../../output/cut.js";
+import type { JobManager } from "../../engine/job-manager.js";
+import { cutText } from "../../text/cut.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";

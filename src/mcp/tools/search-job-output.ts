@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../jobs/job-manager.js";
-import { checkPatternText } from "../../output/safe-regex.js";
+import type { JobManager } from "../../engine/job-manager.js";
+import { checkPatternText } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";

@@ -1,9 +1,9 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { describeEnd } from "../../jobs/exit-description.js";
-import type { JobManager } from "../../jobs/job-manager.js";
-import { parseCursor } from "../../jobs/job-output.js";
-import { checkPatternText } from "../../output/safe-regex.js";
+import { describeEnd } from "../../engine/exit-description.js";
+import type { JobManager } from "../../engine/job-manager.js";
+import { parseCursor } from "../../engine/job-output.js";
+import { checkPatternText } from "../../text/safe-regex.js";
 import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobStatus } from "../schemas.js";

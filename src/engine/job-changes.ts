@@ -1,0 +1,117 @@
+import { log } from "../log.js";
+import { watchWrites } from "../text/watch-writes.js";
+import type { Job } from "./job.js";
+import type { JobRegistry } from "./job-registry.js";
+
+/** What changed about one job: its output grew, or its status (it ended). */
+export type JobChange = "output" | "status";
+
+/** How often the state database is looked at for jobs that other processes started or dropped. */
+const LIST_POLL_MS = 1000;
+
+/**
+ * Tells listeners when jobs come or go (this process's at once, other servers' within a second)
+ * and, for jobs being watched, when their output grows or their status changes. Costs nothing
+ * while nobody listens: no poll runs and no folder is watched.
+ */
+export class JobChanges {
+  private readonly listListeners = new Set<() => void>();
+  /** Who to tell when a watched job ends: one hook on each job's end, however many watch it. */
+  private readonly endListeners = new WeakMap<Job, Set<() => void>>();
+  private poll: NodeJS.Timeout | undefined;
+  private signature = "";
+
+  constructor(private readonly registry: JobRegistry) {}
+
+  /** Calls `listener` whenever the set of jobs changes; returns the function that stops it. */
+  onListChanged(listener: () => void): () => void {
+    this.listListeners.add(listener);
+    if (!this.poll) {
+      this.signature = this.currentSignature();
+      this.poll = setInterval(() => this.checkList(), LIST_POLL_MS);
+      this.poll.unref();
+    }
+    return () => {
+      this.listListeners.delete(listener);
+      if (this.listListeners.size === 0) {
+        clearInterval(this.poll);
+        this.poll = undefined;
+      }
+    };
+  }
+
+  /** Says that the set of jobs has just changed (a job started or was dropped here). */
+  listChanged(): void {
+    if (this.listListeners.size === 0) return;
+    this.signature = this.currentSignature();
+    this.emitList();
+  }
+
+  // Looks for jobs that other processes started or dropped.
+  private checkList(): void {
+    const now = this.currentSignature();
+    if (now === this.signature) return;
+    this.signature = now;
+    this.emitList();
+  }
+
+  private emitList(): void {
+    for (const listener of [...this.listListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        log("warn", "job list listener", err);
+      }
+    }
+  }
+
+  private currentSignature(): string {
+    try {
+      return this.registry.store.signature();
+    } catch {
+      return this.signature;
+    }
+  }
+
+  /**
+   * Calls `listener` when the job's output grows (inotify on its folder) and when it ends, however
+   * it ends and whoever runs it. Returns the function that stops watching.
+   */
+  watchJob(job: Job, listener: (change: JobChange) => void): () => void {
+    if (!job.running) return () => {};
+    let stopped = false;
+    const guard = (change: JobChange) => {
+      if (stopped) return;
+      try {
+        listener(change);
+      } catch (err) {
+        log("warn", "job listener", err);
+      }
+    };
+    const stopWatching = watchWrites(job.dir, (name) => {
+      if (name === "stdout" || name === "stderr") guard("output");
+    });
+    this.registry.follow(job);
+    let listeners = this.endListeners.get(job);
+    if (!listeners) {
+      const set = new Set<() => void>();
+      this.endListeners.set(job, set);
+      job.ended.then(() => {
+        for (const fn of [...set]) fn();
+        set.clear();
+      });
+      listeners = set;
+    }
+    const onEnd = () => {
+      stopWatching();
+      guard("status");
+    };
+    listeners.add(onEnd);
+    const set = listeners;
+    return () => {
+      stopped = true;
+      stopWatching();
+      set.delete(onEnd);
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { closeSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { signalName } from "../process/signals.js";
+import type { JobEnd, ProcessId } from "../store/job-store.js";
+import { openRegularFile } from "../text/regular-file.js";
+
+/** Latest time an exit file may name (year 2100): anything beyond is garbage, not a time. */
+const MAX_TIME_MS = 4_102_444_800_000;
+
+// A small regular file's text, or undefined if it is not there, not a regular file (a FIFO must
+// not block the reader), or not readable.
+function readSmall(path: string): string | undefined {
+  const fd = openRegularFile(path);
+  if (fd === undefined) return undefined;
+  try {
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.toString("latin1", 0, n);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// Whole numbers of the fields of a one-line file, each within its bounds; undefined if any is not.
+function fields(text: string | undefined, bounds: [number, number][]): number[] | undefined {
+  const parts = (text ?? "").trim().split(" ");
+  if (parts.length !== bounds.length) return undefined;
+  const out: number[] = [];
+  for (const [i, part] of parts.entries()) {
+    const [min, max] = bounds[i] as [number, number];
+    if (!/^-?\d{1,16}$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n < min || n > max) return undefined;
+    out.push(n);
+  }
+  return out;
+}
+
+/** A job's end as its shepherd wrote it to `dir/exit` ("CODE SIGNO ENDED_MS"); undefined if absent or garbled. */
+export function readExitFile(dir: string): JobEnd | undefined {
+  const f = fields(readSmall(join(dir, "exit")), [
+    [-1, 255],
+    [0, 64],
+    [1, MAX_TIME_MS],
+  ]);
+  if (!f) return undefined;
+  const [code, signo, ended] = f as [number, number, number];
+  return { code: code >= 0 ? code : null, signal: signalName(signo) ?? null, endedMs: ended, lost: false };
+}
+
+/** A job's processes as its shepherd wrote them to `dir/pid` ("PID PID_START SHEPHERD_PID SHEPHERD_START"). */
+export function readPidFile(dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
+  const max = Number.MAX_SAFE_INTEGER;
+  const f = fields(readSmall(join(dir, "pid")), [
+    [2, 2 ** 22],
+    [1, max],
+    [2, 2 ** 22],
+    [1, max],
+  ]);
+  if (!f) return undefined;
+  const [pid, pidStart, shepherd, shepherdStart] = f as [number, number, number, number];
+  return { job: { pid, start: pidStart }, shepherd: { pid: shepherd, start: shepherdStart } };
+}

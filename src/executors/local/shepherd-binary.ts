@@ -1,0 +1,87 @@
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { PACKAGE_ROOT } from "../../package-root.js";
+
+const BUILD_SCRIPT = join(PACKAGE_ROOT, "scripts", "build-shepherd.mjs");
+const TARGET = `${process.platform}-${process.arch}`;
+/** Compiled on this machine from native/shepherd.c (a clone of the project, or no prebuilt for it). */
+const BUILT = join(PACKAGE_ROOT, "build", "shepherd");
+/** The static build the package carries for this machine (made by `npm pack`: scripts/build-prebuilt.mjs). */
+const PREBUILT = join(PACKAGE_ROOT, "prebuilt", TARGET, "shepherd");
+
+/**
+ * Path of the per-job capture process (native/shepherd.c): build/shepherd when it was compiled here, so
+ * that in a clone an edited shepherd.c always wins; else the prebuilt one for this machine; else
+ * build/shepherd, which compiling would make.
+ */
+export const SHEPHERD_PATH = existsSync(BUILT) || !existsSync(PREBUILT) ? BUILT : PREBUILT;
+
+const WHY_LINUX =
+  "the server finds, watches and kills a job's processes through /proc (their start times, the processes " +
+  "carrying its id) and Linux process groups and sessions, and each job's capture process (native/shepherd.c) " +
+  "uses Linux-only calls (prctl, close_range)";
+
+let unavailable: string | undefined;
+
+/**
+ * Why this server cannot run jobs, in one line, or undefined when it can (as far as is known yet):
+ * every tool call answers with it (src/mcp/tool-result.ts).
+ */
+export function jobsUnavailable(): string | undefined {
+  return unavailable;
+}
+
+/**
+ * Checks, once at the server's start, that jobs can run here: Linux, and a capture process (compiled now
+ * if the install skipped that step: `--ignore-scripts`, npm 11's allowScripts, pnpm) that starts on this
+ * machine. The server starts either way; `report` gets the one-line reason when jobs cannot run. Whether
+ * the binary starts is learnt in the background, a few milliseconds later, so that no start and no tool
+ * call waits for it (a tool call before then that starts a job fails to spawn it all the same).
+ */
+export function checkJobSupport(report: (reason: string) => void): void {
+  const set = (reason: string) => {
+    unavailable = `mcp-bg-jobs: ${reason}`;
+    report(reason);
+  };
+  const missing = findMissing();
+  if (missing) set(missing);
+  else void whyNotStarting().then((reason) => reason && set(reason));
+}
+
+function findMissing(): string | undefined {
+  if (process.platform !== "linux") {
+    return `jobs need Linux, and this is ${process.platform} (${process.arch}): ${WHY_LINUX}; README: Platforms`;
+  }
+  if (existsSync(SHEPHERD_PATH)) return undefined;
+  // The build script says in one line what is missing (its last line on stderr).
+  const built = spawnSync(process.execPath, [BUILD_SCRIPT], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if (existsSync(SHEPHERD_PATH)) return undefined;
+  const said = `${built.error?.message ?? ""}\n${built.stderr ?? ""}`;
+  const line = said
+    .trim()
+    .split("\n")
+    .pop()
+    ?.replace(/^mcp-bg-jobs: /, "");
+  return line || `no capture process for ${TARGET}: install a C compiler (cc) and start the server again`;
+}
+
+async function whyNotStarting(): Promise<string | undefined> {
+  // Without arguments it prints its usage and exits 2; one built for another libc or architecture
+  // does not start (ENOENT: no such loader; ENOEXEC), or its loader exits 126/127.
+  const failure = await new Promise<string | undefined>((resolve) => {
+    execFile(SHEPHERD_PATH, [], { timeout: 10_000 }, (err) => {
+      const e = err as (Error & { code?: unknown; signal?: string | null }) | null;
+      if (!e) return resolve(undefined);
+      if (typeof e.code === "string") return resolve(e.code);
+      if (e.signal) return resolve(`killed by ${e.signal}`);
+      if (e.code === 126 || e.code === 127) return resolve(`exit ${e.code}`);
+      resolve(undefined);
+    });
+  });
+  if (!failure) return undefined;
+  return (
+    `the capture process ${SHEPHERD_PATH} does not run on this machine (${failure}): ` +
+    `install a C compiler (cc) and run \`node ${BUILD_SCRIPT} --force\``
+  );
+}
