@@ -2,8 +2,9 @@
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
  * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]
- *        shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]   (the job arrives on stdin; see warm())
- * The server uses the --warm form, started ahead of need; the first form is for people and tests.
+ *        shepherd --spawner   (started once by a server; jobs arrive on stdin: see spawner())
+ * A server starts its jobs through the spawner; the first form runs one job (people, tests, a
+ * cluster's batch script).
  * CGROUPS ("-" or absent: none) is a cgroup v2 directory this process may create cgroups in.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
@@ -42,7 +43,7 @@
  * Reports, each also kept in a file written atomically (tmp + rename). Room for both files is
  * taken before the job starts (a job that cannot have them does not start: "error ENOSPC ..."),
  * and every write is checked: a full disk never puts an empty or partial pid or exit file in place.
- *  - "pid PID PID_START SHEPHERD_START CGROUP" once the command is running (JOBDIR/pid holds
+ *  - "pid PID PID_START SHEPHERD_PID SHEPHERD_START CGROUP" once the command is running (JOBDIR/pid holds
  *    "PID PID_START SHEPHERD_PID SHEPHERD_START"; the starts are /proc start times, so that a pid
  *    reused later is never taken for the job; CGROUP is the job's cgroup, or "-": the rest of the
  *    line), or "error ERRNO TEXT" if it could not start;
@@ -198,11 +199,16 @@ static void ring_append(ring_t *r, const unsigned char *data, size_t len) {
   pwrite_all(r->fd, w, 8, 16);
 }
 
+/* What starts each report line: empty for a shepherd run on its own, "JOB_ID " for one forked by a
+   spawner (its reports share the spawner's pipe to the server). */
+static char line_prefix[64];
+
 static void say(const char *fmt, long a, long b, const char *text) {
-  char line[512];
-  int n = text ? snprintf(line, sizeof line, fmt, a, text) : snprintf(line, sizeof line, fmt, a, b);
+  char line[600];
+  int p = snprintf(line, sizeof line, "%s", line_prefix);
+  int n = text ? snprintf(line + p, sizeof line - p, fmt, a, text) : snprintf(line + p, sizeof line - p, fmt, a, b);
   if (n > 0) {
-    ssize_t r = write(STDOUT_FILENO, line, (size_t)n);
+    ssize_t r = write(STDOUT_FILENO, line, (size_t)(p + n) < sizeof line ? (size_t)(p + n) : sizeof line - 1);
     (void)r;
   }
 }
@@ -492,8 +498,8 @@ static void report_start(const spec_t *s, job_t *j) {
   snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)j->pid, pid_start, (long)getpid(), own_start);
   write_file(s->dir, "pid", line);
   char report[4400];
-  snprintf(report, sizeof report, "pid %ld %llu %llu %s\n", (long)j->pid, pid_start, own_start,
-           j->cgroup[0] ? j->cgroup : "-");
+  snprintf(report, sizeof report, "%spid %ld %llu %ld %llu %s\n", line_prefix, (long)j->pid, pid_start, (long)getpid(),
+           own_start, j->cgroup[0] ? j->cgroup : "-");
   ssize_t r = write(STDOUT_FILENO, report, strlen(report));
   (void)r;
 }
@@ -675,32 +681,50 @@ static int run(const spec_t *s) {
 /* The cgroup directory argument: NULL for none ("-", empty or absent). */
 static const char *cgroups_arg(const char *arg) { return arg && arg[0] && strcmp(arg, "-") != 0 ? arg : NULL; }
 
-/*
- * Warm mode: `shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]` starts ahead of need and waits
- * for one job on stdin: a line with a byte count, then that many bytes of NUL-terminated fields:
- * JOBDIR, JOB_ID, PTY, COLS, ROWS, CWD, COMMAND, then NAME=VALUE environment entries for the job.
- * The server thus pays for starting a process before a job is asked for, not while it waits.
- * Stdin carries nothing after the block (input goes through JOBDIR/stdin). EOF before a block: exit 0.
- */
-static int warm(int argc, char **argv) {
+/* The fields of a spawner's request, in order (NUL-terminated each), then NAME=VALUE entries. */
+enum { F_DIR, F_JOB_ID, F_CAP, F_DRAIN, F_PTY, F_COLS, F_ROWS, F_SHELL, F_CGROUPS, F_CWD, F_COMMAND, N_FIELDS };
+
+/* Reads one request block from stdin: a line with a byte count, then that many bytes. NULL at EOF. */
+static char *read_request(size_t *len) {
   char line[32];
   size_t n = 0;
   for (;;) {
-    if (n + 1 >= sizeof line || read_exact(STDIN_FILENO, line + n, 1) < 0) return 0;
+    if (n + 1 >= sizeof line || read_exact(STDIN_FILENO, line + n, 1) < 0) return NULL;
     if (line[n] == '\n') break;
     n++;
   }
   line[n] = 0;
-  size_t len = strtoull(line, NULL, 10);
-  char *block = malloc(len + 1);
-  if (!block || read_exact(STDIN_FILENO, block, len) < 0) return 1;
-  block[len] = 0;
-  const char *field[7];
+  *len = strtoull(line, NULL, 10);
+  char *block = malloc(*len + 1);
+  if (!block || read_exact(STDIN_FILENO, block, *len) < 0) return NULL;
+  block[*len] = 0;
+  return block;
+}
+
+/* In a child of the spawner: becomes the job's shepherd. It first writes down who it is
+   (JOBDIR/shepherd: while it lives, the job is starting, whoever looks), then makes sure its
+   spawner still lives: if the spawner (and so the server) died before that, nobody will record
+   the job, and it does not start. */
+static int shepherd_for(char *block, size_t len, pid_t spawner) {
+  const char *field[N_FIELDS];
   size_t at = 0;
-  for (int i = 0; i < 7; i++) {
+  for (int i = 0; i < N_FIELDS; i++) {
     if (at >= len) return 1;
     field[i] = block + at;
     at += strlen(block + at) + 1;
+  }
+  snprintf(line_prefix, sizeof line_prefix, "%.40s ", field[F_JOB_ID]);
+  char who[96];
+  snprintf(who, sizeof who, "%ld %llu\n", (long)getpid(), start_time("self"));
+  if (write_file(field[F_DIR], "shepherd", who) < 0) {
+    say("error %ld %s\n", errno, 0, strerror(errno));
+    return 1;
+  }
+  if (getppid() != spawner) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/shepherd", field[F_DIR]);
+    unlink(path);
+    return 1;
   }
   while (at < len) {
     char *entry = block + at;
@@ -710,29 +734,118 @@ static int warm(int argc, char **argv) {
     *eq = 0;
     setenv(entry, eq + 1, 1);
   }
-  if (chdir(field[5]) < 0) {
+  if (chdir(field[F_CWD]) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
   }
-  uint64_t cap = strtoull(argv[2], NULL, 10);
-  spec_t s = {.dir = field[0],
-              .job_id = field[1],
-              .use_pty = field[2][0] == '1',
-              .cols = atoi(field[3]),
-              .rows = atoi(field[4]),
-              .command = field[6],
-              .shell = argv[4],
-              .cgroups = cgroups_arg(argc > 5 ? argv[5] : NULL),
+  uint64_t cap = strtoull(field[F_CAP], NULL, 10);
+  spec_t s = {.dir = field[F_DIR],
+              .job_id = field[F_JOB_ID],
               .cap = cap ? cap : 1,
-              .drain_ms = strtoull(argv[3], NULL, 10)};
+              .drain_ms = strtoull(field[F_DRAIN], NULL, 10),
+              .use_pty = field[F_PTY][0] == '1',
+              .cols = atoi(field[F_COLS]),
+              .rows = atoi(field[F_ROWS]),
+              .shell = field[F_SHELL],
+              .cgroups = cgroups_arg(field[F_CGROUPS]),
+              .command = field[F_COMMAND]};
   return run(&s);
 }
 
+/* A shepherd the spawner forked, and the job it runs: to say which job's shepherd ended. */
+static struct {
+  pid_t pid;
+  char job_id[48];
+} kids[4096];
+
+/* Reaps the shepherds that ended and says so, naming their jobs. */
+static void reap_shepherds(void) {
+  pid_t w;
+  while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+    for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
+      if (kids[i].pid != w) continue;
+      char line[80];
+      int n = snprintf(line, sizeof line, "%s gone\n", kids[i].job_id);
+      ssize_t r = write(STDOUT_FILENO, line, (size_t)n);
+      (void)r;
+      kids[i].pid = 0;
+      break;
+    }
+  }
+}
+
+/*
+ * Spawner mode: `shepherd --spawner` is started once by a server and forks a shepherd for each job
+ * it is asked to run, so that starting a job never forks the server (a large process) while it
+ * answers a request. Requests come on stdin, one block each: a line with a byte count, then that
+ * many bytes of NUL-terminated fields: JOBDIR, JOB_ID, CAP_BYTES, DRAIN_MS, PTY, COLS, ROWS, SHELL,
+ * CGROUPS ("-" for none), CWD, COMMAND, then NAME=VALUE entries added to the job's environment.
+ * Each shepherd runs in a session of its own and writes its reports to the spawner's stdout, each
+ * line starting with its job's id ("JOB_ID pid ...", "JOB_ID exit ...", "JOB_ID error ..."); when
+ * a shepherd ends, the spawner says "JOB_ID gone" (a shepherd that was killed says nothing itself).
+ * The spawner dies with the server (PR_SET_PDEATHSIG); its shepherds do not. EOF on stdin: exit 0.
+ */
+static int spawner(void) {
+  pid_t server = getppid();
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != server) return 0; /* the server died before the line above */
+  signal(SIGPIPE, SIG_IGN);
+  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigchld;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  pid_t self = getpid();
+  for (;;) {
+    struct pollfd p[2] = {{.fd = STDIN_FILENO, .events = POLLIN}, {.fd = chld_pipe[0], .events = POLLIN}};
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (p[1].revents) {
+      char c[64];
+      while (read(chld_pipe[0], c, sizeof c) > 0) {
+      }
+      reap_shepherds();
+    }
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    size_t len;
+    char *block = read_request(&len);
+    if (!block) return 0;
+    const char *job_id = block + strnlen(block, len) + 1;
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(chld_pipe[0]);
+      close(chld_pipe[1]);
+      signal(SIGCHLD, SIG_DFL);
+      setsid();
+      int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+      _exit(shepherd_for(block, len, self));
+    }
+    if (pid > 0) {
+      for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
+        if (kids[i].pid != 0) continue;
+        kids[i].pid = pid;
+        snprintf(kids[i].job_id, sizeof kids[i].job_id, "%.40s", job_id);
+        break;
+      }
+    } else {
+      char line[600];
+      int n = snprintf(line, sizeof line, "%.40s error %d %s\n", job_id, errno, strerror(errno));
+      ssize_t r = write(STDOUT_FILENO, line, (size_t)n);
+      (void)r;
+    }
+    free(block);
+  }
+}
+
 int main(int argc, char **argv) {
-  if ((argc == 5 || argc == 6) && strcmp(argv[1], "--warm") == 0) return warm(argc, argv);
+  if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return spawner();
   if (argc != 10 && argc != 11) {
     fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]\n"
-                    "       shepherd --warm CAP_BYTES DRAIN_MS SHELL [CGROUPS]\n");
+                    "       shepherd --spawner   (jobs arrive on stdin; see spawner())\n");
     return 2;
   }
   uint64_t cap = strtoull(argv[3], NULL, 10);

@@ -1,14 +1,31 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
 import { JobStdin } from "../src/executors/local/job-stdin.js";
-import { type JobExit, type JobProcess, type SpawnRequest, spawnJob } from "../src/executors/local/spawn-job.js";
+import { type ShepherdRequest, Spawner } from "../src/executors/local/spawner.js";
 import type { KillTarget } from "../src/process/kill-tree.js";
 import { findJobProcesses } from "../src/process/proc.js";
 import { sendSignal } from "../src/process/signals.js";
 import { marker, processesMatching, tempDir } from "./helpers.js";
 
-/** Everything of a SpawnRequest but the command; each has a default (see JobFixture.start). */
-export type JobOptions = Partial<Omit<SpawnRequest, "command">>;
+/** Everything of a ShepherdRequest but the command; each has a default (see JobFixture.start). */
+export type JobOptions = Partial<Omit<ShepherdRequest, "command">>;
+
+/** How a job ended, as these tests look at it. */
+export interface JobExit {
+  code: number | null;
+  signal: string | null;
+  /** The end could not be observed (the shepherd died first). */
+  lost: boolean;
+}
+
+/** A started job's processes and its end, as these tests look at them. */
+export interface JobProcess {
+  pid: number;
+  pidStart: number;
+  shepherdPid: number;
+  shepherdStart: number;
+  exited: Promise<JobExit>;
+}
 
 /** A job started by a JobFixture. */
 export interface StartedJob {
@@ -21,6 +38,8 @@ export interface StartedJob {
 }
 
 const writers = new JobStdin();
+/** The spawner the tests' shepherds come from (as a server's do), started on first use. */
+const spawner = new Spawner(jobEnv());
 
 /** The test runner's environment plus `extra`, minus a job id the runner may itself carry. */
 export function jobEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -30,7 +49,7 @@ export function jobEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /**
- * Starts jobs under the real shepherd (spawnJob) in a fresh temporary directory per test, and
+ * Starts jobs under the real shepherd (forked by a Spawner) in a fresh temporary directory per test, and
  * leaves nothing behind: see useJobFixture, which wires setUp and cleanUp to beforeEach and afterEach.
  */
 export class JobFixture {
@@ -53,24 +72,31 @@ export class JobFixture {
   }
 
   /**
-   * Starts `command` with spawnJob. Defaults: a fresh marker as job id, this test's directory as
+   * Starts `command` through a spawner. Defaults: a fresh marker as job id, this test's directory as
    * `dir` and `cwd`, `/bin/sh`, jobEnv(), 1 MiB rings, drainMs 500; the fixture's
    * defaults, then `opts`, override them. The job is ended after the test.
    */
   async start(command: string, opts: JobOptions = {}): Promise<StartedJob> {
-    const req: SpawnRequest = {
+    const req: ShepherdRequest = {
       jobId: marker(),
       dir: this.dir,
       shell: "/bin/sh",
       cwd: this.dir,
-      env: jobEnv(),
+      env: {},
       capBytes: 1024 * 1024,
       drainMs: 500,
       ...defined(this.defaults),
       ...defined(opts),
       command,
     };
-    const proc = await spawnJob(req);
+    const launched = await spawner.start(req);
+    const proc: JobProcess = {
+      pid: launched.job.pid,
+      pidStart: launched.job.start,
+      shepherdPid: launched.shepherd.pid,
+      shepherdStart: launched.shepherd.start,
+      exited: launched.ended.then(({ code, signal, lost }) => ({ code, signal, lost })),
+    };
     const fifo = join(req.dir, "stdin");
     const stdin = {
       write: (data: string | Buffer) => writers.write(fifo, data),

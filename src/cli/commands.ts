@@ -1,7 +1,8 @@
+import { describeEnd } from "../domain/ending.js";
+import type { JobStatus } from "../domain/job-state.js";
+import type { JobRecord } from "../domain/record.js";
 import { JobError } from "../engine/errors.js";
-import { describeEnd } from "../engine/exit-description.js";
-import type { JobRecord, JobStatus } from "../engine/job.js";
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { readJobOutput } from "../engine/job-output.js";
 import { writeLogs } from "./follow-logs.js";
 import { printable } from "./printable.js";
@@ -30,7 +31,7 @@ interface Command {
   /** Options that take a value, and switches, besides the server's settings. */
   options: string[];
   switches: string[];
-  run(jobs: JobManager, args: CommandArgs, io: Output): Promise<number> | number;
+  run(jobs: JobEngine, args: CommandArgs, io: Output): Promise<number> | number;
 }
 
 const STATUSES = ["running", "completed", "failed", "killed"];
@@ -217,7 +218,7 @@ const prune: Command = {
 export const COMMANDS: Record<string, Command> = { list, status, logs, kill, prune };
 
 /** Runs a command; a JobError (not found, ambiguous prefix) is printed and gives exit code 1. */
-export async function runCommand(jobs: JobManager, name: string, args: CommandArgs, io: Output): Promise<number> {
+export async function runCommand(jobs: JobEngine, name: string, args: CommandArgs, io: Output): Promise<number> {
   const command = COMMANDS[name] as Command;
   try {
     return await command.run(jobs, args, io);

@@ -1,4 +1,4 @@
-import type { Job } from "../engine/job.js";
+import type { TrackedJob as Job } from "../engine/tracked-job.js";
 import { readRing, ringWritten } from "../text/ring-file.js";
 import { watchWrites } from "../text/watch-writes.js";
 

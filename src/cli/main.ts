@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
-import { JobManager } from "../engine/job-manager.js";
+import { JobEngine } from "../engine/job-engine.js";
 import { checkJobSupport } from "../executors/local/shepherd-binary.js";
 import { log } from "../log.js";
 import { serveOnStdio } from "../mcp/stdio.js";
@@ -76,10 +76,10 @@ function main(argv: string[]): void {
 
 // The job engine on the state dir; a state that cannot be used stops the server (exit 2). Without
 // jobs (not Linux, no capture process) the server still runs: each tool call says why.
-function openEngine(config: Config): JobManager {
+function openEngine(config: Config): JobEngine {
   checkJobSupport((reason) => log("warn", `${reason} (the server runs; every tool call answers with this)`));
   try {
-    return new JobManager(config);
+    return new JobEngine(config);
   } catch (err) {
     exitUnusable(
       err instanceof StoreError
@@ -96,13 +96,13 @@ function exitUnusable(message: string): never {
 }
 
 /** An engine that stands for the one `make` makes, made when it is first used or opened. */
-function openedOnFirstUse(make: () => JobManager): { engine: JobManager; open: () => JobManager } {
-  let real: JobManager | undefined;
+function openedOnFirstUse(make: () => JobEngine): { engine: JobEngine; open: () => JobEngine } {
+  let real: JobEngine | undefined;
   const open = () => {
     real ??= make();
     return real;
   };
-  const engine = new Proxy({} as JobManager, {
+  const engine = new Proxy({} as JobEngine, {
     get(_, prop) {
       const target = open();
       const value = Reflect.get(target, prop, target);
@@ -136,10 +136,10 @@ async function runCli(name: string, argv: string[]): Promise<void> {
   const settings = new Map<string, string>();
   for (const [k, v] of settingOptions(parsed)) (command.options.includes(k) ? own.options : settings).set(k, v);
   for (const s of parsed.switches) if (command.switches.includes(s)) own.switches.add(s);
-  let jobs: JobManager | undefined;
+  let jobs: JobEngine | undefined;
   try {
     const config = loadConfig(settings, process.env);
-    jobs = new JobManager(config, { server: false });
+    jobs = new JobEngine(config, { server: false });
     process.exitCode = await runCommand(jobs, name, own, io);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) fail(EXIT.usage, err.message);

@@ -66,6 +66,8 @@ export interface JobState {
   process: ProcessRef | null;
   /** Its shepherd (the process that captures its output), or, while it starts, the process starting it. */
   shepherd: ProcessRef | null;
+  /** Its own cgroup, as its shepherd reported it; null if it has none or it is not known. */
+  cgroup: string | null;
   /** The executor's own name for it (a Slurm job id); null for local jobs. */
   executorId: string | null;
   /** The machine it runs on, once known; null for local jobs. */
@@ -101,3 +103,34 @@ export function endOf(job: JobState): JobEnd {
 
 /** The end of a job whose processes went without a word: no exit code, no signal, now. */
 export const lostEnd = (): JobEnd => ({ code: null, signal: null, endedMs: Date.now(), lost: true });
+
+/** What a job id (a UUID v4, as servers make them) and so a job folder's name look like. */
+export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A running job: what is given, the rest not known or not yet happened. */
+export function runningJob(
+  given: Pick<JobState, "id" | "command" | "cwd" | "startedMs" | "bootId"> & Partial<JobState>,
+): JobState {
+  return {
+    name: null,
+    pty: false,
+    completedMs: null,
+    exitCode: null,
+    signal: null,
+    timedOut: false,
+    lost: false,
+    killRequested: false,
+    killDeadlineMs: null,
+    owner: null,
+    keep: false,
+    deadlineMs: null,
+    executor: "local",
+    process: null,
+    shepherd: null,
+    cgroup: null,
+    executorId: null,
+    node: null,
+    ...given,
+    status: "running",
+  };
+}

@@ -6,7 +6,8 @@ export type JobErrorCode =
   | "invalid_input"
   | "denied"
   | "stdin_closed"
-  | "spawn_failed";
+  | "spawn_failed"
+  | "unavailable";
 
 /** An error of the job engine, turned into an `isError` tool result in one place. */
 export class JobError extends Error {

@@ -1,9 +1,10 @@
+import { PTY_SIZE } from "../domain/defaults.js";
 import { ringWritten } from "../text/ring-file.js";
 import { readStreamText, type StreamText } from "../text/stream-text.js";
 import { tailText } from "../text/tail.js";
 import type { TextWorkers } from "../workers/workers.js";
 import { JobError } from "./errors.js";
-import type { Job } from "./job.js";
+import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** Byte offsets into both streams of a job: what a cursor stands for. */
 export interface Cursor {
@@ -20,7 +21,6 @@ export interface JobOutput {
 }
 
 /** Size of the terminal PTY jobs run in (and are rendered in). */
-export const PTY_SIZE = { cols: 120, rows: 40 };
 
 /** Formats a cursor as the opaque string tools hand out: `<stdout offset>:<stderr offset>`. */
 export function formatCursor(c: Cursor): string {

@@ -1,6 +1,6 @@
 import { watchWrites } from "../text/watch-writes.js";
-import type { Job } from "./job.js";
 import { type Cursor, currentCursor } from "./job-output.js";
+import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** A wait that can be given up early. */
 export interface Wait {

@@ -1,7 +1,8 @@
 import { readdirSync, rmSync, statSync } from "node:fs";
+import { JOB_ID } from "../domain/job-state.js";
+import type { Executor } from "../executors/executor.js";
 import { log } from "../log.js";
-import type { JobRegistry } from "./job-registry.js";
-import { JOB_ID, recoveredRow } from "./recover-job.js";
+import type { JobRegistry } from "./registry.js";
 
 /** A job folder without a record is settled once it is this old (not a start under way). */
 const STRAY_DIR_MS = 60_000;
@@ -16,7 +17,7 @@ function dropJob(registry: JobRegistry, id: string): boolean {
 
 // Job folders without a record, old enough not to be a start under way: a job that still runs gets
 // its record back; the others are removed. Folders not named like a job are left alone.
-function settleStrayDirs(registry: JobRegistry, now: number): void {
+function settleStrayDirs(registry: JobRegistry, executor: Executor, now: number): void {
   let names: string[];
   try {
     names = readdirSync(registry.jobsDir);
@@ -28,13 +29,13 @@ function settleStrayDirs(registry: JobRegistry, now: number): void {
     const dir = registry.dirOf(name);
     const age = now - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? now);
     if (age <= STRAY_DIR_MS || registry.store.has(name)) continue;
-    const row = recoveredRow(registry.jobsDir, name);
-    if (!row) {
+    const recovered = executor.recoverFolder(name);
+    if (!recovered) {
       rmSync(dir, { recursive: true, force: true });
       continue;
     }
     try {
-      registry.store.insert(row);
+      registry.store.insert(recovered);
       log("info", `job ${name} runs but had no record: recovered it from its folder`);
     } catch {} // recorded meanwhile by someone else
   }
@@ -47,6 +48,7 @@ function settleStrayDirs(registry: JobRegistry, now: number): void {
  */
 export function dropExpired(
   registry: JobRegistry,
+  executor: Executor,
   now: number,
   limits: { retentionSeconds: number; maxFinished: number },
 ): number {
@@ -54,14 +56,14 @@ export function dropExpired(
   for (const id of registry.store.expired(now - limits.retentionSeconds * 1000, limits.maxFinished)) {
     if (dropJob(registry, id)) dropped++;
   }
-  settleStrayDirs(registry, now);
+  settleStrayDirs(registry, executor, now);
   return dropped;
 }
 
 /** Drops every finished job and its output; returns how many. */
-export function dropFinished(registry: JobRegistry): number {
+export function dropFinished(registry: JobRegistry, executor: Executor): number {
   let dropped = 0;
   for (const id of registry.store.finished()) if (dropJob(registry, id)) dropped++;
-  settleStrayDirs(registry, Date.now());
+  settleStrayDirs(registry, executor, Date.now());
   return dropped;
 }

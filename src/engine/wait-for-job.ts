@@ -1,8 +1,9 @@
+import type { JobStatus } from "../domain/job-state.js";
 import { cutText, MAX_LINE_CHARS } from "../text/cut.js";
 import { watchWrites } from "../text/watch-writes.js";
 import type { ScanSession, TextWorkers } from "../workers/workers.js";
-import type { Job, JobStatus } from "./job.js";
 import { type Cursor, currentCursor, formatCursor } from "./job-output.js";
+import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** What a wait is for, and how long it may take. */
 export interface WaitOptions {

@@ -1,8 +1,22 @@
 import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
+import type { JobEnd, ProcessRef } from "../domain/job-state.js";
 import { signalName } from "../process/signals.js";
-import type { JobEnd, ProcessId } from "../store/job-store.js";
 import { openRegularFile } from "../text/regular-file.js";
+
+/**
+ * A job's folder (`STATE_DIR/jobs/<id>/`), written by the process that captures the job (its
+ * shepherd, on whichever machine it runs) and read by every server and command line:
+ *  - `stdout`, `stderr`: ring files of the job's output (see text/ring-file.ts);
+ *  - `stdin`: a FIFO feeding the job's stdin;
+ *  - `shepherd`: "PID START" of the shepherd, written first thing (a start under way);
+ *  - `pid`: "PID PID_START SHEPHERD_PID SHEPHERD_START" once the job runs;
+ *  - `cgroup`: the job's own cgroup, if it has one;
+ *  - `exit`: "CODE SIGNO ENDED_MS" once it has ended.
+ * A job can write into its own folder: what is read here is checked, and never trusted beyond
+ * what the job could do itself.
+ */
+export const jobFile = (dir: string, name: "stdout" | "stderr" | "stdin" | "exit") => join(dir, name);
 
 /** Latest time an exit file may name (year 2100): anything beyond is garbage, not a time. */
 const MAX_TIME_MS = 4_102_444_800_000;
@@ -51,7 +65,7 @@ export function readExitFile(dir: string): JobEnd | undefined {
 }
 
 /** A job's processes as its shepherd wrote them to `dir/pid` ("PID PID_START SHEPHERD_PID SHEPHERD_START"). */
-export function readPidFile(dir: string): { job: ProcessId; shepherd: ProcessId } | undefined {
+export function readPidFile(dir: string): { job: ProcessRef; shepherd: ProcessRef } | undefined {
   const max = Number.MAX_SAFE_INTEGER;
   const f = fields(readSmall(join(dir, "pid")), [
     [2, 2 ** 22],
@@ -62,4 +76,13 @@ export function readPidFile(dir: string): { job: ProcessId; shepherd: ProcessId 
   if (!f) return undefined;
   const [pid, pidStart, shepherd, shepherdStart] = f as [number, number, number, number];
   return { job: { pid, start: pidStart }, shepherd: { pid: shepherd, start: shepherdStart } };
+}
+
+/** The shepherd that is starting a job, as it wrote itself down (`dir/shepherd`: "PID START"). */
+export function readShepherdFile(dir: string): ProcessRef | undefined {
+  const f = fields(readSmall(join(dir, "shepherd")), [
+    [2, 2 ** 22],
+    [1, Number.MAX_SAFE_INTEGER],
+  ]);
+  return f ? { pid: f[0] as number, start: f[1] as number } : undefined;
 }

@@ -1,5 +1,5 @@
-import { describeEnd } from "../engine/exit-description.js";
-import type { JobRecord } from "../engine/job.js";
+import { describeEnd } from "../domain/ending.js";
+import type { JobRecord } from "../domain/record.js";
 import { cutText } from "../text/cut.js";
 
 /** Said whenever a result shows a job still running, so that agents wait instead of polling. */

@@ -10,7 +10,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { Config } from "../config/config.js";
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { requestGuard } from "./http-guards.js";
 import { onStop } from "./lifecycle.js";
@@ -49,7 +49,7 @@ function refuse(res: ServerResponse, status: number, message: string, headers: R
  * Every request passes the Host/Origin/token guard first. Runs until SIGINT, SIGTERM or SIGHUP;
  * then closes the streams, kills the jobs it owns (unless keep-jobs) and exits.
  */
-export function serveOnHttp(jobs: JobManager, config: Config): void {
+export function serveOnHttp(jobs: JobEngine, config: Config): void {
   const hub = new ResourceHub(jobs);
   const sessions = new Map<string, Session>();
   // A client's bad request is its own business: one line, no stack trace.

@@ -1,4 +1,4 @@
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import type { ResourceHub } from "./resource-hub.js";
 
@@ -19,7 +19,7 @@ export interface FeedTarget {
  * their changes published (the SDK passes each on only to listeners that asked for that URI).
  * Returns the function that stops the feed.
  */
-export function feedListeners(jobs: JobManager, hub: ResourceHub, target: FeedTarget): () => void {
+export function feedListeners(jobs: JobEngine, hub: ResourceHub, target: FeedTarget): () => void {
   const watching = new Map<string, () => void>();
   const tick = () => {
     const wanted = new Set<string>();

@@ -1,5 +1,5 @@
-import type { JobChange } from "../engine/job-changes.js";
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobChange } from "../engine/changes.js";
+import type { JobEngine } from "../engine/job-engine.js";
 
 /** At most one notification per resource in this long (a flooding job must not flood its subscribers). */
 const MIN_INTERVAL_MS = 250;
@@ -34,7 +34,7 @@ interface Watched {
 export class ResourceHub {
   private readonly watched = new Map<string, Watched>();
 
-  constructor(private readonly jobs: JobManager) {}
+  constructor(private readonly jobs: JobEngine) {}
 
   /**
    * Calls `send(uri)` when the job resource `uri` changes (output grows: its `/output`; status
@@ -44,7 +44,7 @@ export class ResourceHub {
   subscribe(uri: string, send: Send): () => void {
     const parsed = parseJobUri(uri);
     if (!parsed) return () => {};
-    const job = this.jobs.get(parsed.id);
+    const job = this.jobs.lookup(parsed.id);
     let w = this.watched.get(job.id);
     if (!w) {
       const created: Watched = { stop: () => {}, sinks: new Map(), last: new Map(), pending: new Map() };

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/server";
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { VERSION } from "../version.js";
 import type { ResourceHub } from "./resource-hub.js";
 import { chain, registerJobResources, serveSubscriptions } from "./resources.js";
@@ -35,7 +35,7 @@ export interface ServerOptions {
  * Builds an MCP server whose tools and resources act on the given job engine. With a hub, the
  * instance serves subscriptions and ends them when its connection closes.
  */
-export function createServer(jobs: JobManager, opts: ServerOptions = {}): McpServer {
+export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServer {
   const server = new McpServer(
     { name: "mcp-bg-jobs", version: VERSION },
     {

@@ -1,6 +1,6 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "../config/config.js";
-import type { JobManager } from "../engine/job-manager.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
 import { feedListeners } from "./listen-feed.js";
@@ -14,7 +14,7 @@ import { createServer } from "./server.js";
  * with resources/subscribe; a 2026-era one with subscriptions/listen, served by the SDK, which
  * passes on the change notifications this server's instance sends (and drops those nobody asked for).
  */
-export function serveOnStdio(jobs: JobManager, config: Pick<Config, "keepJobs">): void {
+export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">): void {
   const hub = new ResourceHub(jobs);
   const handle = serveStdio(
     (ctx) => {

@@ -38,4 +38,9 @@ export const MIGRATIONS: readonly string[] = [
   // 4: the job's own cgroup, as its shepherd told the server that started it (not as a file in the
   // job's folder says: the job can write there).
   "ALTER TABLE jobs ADD COLUMN cgroup TEXT;",
+  // 5: where a job runs (the executor: local or slurm), the executor's own name for it (a Slurm job
+  // id) and the machine it runs on once known.
+  `ALTER TABLE jobs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
+   ALTER TABLE jobs ADD COLUMN executor_id TEXT;
+   ALTER TABLE jobs ADD COLUMN node TEXT;`,
 ];

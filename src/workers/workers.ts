@@ -27,6 +27,8 @@ export const STEP_LIMIT_MS = 2000;
 export const SEARCH_BUDGET_MS = 5000;
 /** Longest a terminal may take to render before its output is shown without rendering. */
 export const RENDER_LIMIT_MS = 3000;
+/** Time a worker is given to load before its first request's own limits start. */
+const STARTUP_MS = 10_000;
 /** Beyond its own budget, how long a request may overrun before its worker is terminated. */
 const GRACE_MS = 2000;
 /** What a worker may hold: a render or a match that would need more is cut off. */
@@ -51,6 +53,8 @@ interface Slot {
   generation: number;
   queue: Pending[];
   current: { pending: Pending; timer: NodeJS.Timeout; until: number } | undefined;
+  /** Its worker has loaded and runs. */
+  online: boolean;
 }
 
 /** A request that its worker could not finish: too slow, too big, or the worker failed. */
@@ -66,7 +70,7 @@ class UnknownSession extends Error {}
  */
 export class TextWorkers {
   private readonly slots = new Map<Lane, Slot>(
-    LANES.map((lane) => [lane, { worker: undefined, generation: 0, queue: [], current: undefined }]),
+    LANES.map((lane) => [lane, { worker: undefined, generation: 0, queue: [], current: undefined, online: false }]),
   );
   private nextId = 1;
   private nextSid = 1;
@@ -185,8 +189,10 @@ export class TextWorkers {
     }
     const worker = slot.worker ?? this.start(slot);
     worker.ref(); // work under way: the process waits for its answer
-    const until = Date.now() + pending.totalMs;
-    slot.current = { pending, timer: this.watchdog(slot, pending.limitMs), until };
+    // A worker just started first loads its code (a second or more on a busy machine): that time is
+    // not the request's, whose limits run from when the worker is up (see start).
+    const first = slot.online ? pending.limitMs : STARTUP_MS;
+    slot.current = { pending, timer: this.watchdog(slot, first), until: Date.now() + pending.totalMs };
     worker.postMessage({ id: pending.id, req: pending.req });
   }
 
@@ -198,27 +204,31 @@ export class TextWorkers {
   private start(slot: Slot): Worker {
     const worker = new Worker(WORKER_PATH, { resourceLimits: RESOURCE_LIMITS, stdout: false, stderr: false });
     slot.worker = worker;
-    worker.on(
-      "message",
-      (msg: { id: number; alive?: true; value?: unknown; error?: { pattern: boolean; message: string } }) => {
-        const current = slot.current;
-        if (slot.worker !== worker || !current || current.pending.id !== msg.id) return;
-        clearTimeout(current.timer);
-        if (msg.alive) {
-          // Progress: it may go on, up to its limit in all.
-          const left = current.until - Date.now();
-          current.timer = this.watchdog(slot, Math.max(0, Math.min(current.pending.limitMs, left)));
-          return;
-        }
-        slot.current = undefined;
-        if (msg.error) {
-          current.pending.reject(
-            msg.error.pattern ? new PatternError(msg.error.message) : new Error(msg.error.message),
-          );
-        } else current.pending.resolve(msg.value);
-        this.pump(slot);
-      },
-    );
+    slot.online = false;
+    worker.once("online", () => {
+      if (slot.worker !== worker) return;
+      slot.online = true;
+      const current = slot.current;
+      if (!current) return;
+      clearTimeout(current.timer);
+      current.timer = this.watchdog(slot, current.pending.limitMs);
+      current.until = Date.now() + current.pending.totalMs;
+    });
+    worker.on("message", (msg: { id: number; alive?: true; value?: unknown; error?: WorkerError }) => {
+      const current = slot.current;
+      if (slot.worker !== worker || !current || current.pending.id !== msg.id) return;
+      clearTimeout(current.timer);
+      if (msg.alive) {
+        // Progress: it may go on, up to its limit in all.
+        const left = current.until - Date.now();
+        current.timer = this.watchdog(slot, Math.max(0, Math.min(current.pending.limitMs, left)));
+        return;
+      }
+      slot.current = undefined;
+      if (msg.error) current.pending.reject(errorOf(msg.error));
+      else current.pending.resolve(msg.value);
+      this.pump(slot);
+    });
     // Out of memory, or a crash: what it was doing is cut off; the next request starts a new one.
     worker.on("error", (err) => {
       if (slot.worker === worker) this.cutOff(slot, err.message);

@@ -182,6 +182,7 @@ describe("OAuth probes with a token set", () => {
     const started = (
       await client.callTool({
         name: "execute_command",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, for the job
         arguments: { command: "echo token=${MCP_BG_AUTH_TOKEN:-none}" },
       })
     ).structuredContent as { job_id: string };

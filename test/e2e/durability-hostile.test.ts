@@ -390,7 +390,7 @@ describe("a full disk", () => {
     const { execFileSync } = await import("node:child_process");
     try {
       // A 1 MB file system to fill (needs root and a kernel that lets it mount tmpfs here).
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", state], { stdio: "ignore" });
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", state], { stdio: "ignore" });
     } catch {
       ctx.skip();
     }

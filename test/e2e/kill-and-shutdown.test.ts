@@ -113,9 +113,9 @@ describe("the server never leaves orphans", () => {
       const done = await s.ok<{ job_id: string }>("execute_command", { command: `${loop(`${mark}c`)} & true` });
       await waitFor(async () => (await s.ok<Status>("get_job_status", { job_id: done.job_id })).status !== "running");
       await waitFor(() => processesMatching(mark).length === 3);
-      // The shepherd the server keeps ready for its next job must not outlive it either.
+      // The spawner the server starts its jobs through must not outlive it either.
       const ready = await waitFor(() => {
-        const pids = childrenOf(s.pid).filter((pid) => cmdline(pid).includes("--warm"));
+        const pids = childrenOf(s.pid).filter((pid) => cmdline(pid).includes("--spawner"));
         return pids.length > 0 && pids;
       });
       if (how === "stdin close") s.transport.close();

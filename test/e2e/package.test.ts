@@ -244,7 +244,7 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
 
     const plain = await job("plain", "0", 'echo "hello from $MCP_BG_JOB_ID"; echo oops >&2; ls /proc/self/fd; exit 7');
     await plain.ended;
-    expect(plain.said()).toMatch(/^pid \d+ \d+ \d+ -\nexit 7 0\n$/);
+    expect(plain.said()).toMatch(/^pid \d+ \d+ \d+ \d+ -\nexit 7 0\n$/);
     // Nothing but 0, 1 and 2 reached the job (3 is ls's own listing of the folder).
     expect(readRing(join(plain.dir, "stdout")).bytes.toString()).toBe("hello from plain\n0\n1\n2\n3\n");
     expect(readRing(join(plain.dir, "stderr")).bytes.toString()).toBe("oops\n");

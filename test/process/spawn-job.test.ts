@@ -1,9 +1,10 @@
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { SHEPHERD_PATH, SpawnError } from "../../src/executors/local/spawn-job.js";
+import { StartError } from "../../src/executors/executor.js";
+import { SHEPHERD_PATH } from "../../src/executors/local/shepherd-binary.js";
 import { readRing } from "../../src/text/ring-file.js";
 import { isAlive, marker, processesMatching, waitFor } from "../helpers.js";
-import { jobEnv, useJobFixture } from "../job-fixture.js";
+import { useJobFixture } from "../job-fixture.js";
 
 const jobs = useJobFixture({ capBytes: 1024 * 1024, drainMs: 500 });
 
@@ -19,7 +20,7 @@ const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").sp
 const stdoutText = () => readRing(jobs.path("stdout")).bytes.toString("utf8");
 const stderrText = () => readRing(jobs.path("stderr")).bytes.toString("utf8");
 
-describe("spawnJob", () => {
+describe("a shepherd forked by the spawner", () => {
   it("reports the pid of the job's shell, which leads its own process group", async () => {
     const mark = marker();
     const { proc } = await jobs.start(`sleep 30; : ${mark}`);
@@ -55,7 +56,7 @@ describe("spawnJob", () => {
   });
 
   it("runs the command in the given cwd with the given environment", async () => {
-    const { proc } = await jobs.start('printf "%s|%s" "$GREETING" "$PWD"', { env: jobEnv({ GREETING: "hi there" }) });
+    const { proc } = await jobs.start('printf "%s|%s" "$GREETING" "$PWD"', { env: { GREETING: "hi there" } });
     expect((await proc.exited).code).toBe(0);
     expect(stdoutText()).toBe(`hi there|${jobs.dir}`);
   });
@@ -127,14 +128,14 @@ describe("spawnJob", () => {
     expect(await proc.exited).toEqual({ code: null, signal: "SIGKILL", lost: false });
   });
 
-  it("rejects with a SpawnError when the shell does not exist", async () => {
+  it("rejects with a StartError when the shell does not exist", async () => {
     const mark = marker();
     const shell = `/nonexistent/${mark}/sh`;
     const err = await jobs.start("echo never", { jobId: mark, shell, capBytes: 4096 }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(err).toBeInstanceOf(SpawnError);
+    expect(err).toBeInstanceOf(StartError);
     expect((err as Error).message).toMatch(/No such file or directory/);
     // What the user can read: the reason in the job's stderr, and exit code 127.
     await waitFor(() => existsSync(jobs.path("exit")), 5000);
@@ -142,21 +143,22 @@ describe("spawnJob", () => {
     expect(readFileSync(jobs.path("exit"), "utf8")).toMatch(/^127 0 \d+\n$/);
     expect(stdoutText()).toBe("");
     // The shepherd does not linger.
-    await waitFor(() => processesMatching(mark).length === 0, 5000);
+    const shepherd = Number(readFileSync(jobs.path("shepherd"), "latin1").split(" ")[0]);
+    await waitFor(() => !isAlive(shepherd), 5000);
   });
 
-  it("rejects with a SpawnError when the shell is not executable", async () => {
+  it("rejects with a StartError when the shell is not executable", async () => {
     // The shell is a directory.
     const err = await jobs.start("echo never", { shell: jobs.dir, capBytes: 4096 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SpawnError);
+    expect(err).toBeInstanceOf(StartError);
     expect((err as Error).message).toMatch(/Permission denied/);
   });
 
-  it("rejects with a SpawnError when the working directory does not exist", async () => {
+  it("rejects with a StartError when the working directory does not exist", async () => {
     const err = await jobs
       .start("echo never", { cwd: jobs.path("no-such-dir"), capBytes: 4096 })
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SpawnError);
+    expect(err).toBeInstanceOf(StartError);
   });
 
   it("reports the end as lost when the shepherd dies before the job", async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { SHEPHERD_PATH } from "../../src/executors/local/spawn-job.js";
+import { SHEPHERD_PATH } from "../../src/executors/local/shepherd-binary.js";
 import { readRing } from "../../src/text/ring-file.js";
 import { tempDir } from "../helpers.js";
 import { useJobFixture } from "../job-fixture.js";

@@ -106,6 +106,8 @@ describe("text workers", () => {
     const streams = [{ name: "stdout" as const, path: `${dir.path}/none` }];
     const opts = { contextLines: 0, maxMatches: 10, maxChars: 10_000 };
     await expect(workers.search("(a)\\1", streams, opts)).rejects.toThrow(/linear time/);
+    // Refused as a pattern (its message is the answer), not as a failure of the server.
+    await expect(workers.search("(a)\\1", streams, opts)).rejects.toBeInstanceOf(PatternError);
     await expect(workers.search("((a{16}){16}){16}", streams, opts)).rejects.toThrow(/linear time/);
     await expect(workers.search("([", streams, opts)).rejects.toThrow(/Invalid regular expression/);
   });

@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { type JobManager, MAX_TIMEOUT_SECONDS } from "../../engine/job-manager.js";
+import { MAX_TIMEOUT_SECONDS } from "../../domain/defaults.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
 import { runTool } from "../tool-result.js";
@@ -22,7 +23,7 @@ const input = z.object({
 const output = z.object({ job_id: z.string(), pid: z.number().int().nullable(), status: jobStatus });
 
 /** Registers execute_command: start a command as a background job. */
-export function registerExecuteCommandTool(server: McpServer, jobs: JobManager): void {
+export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "execute_command",
     {

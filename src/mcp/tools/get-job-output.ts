@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { parseCursor } from "../../engine/job-output.js";
 import { progressWords } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -15,7 +15,7 @@ const input = z.object({
 const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean(), status: jobStatus, ...words });
 
 /** Registers get_job_output: all retained output, or what came after a cursor. */
-export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): void {
+export function registerGetJobOutputTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "get_job_output",
     {
@@ -28,8 +28,8 @@ export function registerGetJobOutputTool(server: McpServer, jobs: JobManager): v
     },
     (args) =>
       runTool(async () => {
-        const job = jobs.get(args.job_id);
-        const out = await jobs.output(job.id, args.since === undefined ? undefined : parseCursor(args.since));
+        const job = jobs.lookup(args.job_id);
+        const out = await jobs.output(job, args.since === undefined ? undefined : parseCursor(args.since));
         const record = job.record();
         return { ...out, status: record.status, ...progressWords(record) };
       }),

@@ -1,13 +1,13 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { recordView } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobRecord, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 /** Registers get_job_status: one job's record. */
-export function registerGetJobStatusTool(server: McpServer, jobs: JobManager): void {
+export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "get_job_status",
     {
@@ -20,7 +20,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobManager): v
     },
     (args) =>
       runTool(() => {
-        return recordView(jobs.get(args.job_id).record());
+        return recordView(jobs.lookup(args.job_id).record());
       }),
   );
 }

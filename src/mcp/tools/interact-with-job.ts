@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, streams } from "../schemas.js";
 import { runTool } from "../tool-result.js";
@@ -16,7 +16,7 @@ const input = z.object({
 const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean() });
 
 /** Registers interact_with_job: write to stdin, return the reply. */
-export function registerInteractWithJobTool(server: McpServer, jobs: JobManager): void {
+export function registerInteractWithJobTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "interact_with_job",
     {
@@ -29,7 +29,7 @@ export function registerInteractWithJobTool(server: McpServer, jobs: JobManager)
     },
     (args) =>
       runTool(() =>
-        jobs.interact(args.job_id, args.input, {
+        jobs.interact(jobs.lookup(args.job_id), args.input, {
           waitMs: Math.min(args.wait_ms ?? 2000, jobs.callTimeoutMs),
           raw: args.raw,
           eof: args.eof,

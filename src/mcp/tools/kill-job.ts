@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -24,7 +24,7 @@ const output = z.object({
 });
 
 /** Registers kill_job: end a job and everything it started. */
-export function registerKillJobTool(server: McpServer, jobs: JobManager): void {
+export function registerKillJobTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "kill_job",
     {

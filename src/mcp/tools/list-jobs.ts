@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { cutText } from "../../text/cut.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
@@ -29,7 +29,7 @@ const LIST_COMMAND_CHARS = 200;
 const LIST_BUDGET_CHARS = 50_000;
 
 /** Registers list_jobs: the jobs, newest first. */
-export function registerListJobsTool(server: McpServer, jobs: JobManager): void {
+export function registerListJobsTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "list_jobs",
     {

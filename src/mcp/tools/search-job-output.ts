@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { checkPatternText } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -29,7 +29,7 @@ const output = z.object({
 });
 
 /** Registers search_job_output: grep over a job's retained output. */
-export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager): void {
+export function registerSearchJobOutputTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "search_job_output",
     {
@@ -42,9 +42,9 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobManager)
     },
     (args, ctx) =>
       runTool(() => {
-        const job = jobs.get(args.job_id);
+        const job = jobs.lookup(args.job_id);
         const pattern = checkPatternText(args.pattern);
-        return jobs.search(job.id, pattern, {
+        return jobs.search(job, pattern, {
           contextLines: args.context_lines ?? 0,
           maxMatches: args.max_matches ?? 50,
           signal: ctx.mcpReq.signal,

@@ -1,6 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobManager } from "../../engine/job-manager.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { progressWords } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";
@@ -18,7 +18,7 @@ const input = z.object({
 });
 
 /** Registers tail_job_output: the last lines of each stream. */
-export function registerTailJobOutputTool(server: McpServer, jobs: JobManager): void {
+export function registerTailJobOutputTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "tail_job_output",
     {
@@ -30,8 +30,9 @@ export function registerTailJobOutputTool(server: McpServer, jobs: JobManager): 
     },
     (args) =>
       runTool(async () => {
-        const tail = await jobs.tail(args.job_id, args.lines ?? 50);
-        const record = jobs.get(args.job_id).record();
+        const job = jobs.lookup(args.job_id);
+        const tail = await jobs.tail(job, args.lines ?? 50);
+        const record = job.record();
         return { ...tail, status: record.status, ...progressWords(record) };
       }),
   );

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { describeEnd } from "../../engine/exit-description.js";
-import type { JobManager } from "../../engine/job-manager.js";
+import { describeEnd } from "../../domain/ending.js";
+import type { JobEngine } from "../../engine/job-engine.js";
 import { parseCursor } from "../../engine/job-output.js";
 import { checkPatternText } from "../../text/safe-regex.js";
 import { withProgress } from "../progress.js";
@@ -38,7 +38,7 @@ const output = z.object({
 });
 
 /** Registers wait_for_job: block until the job ends, a line matches, or a timeout. */
-export function registerWaitForJobTool(server: McpServer, jobs: JobManager): void {
+export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
     "wait_for_job",
     {
@@ -51,7 +51,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
     },
     (args, ctx) =>
       runTool(async () => {
-        const job = jobs.get(args.job_id);
+        const job = jobs.lookup(args.job_id);
         const until = args.until === undefined ? undefined : checkPatternText(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
         // No call waits past the bound hosts allow; a longer wait is several calls.
@@ -61,7 +61,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobManager): voi
           ctx,
           seconds,
           `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
-          jobs.wait(job.id, { until, since, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
+          jobs.wait(job, { until, since, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
         );
         const again = `call wait_for_job again with since="${result.cursor}"`;
         const words =

@@ -1,7 +1,7 @@
 import { log } from "../log.js";
+import type { JobStore } from "../store/job-store.js";
 import { watchWrites } from "../text/watch-writes.js";
-import type { Job } from "./job.js";
-import type { JobRegistry } from "./job-registry.js";
+import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** What changed about one job: its output grew, or its status (it ended). */
 export type JobChange = "output" | "status";
@@ -21,7 +21,11 @@ export class JobChanges {
   private poll: NodeJS.Timeout | undefined;
   private signature = "";
 
-  constructor(private readonly registry: JobRegistry) {}
+  constructor(
+    private readonly store: JobStore,
+    /** Makes sure the end of a job this process does not watch first hand is noticed. */
+    private readonly follow: (job: Job) => void,
+  ) {}
 
   /** Calls `listener` whenever the set of jobs changes; returns the function that stops it. */
   onListChanged(listener: () => void): () => void {
@@ -67,7 +71,7 @@ export class JobChanges {
 
   private currentSignature(): string {
     try {
-      return this.registry.store.signature();
+      return this.store.signature();
     } catch {
       return this.signature;
     }
@@ -91,7 +95,7 @@ export class JobChanges {
     const stopWatching = watchWrites(job.dir, (name) => {
       if (name === "stdout" || name === "stderr") guard("output");
     });
-    this.registry.follow(job);
+    this.follow(job);
     let listeners = this.endListeners.get(job);
     if (!listeners) {
       const set = new Set<() => void>();

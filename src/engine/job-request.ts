@@ -1,7 +1,5 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { BOOT_ID } from "../process/proc.js";
-import type { JobRow, ProcessId } from "../store/job-store.js";
 import { JobError } from "./errors.js";
 
 /** What `execute_command` may ask for. */
@@ -50,58 +48,4 @@ export function resolveCwd(workingDir: string, cwd: string | undefined): string 
   if (isDir === undefined) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
   if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
   return dir;
-}
-
-/** The row of a running job of this boot: what is given, the rest not known or not yet happened. */
-export function runningRow(given: Pick<JobRow, "job_id" | "command" | "cwd" | "started_ms"> & Partial<JobRow>): JobRow {
-  return {
-    name: null,
-    pty: 0,
-    completed_ms: null,
-    exit_code: null,
-    signal: null,
-    timed_out: 0,
-    lost: 0,
-    kill_requested: 0,
-    pid: null,
-    pid_start: null,
-    shepherd_pid: null,
-    shepherd_start: null,
-    owner_pid: null,
-    owner_start: null,
-    keep: 0,
-    deadline_ms: null,
-    boot_id: BOOT_ID,
-    kill_deadline_ms: null,
-    cgroup: null,
-    ...given,
-    status: "running",
-  };
-}
-
-/** The row of a job about to start: running, owned by `owner`, started by `shepherd`, its own process not known yet. */
-export function newJobRow(
-  id: string,
-  opts: StartOptions,
-  cwd: string,
-  owner: ProcessId,
-  shepherd: ProcessId,
-  settings: { keepJobs: boolean; jobTimeoutSeconds: number | undefined },
-): JobRow {
-  const now = Date.now();
-  const timeout = opts.timeoutSeconds ?? settings.jobTimeoutSeconds;
-  return runningRow({
-    job_id: id,
-    command: opts.command,
-    name: opts.name ?? null,
-    cwd,
-    pty: opts.pty ? 1 : 0,
-    started_ms: now,
-    owner_pid: owner.pid,
-    owner_start: owner.start,
-    shepherd_pid: shepherd.pid,
-    shepherd_start: shepherd.start,
-    keep: settings.keepJobs ? 1 : 0,
-    deadline_ms: timeout === undefined ? null : now + timeout * 1000,
-  });
 }

@@ -1,12 +1,8 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { readExitFile, readPidFile } from "../executors/job-folder.js";
-import { isSameProcessAlive } from "../process/proc.js";
-import type { JobRow } from "../store/job-store.js";
-import { runningRow } from "./new-job.js";
-
-/** What a job id (a UUID v4, as the server makes them) and so a job folder's name look like. */
-export const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { JOB_ID, type JobState, runningJob } from "../../domain/job-state.js";
+import { BOOT_ID, isSameProcessAlive } from "../../process/proc.js";
+import { readExitFile, readPidFile } from "../job-folder.js";
 
 // What a process was started as: the command of `sh -c COMMAND`, else its whole command line.
 function commandOf(pid: number): string | undefined {
@@ -25,7 +21,7 @@ function commandOf(pid: number): string | undefined {
  * is seen and can be killed. It has no owner (a server takes it over) and is kept at shutdown, as
  * nobody knows whether it was started to be kept. Undefined if the folder holds no live job.
  */
-export function recoveredRow(jobsDir: string, id: string): JobRow | undefined {
+export function recoveredJob(jobsDir: string, id: string): JobState | undefined {
   if (!JOB_ID.test(id)) return undefined;
   const dir = join(jobsDir, id);
   const procs = readPidFile(dir);
@@ -38,16 +34,15 @@ export function recoveredRow(jobsDir: string, id: string): JobRow | undefined {
     cwd = readlinkSync(`/proc/${procs.job.pid}/cwd`);
   } catch {}
   const started = statSync(join(dir, "pid"), { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
-  return runningRow({
-    job_id: id,
+  return runningJob({
+    id,
     command: (alive && commandOf(procs.job.pid)) || "(unknown: recovered from its folder)",
     name: "recovered",
     cwd,
-    started_ms: Math.floor(started),
-    pid: procs.job.pid,
-    pid_start: procs.job.start,
-    shepherd_pid: procs.shepherd.pid,
-    shepherd_start: procs.shepherd.start,
-    keep: 1,
+    startedMs: Math.floor(started),
+    process: procs.job,
+    shepherd: procs.shepherd,
+    keep: true,
+    bootId: BOOT_ID,
   });
 }

@@ -1,0 +1,293 @@
+import { join } from "node:path";
+import type { Config } from "../config/config.js";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT, MIN_PREFIX } from "../domain/defaults.js";
+import type { JobStatus, Owner } from "../domain/job-state.js";
+import { type JobRecord, recordOf } from "../domain/record.js";
+import type { Executor } from "../executors/executor.js";
+import { LocalExecutor } from "../executors/local/local-executor.js";
+import { log } from "../log.js";
+import { BOOT_ID, processStartTime } from "../process/proc.js";
+import { JobStore } from "../store/job-store.js";
+import type { SearchResult } from "../text/search-lines.js";
+import { TextWorkers } from "../workers/workers.js";
+import { JobChanges } from "./changes.js";
+import { JobError } from "./errors.js";
+import { interact } from "./interact.js";
+import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
+import type { StartOptions } from "./job-request.js";
+import { type KillResult, killJobs, killLeftovers } from "./kill.js";
+import { Ownership } from "./ownership.js";
+import { JobRegistry } from "./registry.js";
+import { dropExpired, dropFinished } from "./retention.js";
+import { startJob } from "./start-job.js";
+import { StateWatch } from "./state-watch.js";
+import type { TrackedJob } from "./tracked-job.js";
+import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
+
+export type { StartOptions } from "./job-request.js";
+export type { KillResult } from "./kill.js";
+
+/** Remaining output is drained for at most this long after a job's exit. */
+const DRAIN_MS = 500;
+
+/**
+ * The job engine: what the tools and the command line call. Starts, looks up, reads, waits on,
+ * searches, talks to and kills jobs, on state shared with every other server and command line
+ * using the same state dir; knows nothing of MCP. Looking a job up only reads; ends are recorded
+ * and jobs of dead servers taken over at named moments: the owner check (when the state changes,
+ * and every few seconds), the sweep, and a refresh before a call acts on a job.
+ */
+export class JobEngine {
+  private readonly store: JobStore;
+  private readonly registry: JobRegistry;
+  private readonly ownership: Ownership;
+  private readonly executor: Executor;
+  /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
+  readonly changes: JobChanges;
+  /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
+  readonly text = new TextWorkers();
+  private readonly watch: StateWatch | undefined;
+  private closing = false;
+  private readonly starting = new Set<Promise<unknown>>();
+
+  /**
+   * Opens the state dir. As a server (the default) it owns the jobs it starts and takes over running
+   * jobs whose server died; as a command line (`server: false`) it only looks and kills.
+   */
+  constructor(
+    private readonly config: Config,
+    opts: { server?: boolean } = {},
+  ) {
+    const server = opts.server ?? true;
+    const jobsDir = join(config.stateDir, "jobs");
+    this.store = new JobStore(config.stateDir);
+    this.executor = new LocalExecutor({
+      jobsDir,
+      env: config.baseEnv,
+      drainMs: DRAIN_MS,
+      cgroups: config.cgroups,
+      findTree: (roots, skip) => this.text.findTree(roots, skip),
+      server,
+    });
+    const self: Owner | undefined = server
+      ? { pid: process.pid, start: processStartTime(process.pid) ?? 0, bootId: BOOT_ID }
+      : undefined;
+    this.registry = new JobRegistry(this.store, jobsDir, this.executor, (owner, bootId) =>
+      this.ownership.ownerAlive(owner, bootId),
+    );
+    this.ownership = new Ownership(this.store, this.registry, this.executor, self);
+    this.ownership.killOne = (job, o) => void this.killTracked(job, o).catch(() => {});
+    this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
+    if (server) {
+      // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
+      this.sweep();
+      this.watch = new StateWatch(this.store, config.cleanupIntervalSeconds * 1000, {
+        onCheck: () => {
+          this.ownership.reconcile();
+          return this.ownership.finishKills();
+        },
+        onSweep: () => this.sweep(),
+      });
+    }
+  }
+
+  /** Longest a single tool call may wait, in ms (MCP_BG_CALL_TIMEOUT): many hosts give up after 60 s. */
+  get callTimeoutMs(): number {
+    return this.config.callTimeoutSeconds * 1000;
+  }
+
+  /** Starts a command as a background job; refuses empty, denied or over-limit requests. */
+  async start(opts: StartOptions): Promise<JobRecord> {
+    const self = this.ownership.self;
+    if (this.closing || !self) throw new JobError("not_running", "The server is shutting down");
+    // Shutdown waits for starts under way, so that no job slips past it.
+    const deps = {
+      config: this.config,
+      store: this.store,
+      registry: this.registry,
+      ownership: this.ownership,
+      executor: this.executor,
+      owner: self,
+    };
+    const starting = startJob(deps, opts);
+    this.starting.add(starting);
+    try {
+      const job = await starting;
+      this.changes.listChanged();
+      return job.record();
+    } finally {
+      this.starting.delete(starting);
+    }
+  }
+
+  /** A job by id, as every view shows it, or a `not_found` error. Only reads. */
+  lookup(id: string): TrackedJob {
+    const job = this.registry.lookup(id);
+    if (!job) throw new JobError("not_found", `Job ${id} not found`);
+    // A writer kept open to an ended job's stdin (it was run by another server) is of no more use.
+    if (!job.running) this.executor.release(job.state);
+    return job;
+  }
+
+  /** A job by id, settled first (an end recorded, a dead server's job taken over): before acting on it. */
+  refreshed(id: string): TrackedJob {
+    const job = this.lookup(id);
+    this.ownership.refresh(job);
+    return job;
+  }
+
+  /**
+   * A job by its id or an unambiguous prefix of at least MIN_PREFIX characters (for people);
+   * `not_found` or `invalid_input` errors otherwise.
+   */
+  find(idOrPrefix: string): TrackedJob {
+    const want = idOrPrefix.trim().toLowerCase();
+    const exact = this.registry.lookup(want);
+    if (exact) return exact;
+    if (want.length < MIN_PREFIX) {
+      throw new JobError("not_found", `Job ${idOrPrefix} not found (an ID prefix needs ${MIN_PREFIX}+ characters)`);
+    }
+    const found = this.store.withPrefix(want);
+    if (found.length === 0) throw new JobError("not_found", `Job ${idOrPrefix} not found`);
+    if (found.length > 1) {
+      const ids = found.map((j) => j.id).join(", ");
+      throw new JobError("invalid_input", `ID prefix ${idOrPrefix} is ambiguous: it matches ${ids}`);
+    }
+    return this.lookup(found[0]?.id ?? want);
+  }
+
+  /** Settles when a job has ended, whichever process runs it. */
+  ended(job: TrackedJob): Promise<void> {
+    this.ownership.follow(job);
+    return job.ended;
+  }
+
+  /** Jobs newest first, optionally of one status; `total` counts all that match. */
+  list(filter: { status?: JobStatus; limit?: number } = {}): { jobs: JobRecord[]; total: number } {
+    const { jobs, total } = this.registry.list(filter.status, filter.limit ?? DEFAULT_LIST_LIMIT);
+    return { jobs: jobs.map(recordOf), total };
+  }
+
+  /** Output of a job: everything retained, or what came after a cursor. */
+  output(job: TrackedJob, since?: Cursor, limit = this.config.maxResponseChars): Promise<JobOutput> {
+    return readJobOutput(job, since, limit, this.text);
+  }
+
+  /** The last lines of each stream of a job. */
+  tail(job: TrackedJob, lines: number): Promise<{ stdout: string; stderr: string }> {
+    return tailJobOutput(job, lines, this.config.maxResponseChars, this.text);
+  }
+
+  /** Waits for a job to end, or for a line of its output to match; see waitForJob. */
+  wait(job: TrackedJob, opts: WaitOptions): Promise<WaitResult> {
+    this.ownership.refresh(job);
+    this.ownership.follow(job);
+    return waitForJob(job, this.text, opts);
+  }
+
+  /** Searches a job's retained output for lines matching a caller's pattern (in a worker). */
+  search(
+    job: TrackedJob,
+    pattern: string,
+    opts: { contextLines: number; maxMatches: number; signal?: AbortSignal },
+  ): Promise<SearchResult> {
+    const streams = [
+      { name: "stdout" as const, path: job.stdoutPath },
+      { name: "stderr" as const, path: job.stderrPath },
+    ];
+    const { signal, ...limits } = opts;
+    return this.text.search(pattern, streams, { ...limits, maxChars: this.config.maxResponseChars }, signal);
+  }
+
+  /** Writes input to a job and returns what it printed after it (see interact). */
+  async interact(
+    job: TrackedJob,
+    input: string,
+    opts: { waitMs: number; raw?: boolean; eof?: boolean },
+  ): Promise<JobOutput> {
+    this.ownership.refresh(job);
+    this.ownership.follow(job);
+    const deps = { executor: this.executor, text: this.text, limit: this.config.maxResponseChars };
+    return interact(deps, job, input, opts);
+  }
+
+  /**
+   * Kills a job and everything it started (signal, grace, then SIGKILL), resolving once all of it is
+   * gone and the job reads `killed`. Works on any job of the state dir; the server running it
+   * records the same end. A kill while another is under way starts over with the new signal and
+   * grace. For a job that has ended, what it left running is ended the same way, and the answer is
+   * `already_terminated`.
+   */
+  async kill(id: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<KillResult> {
+    const job = this.registry.lookup(id);
+    if (!job) return "not_found";
+    this.ownership.refresh(job);
+    const signal = opts.signal ?? "SIGTERM";
+    const graceMs = opts.graceMs ?? DEFAULT_GRACE_SECONDS * 1000;
+    if (!job.running) {
+      await killLeftovers(this.executor, job, signal, graceMs);
+      return "already_terminated";
+    }
+    await this.killTracked(job, { signal, graceMs, timedOut: false });
+    return "killed";
+  }
+
+  private killTracked(
+    job: TrackedJob,
+    o: { signal?: NodeJS.Signals; graceMs?: number; timedOut: boolean },
+  ): Promise<void> {
+    const deps = { store: this.store, executor: this.executor, ownership: this.ownership };
+    const grace = o.graceMs ?? DEFAULT_GRACE_SECONDS * 1000;
+    return killJobs(deps, [job], o.signal ?? "SIGTERM", grace, o.timedOut);
+  }
+
+  /**
+   * Settles jobs whose server died, then drops finished jobs past the retention time and the oldest
+   * beyond the count kept, with their output (the sweep every MCP_BG_CLEANUP_INTERVAL).
+   */
+  sweep(now = Date.now()): void {
+    try {
+      this.ownership.reconcile();
+      if (dropExpired(this.registry, this.executor, now, this.config) > 0) this.changes.listChanged();
+      this.executor.sweep((id) => this.store.get(id)?.status === "running");
+    } catch (err) {
+      log("warn", "cleanup sweep", err);
+    }
+  }
+
+  /** Drops every finished job and its output (the command line's `prune`); returns how many. */
+  prune(): number {
+    this.ownership.reconcile();
+    return dropFinished(this.registry, this.executor);
+  }
+
+  /**
+   * Stops: ends every running job this server owns (SIGTERM, a short grace, SIGKILL) and anything
+   * its jobs left behind, unless they were started to outlive it (keep-jobs). Records and output stay.
+   */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    this.watch?.stop();
+    await Promise.allSettled([...this.starting]);
+    this.executor.close();
+    const ending = [...this.registry.known()].filter(
+      (j) => j.running && this.ownership.isOwn(j.state) && !j.state.keep,
+    );
+    try {
+      const deps = { store: this.store, executor: this.executor, ownership: this.ownership };
+      await killJobs(deps, ending, "SIGTERM", this.config.shutdownGraceMs);
+      const left = [...this.ownership.leftoversToEnd].map((id) => this.registry.cached(id)?.state);
+      await this.executor.reapLeftovers(left.filter((s) => s !== undefined));
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Stops watching jobs and closes the state database (the command line when done; shutdown). */
+  close(): void {
+    this.watch?.stop();
+    for (const job of this.registry.known()) job.stopWatching?.();
+    this.text.close();
+    this.store.close();
+  }
+}

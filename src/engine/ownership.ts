@@ -1,0 +1,257 @@
+import { MAX_TIMEOUT_SECONDS, SHUTDOWN_GRACE_MS } from "../domain/defaults.js";
+import { type JobEnd, type JobState, lostEnd, type Owner } from "../domain/job-state.js";
+import type { Executor } from "../executors/executor.js";
+import { log } from "../log.js";
+import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
+import type { JobStore } from "../store/job-store.js";
+import type { JobRegistry } from "./registry.js";
+import type { TrackedJob } from "./tracked-job.js";
+
+/** How often the end of a job run by someone else is looked for besides its exit being written down. */
+const FOLLOW_POLL_MS = 1000;
+/** How long an answer to "does this owner live" is kept. */
+const LIFE_MEMO_MS = 250;
+/** A kill whose SIGKILL is this late (its killer died) is finished by the job's owner. */
+const OVERDUE_MS = 1000;
+
+/** Whether a record's processes belong to this boot (a record from before a reboot names none that live). */
+export const thisBoot = (bootId: string | null) => bootId === null || bootId === BOOT_ID;
+
+/** What ownership needs of a kill: to carry one through (a timeout, a kill its killer did not finish). */
+export type KillOne = (job: TrackedJob, opts: { signal?: NodeJS.Signals; graceMs?: number; timedOut: boolean }) => void;
+
+/**
+ * Which running jobs are this server's, and what it does for them: their slots, their timeouts,
+ * the jobs of servers that died (taken over), kills their killer did not live to finish, and the
+ * recording of ends, whoever sees them. A command line (`self` undefined) owns nothing: it only
+ * records what it finds (an end, a job lost).
+ */
+export class Ownership {
+  /** Running jobs this server owns (started or taken over): they take its slots. */
+  readonly mine = new Set<string>();
+  /** Starts under way (they take slots too). */
+  pendingStarts = 0;
+  /** Jobs this server is killing now. */
+  readonly killing = new Set<string>();
+  /** Jobs whose end could not be written to the database yet (a full disk): tried again at each check. */
+  private readonly unrecorded = new Set<TrackedJob>();
+  /** Every job this server started or took over without keep-jobs: what they leave ends at its stop too. */
+  readonly leftoversToEnd = new Set<string>();
+  /** Owners looked at lately: alive or not, and when. */
+  private readonly lifeSeen = new Map<string, { alive: boolean; at: number }>();
+  /** Set by the engine: carries a kill through. */
+  killOne: KillOne = () => {};
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly registry: JobRegistry,
+    private readonly executor: Executor,
+    readonly self: Owner | undefined,
+  ) {}
+
+  /** Whether this process owns the job. */
+  isOwn(job: JobState): boolean {
+    const o = job.owner;
+    return this.self !== undefined && o?.pid === this.self.pid && o.start === this.self.start && thisBoot(job.bootId);
+  }
+
+  /**
+   * Whether a job's owner (as recorded, of the boot recorded) still lives, by pid and start time.
+   * Asked for every row a list shows: an answer is kept for a moment.
+   */
+  ownerAlive(owner: Owner | null, bootId: string | null): boolean {
+    if (!owner || !thisBoot(bootId)) return false;
+    const self = this.self;
+    if (self && owner.pid === self.pid && owner.start === self.start) return true;
+    const key = `${owner.pid}:${owner.start}`;
+    const now = Date.now();
+    const known = this.lifeSeen.get(key);
+    if (known && now - known.at < LIFE_MEMO_MS) return known.alive;
+    const alive = isSameProcessAlive(owner.pid, owner.start);
+    if (this.lifeSeen.size > 1000) this.lifeSeen.clear();
+    this.lifeSeen.set(key, { alive, at: now });
+    return alive;
+  }
+
+  /**
+   * Records a running job's end (whoever does it first) and updates the job. If the database
+   * fails, the job still ends here (those waiting for the end must see it), and the end is written
+   * at a later check.
+   */
+  finish(job: TrackedJob, end: JobEnd): void {
+    try {
+      const state = this.store.finish(job.id, end);
+      if (state) job.update(state);
+      this.unrecorded.delete(job);
+    } catch (err) {
+      if (!this.unrecorded.has(job)) log("error", `recording the end of job ${job.id} (will try again)`, err);
+      this.unrecorded.add(job);
+    }
+    if (job.running) job.end(end);
+  }
+
+  /** A job this server has started: it takes a slot, and its executor tells its end. */
+  started(job: TrackedJob, firstHand: Promise<JobEnd>, keep: boolean): void {
+    this.mine.add(job.id);
+    if (!keep) this.leftoversToEnd.add(job.id);
+    job.firstHand = firstHand;
+    void firstHand.then((end) => {
+      this.mine.delete(job.id);
+      this.executor.release(job.state);
+      // Its capture process died first: nothing captures the job's output any more, so it ends.
+      this.finish(job, end.lost ? (this.executor.writtenEnd(job.state) ?? lostEnd()) : end);
+      if (end.lost) void this.executor.reapLeftovers([job.state]);
+    });
+    this.armTimeout(job);
+  }
+
+  /**
+   * Acts on what a running job's files and processes say, when no live server but this process
+   * stands behind it (its owner is gone, or it is this server's by take-over): records its end;
+   * ends a job whose capture process died (nothing captures its output any more) as lost; and, for
+   * a server, takes over a job whose owner is gone. The named moment at which ends are recorded
+   * and jobs taken over (looking a job up never does).
+   */
+  refresh(job: TrackedJob): void {
+    // A job this server started is watched through its executor.
+    if (job.firstHand) return;
+    // What the record says (a view may already show an end that is not written down yet).
+    const record = this.store.get(job.id);
+    if (record?.status !== "running") {
+      if (record) job.update(record);
+      return;
+    }
+    const mine = this.isOwn(record);
+    if (!mine && this.ownerAlive(record.owner, record.bootId)) return;
+    // Nobody is starting it any more: its owner is gone, or it is this server's by take-over.
+    let state = record;
+    // Where it runs, if its record lacks it (its server died before it could record it).
+    if (!state.process) {
+      const placement = this.executor.placementOf(state);
+      if (placement) {
+        state = { ...state, ...placement };
+        this.store.recordPlacement(state);
+      }
+    }
+    job.update(state);
+    const seen = this.executor.observe(state, true);
+    if (seen.state === "ended") {
+      this.finish(job, seen.end);
+      // What it started may live on (a lost job's background children): ended too.
+      if (seen.end.lost && this.self) void this.executor.reapLeftovers([state]);
+      return;
+    }
+    if (!this.self) return; // the command line only looks
+    if (!mine) {
+      const claimed = this.store.claim(job.id, state.owner, this.self);
+      const now = this.store.get(job.id);
+      if (now) job.update(now);
+      if (!claimed) return;
+      log("info", `took over job ${job.id} (its server is gone)`);
+    }
+    if (seen.state === "uncaptured") {
+      void this.executor.reapLeftovers([job.state]);
+      this.finish(job, lostEnd());
+      return;
+    }
+    if (!mine) this.adopt(job);
+  }
+
+  // A running job whose server died is now this server's: it takes a slot, and its timeout holds.
+  private adopt(job: TrackedJob): void {
+    this.mine.add(job.id);
+    // Its leftovers end at this server's stop too, as its own jobs' do (unless it is kept).
+    if (!job.state.keep) this.leftoversToEnd.add(job.id);
+    this.follow(job);
+    void job.ended.then(() => {
+      this.mine.delete(job.id);
+      this.executor.release(job.state);
+    });
+    this.armTimeout(job);
+    // A kill its server had begun when it died is carried through, escalating when it would have.
+    if (job.state.killRequested && job.running) this.finishKill(job);
+  }
+
+  /** Records the ends not recorded before, then settles the running jobs of every owner that is gone. */
+  reconcile(): void {
+    for (const job of this.unrecorded) {
+      const s = job.state;
+      this.finish(job, { code: s.exitCode, signal: s.signal, endedMs: s.completedMs ?? Date.now(), lost: s.lost });
+    }
+    for (const owner of this.store.owners()) {
+      if (this.ownerAlive(owner, owner?.bootId ?? null)) continue;
+      for (const state of this.store.runningOf(owner)) this.refresh(this.registry.track(state));
+    }
+  }
+
+  /**
+   * Makes sure the end of a job this process did not start is noticed: when its end is written
+   * down, when another process records it, or when its processes are gone.
+   */
+  follow(job: TrackedJob): void {
+    if (job.firstHand || job.stopWatching) return;
+    const check = () => {
+      try {
+        const record = this.store.get(job.id);
+        // Its record is gone (a start that failed and was undone): nothing more will happen to it.
+        if (!record) job.end(lostEnd());
+        else if (record.status !== "running") job.update(record);
+        else if (this.isOwn(record) || !this.ownerAlive(record.owner, record.bootId)) this.refresh(job);
+        else {
+          const seen = this.executor.observe(record, false);
+          if (seen.state === "ended") this.finish(job, seen.end);
+        }
+      } catch (err) {
+        log("warn", `checking job ${job.id}`, err);
+      }
+    };
+    const stopWatching = this.executor.watchEnd(job.state, check);
+    const timer = setInterval(check, FOLLOW_POLL_MS);
+    timer.unref();
+    job.stopWatching = () => {
+      stopWatching();
+      clearInterval(timer);
+    };
+    check();
+  }
+
+  /**
+   * Kills of this server's jobs that another process began and did not finish (it died): once
+   * their SIGKILL is a second overdue, this server finishes them. Returns when the next kill not due
+   * yet will be, if there is one: the owner check looks again then.
+   */
+  finishKills(now = Date.now()): number | undefined {
+    if (this.mine.size === 0 || !this.self) return undefined;
+    let next: number | undefined;
+    for (const state of this.store.runningOf(this.self)) {
+      if (!state.killRequested || this.killing.has(state.id)) continue;
+      // A kill recorded without its time (by a version before schema 3) counts as overdue.
+      const due = state.killDeadlineMs === null ? now : state.killDeadlineMs + OVERDUE_MS;
+      if (due > now) {
+        next = Math.min(next ?? due, due);
+        continue;
+      }
+      const job = this.registry.track(this.registry.shown(state));
+      if (job.running) this.finishKill(job);
+    }
+    return next;
+  }
+
+  // Carries a kill that was asked for through: the signal now if its grace has run out, else
+  // SIGTERM with the grace that is left.
+  private finishKill(job: TrackedJob): void {
+    // Without a recorded time, the kill gets the short grace of a shutdown.
+    const deadline = job.state.killDeadlineMs ?? Date.now() + SHUTDOWN_GRACE_MS;
+    const left = deadline - Date.now();
+    const timedOut = job.state.timedOut;
+    this.killOne(job, left <= 0 ? { signal: "SIGKILL", graceMs: 0, timedOut } : { graceMs: left, timedOut });
+  }
+
+  // Kills the job when its deadline passes (timed_out: true).
+  private armTimeout(job: TrackedJob): void {
+    const deadline = job.state.deadlineMs;
+    if (deadline === null || !job.running) return;
+    const delay = Math.min(Math.max(0, deadline - Date.now()), MAX_TIMEOUT_SECONDS * 1000);
+    job.timer = setTimeout(() => this.killOne(job, { timedOut: true }), delay);
+  }
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import type { Config } from "../config/config.js";
+import { PTY_SIZE } from "../domain/defaults.js";
+import { type Owner, runningJob } from "../domain/job-state.js";
+import { type Executor, StartError, type Starting } from "../executors/executor.js";
+import { ensureDir } from "../store/ensure-dir.js";
+import type { JobStore } from "../store/job-store.js";
+import { checkCommand } from "./command-policy.js";
+import { JobError } from "./errors.js";
+import { checkStrings, resolveCwd, type StartOptions } from "./job-request.js";
+import type { Ownership } from "./ownership.js";
+import type { JobRegistry } from "./registry.js";
+import type { TrackedJob } from "./tracked-job.js";
+
+/** What a start needs of the engine. */
+export interface StartDeps {
+  config: Config;
+  store: JobStore;
+  registry: JobRegistry;
+  ownership: Ownership;
+  executor: Executor;
+  owner: Owner;
+}
+
+/**
+ * Starts a command as a background job, as named steps: check what is asked (strings the OS can
+ * pass, the command policy, the working dir, a free slot), record it (naming who starts it, before
+ * anything runs: a crash from then on leaves a job the next server can account for), have the
+ * executor run it, record where it runs. A start that fails leaves no record and no folder.
+ */
+export async function startJob(deps: StartDeps, opts: StartOptions): Promise<TrackedJob> {
+  const { config, ownership } = deps;
+  checkStrings(opts);
+  checkCommand({ allowed: config.allowedCommands, denied: config.deniedCommands }, opts.command);
+  const cwd = resolveCwd(config.workingDir, opts.cwd);
+  const unavailable = deps.executor.unavailable();
+  if (unavailable) throw new JobError("unavailable", unavailable);
+  if (ownership.mine.size + ownership.pendingStarts >= config.maxJobs) {
+    throw new JobError(
+      "limit",
+      `Job limit reached: ${config.maxJobs} jobs are running (MCP_BG_MAX_JOBS). Wait for one to end or kill one.`,
+    );
+  }
+  ownership.pendingStarts++;
+  const id = randomUUID();
+  const dir = deps.registry.dirOf(id);
+  const now = Date.now();
+  const timeout = opts.timeoutSeconds ?? config.jobTimeoutSeconds;
+  let starting: Starting | undefined;
+  try {
+    let state = runningJob({
+      id,
+      command: opts.command,
+      name: opts.name ?? null,
+      cwd,
+      pty: opts.pty ?? false,
+      startedMs: now,
+      owner: deps.owner,
+      keep: config.keepJobs,
+      deadlineMs: timeout === undefined ? null : now + timeout * 1000,
+      executor: deps.executor.name,
+      bootId: deps.owner.bootId,
+    });
+    ensureDir(dir);
+    starting = deps.executor.prepare(state, {
+      command: opts.command,
+      shell: config.shell,
+      cwd,
+      env: opts.env ?? {},
+      pty: opts.pty ? PTY_SIZE : undefined,
+      capBytes: config.maxOutputBytes,
+    });
+    state = { ...state, shepherd: starting.starter };
+    deps.store.insert(state);
+    const job = deps.registry.track(state);
+    const started = await starting.run();
+    starting = undefined;
+    job.update({ ...job.state, ...started.placement });
+    try {
+      deps.store.recordPlacement(job.state);
+    } catch (err) {
+      await deps.executor.reapLeftovers([job.state]).catch(() => {});
+      throw err;
+    }
+    ownership.started(job, started.ended, config.keepJobs);
+    return job;
+  } catch (err) {
+    starting?.abandon();
+    deps.registry.forget(id);
+    try {
+      deps.store.discard(id);
+    } catch {}
+    rmSync(dir, { recursive: true, force: true });
+    if (err instanceof StartError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
+    throw err;
+  } finally {
+    ownership.pendingStarts--;
+  }
+}

@@ -1,0 +1,106 @@
+// The executor boundary: everything the engine needs from wherever a job's processes run. The engine
+// records, owns, times out and reports jobs; an executor starts them, tells how they are, signals
+// them and feeds them input. Output is the same for every executor: ring files in the job's folder
+// (see executors/job-folder.ts), read by the engine.
+import type { ExecutorName, JobEnd, JobState, ProcessRef } from "../domain/job-state.js";
+
+/** What to run, and where its files go. */
+export interface JobSpec {
+  command: string;
+  /** The shell that runs `-c COMMAND`. */
+  shell: string;
+  cwd: string;
+  /** Variables the job gets besides the server's own environment. */
+  env: Record<string, string>;
+  /** Run under a pseudo-terminal of this size. */
+  pty?: { cols: number; rows: number };
+  /** Bytes of output kept per stream. */
+  capBytes: number;
+}
+
+/** Where a started job runs, as its record keeps it. */
+export type Placement = Pick<JobState, "process" | "shepherd" | "cgroup" | "executorId" | "node">;
+
+/** A job that has started. */
+export interface Started {
+  placement: Placement;
+  /** Its end as its executor sees it first hand (`lost` when that view was lost before the end). */
+  ended: Promise<JobEnd>;
+}
+
+/** A start under way: who starts it (recorded with the job before it is given the job), then the start. */
+export interface Starting {
+  /** The process that starts it: while it lives, a job whose processes are not known yet is starting. */
+  starter: ProcessRef | null;
+  /** Gives it the job; resolves once the job runs (or is queued), rejects with StartError. */
+  run(): Promise<Started>;
+  /** It will not be given the job after all. */
+  abandon(): void;
+}
+
+/** Why a job could not start (the command is fine: it could not be run). */
+export class StartError extends Error {}
+
+/** What can be told of a recorded running job without having started it. */
+export type Observation =
+  /** It has ended: as its capture process wrote down, or lost (gone without a word). */
+  | { state: "ended"; end: JobEnd }
+  /** It runs, and its output is captured. */
+  | { state: "running" }
+  /** Its main process lives on but nothing captures its output or feeds its input any more. */
+  | { state: "uncaptured" }
+  /** Its processes are not known yet (a start under way, or one cut short moments ago). */
+  | { state: "starting" };
+
+/** A job to kill, and what settles when its main process has ended. */
+export interface KillOrder {
+  job: JobState;
+  exited: Promise<unknown>;
+}
+
+export interface Executor {
+  readonly name: ExecutorName;
+  /** Why no job can run here (one line saying what to do), or undefined. */
+  unavailable(): string | undefined;
+  /** Chooses who starts a job (see Starting). Throws StartError if none can. */
+  prepare(job: JobState, spec: JobSpec): Starting;
+  /**
+   * How a recorded running job is, seen from outside. `ownerGone`: no server is starting it any more,
+   * so a start that never showed its processes is lost.
+   */
+  observe(job: JobState, ownerGone: boolean): Observation;
+  /**
+   * Where a running job runs, found from the job's side (its capture process writes it down), for a
+   * job whose record lacks it (its server died before recording it); undefined if not known yet.
+   */
+  placementOf(job: JobState): Placement | undefined;
+  /**
+   * The end a running job's capture process wrote down, if there is one to believe (cheap: every
+   * view of a job that its record still shows running asks it).
+   */
+  writtenEnd(job: JobState): JobEnd | undefined;
+  /** Calls `onChange` when the job may have ended (its end written down). Returns what stops it. */
+  watchEnd(job: JobState, onChange: () => void): () => void;
+  /**
+   * Ends these jobs and every process they started: `signal`, then after `graceMs` SIGKILL to what
+   * is left. Resolves once all of it is gone (and each main process has exited).
+   */
+  kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void>;
+  /** Ends, with SIGKILL, whatever these jobs left running (their main processes have ended or are lost). */
+  reapLeftovers(jobs: readonly JobState[]): Promise<void>;
+  /** Writes to a running job's stdin; rejects with code EPIPE once it is closed, ENOBUFS when the job does not read. */
+  writeInput(job: JobState, data: string): Promise<void>;
+  /** Closes a running job's stdin once what was written before has reached it. */
+  endInput(job: JobState): Promise<void>;
+  /** Lets go of what it holds for a job (an input writer): it has ended. */
+  release(job: JobState): void;
+  /**
+   * A job folder that has no record (its record was lost, say with a state database moved away):
+   * the job, rebuilt from its folder, if it still runs there; undefined otherwise.
+   */
+  recoverFolder(id: string): JobState | undefined;
+  /** Removes what jobs that ended left of the executor's (their cgroups, say); `running` says which still run. */
+  sweep(running: (id: string) => boolean): void;
+  /** Starts no more jobs: lets go of what it keeps ready. */
+  close(): void;
+}

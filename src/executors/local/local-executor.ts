@@ -1,0 +1,201 @@
+import { join } from "node:path";
+import type { JobEnd, JobState } from "../../domain/job-state.js";
+import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
+import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
+import { BOOT_ID, processStartTime } from "../../process/proc.js";
+import type { TreeRoot } from "../../process/process-tree.js";
+import { sendSignal } from "../../process/signals.js";
+import { watchWrites } from "../../text/watch-writes.js";
+import type { Executor, JobSpec, KillOrder, Observation, Placement, Started, Starting } from "../executor.js";
+import { readPidFile } from "../job-folder.js";
+import { JobStdin } from "./job-stdin.js";
+import { believedEnd, observeLocal } from "./observe.js";
+import { recoveredJob } from "./recover.js";
+import { jobsUnavailable } from "./shepherd-binary.js";
+import { Spawner } from "./spawner.js";
+
+/** What the local executor is set up with. */
+export interface LocalSettings {
+  /** Where jobs' folders are (`STATE_DIR/jobs`). */
+  jobsDir: string;
+  /** The environment jobs start from (the server's own). */
+  env: NodeJS.ProcessEnv;
+  /** Remaining output is drained for at most this long after a job's exit. */
+  drainMs: number;
+  /** Give each job a cgroup of its own where cgroup v2 allows. */
+  cgroups: boolean;
+  /** Looks for jobs' processes (in a worker, for a server: /proc reads can block). */
+  findTree: TreeFinder;
+  /** A server starts jobs (and keeps a spawner); the command line only looks and kills. */
+  server: boolean;
+}
+
+/**
+ * Jobs on this machine, each under a shepherd (native/shepherd.c) forked by a resident spawner:
+ * its output in ring files, its stdin through a FIFO, its processes found by cgroup, ancestry and
+ * MCP_BG_JOB_ID, its life and end told by pid and start time in /proc and by its files.
+ */
+export class LocalExecutor implements Executor {
+  readonly name = "local" as const;
+  private readonly spawner: Spawner | undefined;
+  private readonly stdin = new JobStdin();
+  /** Where jobs get a cgroup of their own, if this process may make them. */
+  private readonly cgroupsFolder: string | undefined;
+  /** Shepherds and main processes of the jobs this executor started and that still run. */
+  private readonly live = new Map<string, { shepherd: number; main: number }>();
+
+  constructor(private readonly settings: LocalSettings) {
+    this.cgroupsFolder = settings.server && settings.cgroups ? jobCgroupsFolder() : undefined;
+    if (settings.server && !jobsUnavailable()) {
+      this.spawner = new Spawner(settings.env);
+      // Started now, off any request's path (it is what starts jobs: see Spawner).
+      try {
+        this.spawner.identity();
+      } catch {}
+    }
+  }
+
+  private dirOf(job: JobState): string {
+    return join(this.settings.jobsDir, job.id);
+  }
+
+  unavailable(): string | undefined {
+    return jobsUnavailable();
+  }
+
+  prepare(job: JobState, spec: JobSpec): Starting {
+    const spawner = this.spawner;
+    if (!spawner) throw new Error("this process starts no jobs");
+    const starter = spawner.identity();
+    return {
+      starter,
+      run: async (): Promise<Started> => {
+        const launched = await spawner.start({
+          jobId: job.id,
+          dir: this.dirOf(job),
+          capBytes: spec.capBytes,
+          drainMs: this.settings.drainMs,
+          pty: spec.pty,
+          shell: spec.shell,
+          cgroups: this.cgroupsFolder,
+          cwd: spec.cwd,
+          command: spec.command,
+          env: spec.env,
+        });
+        this.live.set(job.id, { shepherd: launched.shepherd.pid, main: launched.job.pid });
+        void launched.ended.then(() => this.live.delete(job.id));
+        return {
+          placement: {
+            process: launched.job,
+            shepherd: launched.shepherd,
+            cgroup: launched.cgroup,
+            executorId: null,
+            node: null,
+          },
+          ended: launched.ended,
+        };
+      },
+      abandon: () => {},
+    };
+  }
+
+  observe(job: JobState, ownerGone: boolean): Observation {
+    return observeLocal(job, this.dirOf(job), ownerGone);
+  }
+
+  placementOf(job: JobState): Placement | undefined {
+    const procs = readPidFile(this.dirOf(job));
+    if (!procs) return undefined;
+    return { process: procs.job, shepherd: procs.shepherd, cgroup: job.cgroup, executorId: null, node: null };
+  }
+
+  writtenEnd(job: JobState): JobEnd | undefined {
+    return believedEnd(job, this.dirOf(job));
+  }
+
+  watchEnd(job: JobState, onChange: () => void): () => void {
+    return watchWrites(this.dirOf(job), (name) => {
+      if (name === "exit") onChange();
+    });
+  }
+
+  /** Where a job's processes are to be found: its cgroup, its shepherd's descendants, its id. */
+  private treeRoot(job: JobState): TreeRoot {
+    // A pid and start time of another boot may name another process.
+    const sameBoot = job.bootId === null || job.bootId === BOOT_ID;
+    return {
+      jobId: job.id,
+      shepherd: sameBoot ? (job.shepherd ?? undefined) : undefined,
+      // As recorded from its shepherd's report; for a job whose start was never recorded (its
+      // server died at that moment), the file its shepherd wrote, if it names a real job cgroup.
+      cgroup: job.cgroup ?? jobCgroup(this.dirOf(job), job.id),
+    };
+  }
+
+  // The job's process group, if its number still means it: a group outlives its leader, but once
+  // the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
+  private groupOf(job: JobState): number {
+    const main = job.process;
+    if (!main || (job.bootId !== null && job.bootId !== BOOT_ID)) return 0;
+    const start = processStartTime(main.pid);
+    return start === undefined || start === main.start ? main.pid : 0;
+  }
+
+  // Pids that cannot be these jobs': the shepherds and main processes of the other jobs this
+  // executor runs (a kill's /proc scan need not read their environments).
+  private othersThan(ids: ReadonlySet<string>): Set<number> {
+    const pids = new Set<number>();
+    for (const [id, p] of this.live) {
+      pids.add(p.shepherd);
+      if (!ids.has(id)) pids.add(p.main);
+    }
+    return pids;
+  }
+
+  kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const ids = new Set(orders.map((o) => o.job.id));
+    const targets: KillTarget[] = orders.map((o) => ({
+      ...this.treeRoot(o.job),
+      pgid: this.groupOf(o.job),
+      exited: o.exited,
+    }));
+    return killProcessTree(targets, signal, graceMs, () => this.othersThan(ids), this.settings.findTree);
+  }
+
+  async reapLeftovers(jobs: readonly JobState[]): Promise<void> {
+    const roots = jobs.map((j) => this.treeRoot(j));
+    for (const job of jobs) {
+      const pgid = this.groupOf(job);
+      if (pgid) sendSignal(-pgid, "SIGKILL");
+    }
+    for (const root of roots) if (root.cgroup) killCgroup(root.cgroup);
+    for (const pid of (await this.settings.findTree(roots, new Set())).keys()) sendSignal(pid, "SIGKILL");
+  }
+
+  writeInput(job: JobState, data: string): Promise<void> {
+    return this.stdin.write(join(this.dirOf(job), "stdin"), data);
+  }
+
+  endInput(job: JobState): Promise<void> {
+    return this.stdin.end(join(this.dirOf(job), "stdin"), {
+      pid: job.shepherd?.pid ?? null,
+      start: job.shepherd?.start ?? null,
+    });
+  }
+
+  release(job: JobState): void {
+    this.stdin.forget(join(this.dirOf(job), "stdin"));
+  }
+
+  recoverFolder(id: string): JobState | undefined {
+    return recoveredJob(this.settings.jobsDir, id);
+  }
+
+  sweep(running: (id: string) => boolean): void {
+    if (this.cgroupsFolder) removeStaleCgroups(this.cgroupsFolder, running);
+  }
+
+  close(): void {
+    this.spawner?.close();
+  }
+}
