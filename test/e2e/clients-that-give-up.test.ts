@@ -45,8 +45,11 @@ describe("no call waits past MCP_BG_CALL_TIMEOUT (1 s here, 50 s by default)", (
 
   it("kill_job with a grace longer than the bound answers killing, and the kill goes on to the end", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
-      command: "trap '' TERM; while :; do sleep 1; done",
+      command: "trap '' TERM; echo ready; while :; do sleep 1; done",
     });
+    // A kill sent before the shell has run its trap would end it at once.
+    // (Each wait here is cut at 1 s, so wait again until the line has come.)
+    await waitFor(async () => (await s.ok<{ matched: boolean }>("wait_for_job", { job_id, until: "^ready$" })).matched);
     const r = await s.ok<{ status: string; hint: string }>("kill_job", { job_id, grace_seconds: 4 });
     expect(r.status).toBe("killing");
     expect(r.hint).toMatch(/SIGKILL.*4 s grace/);

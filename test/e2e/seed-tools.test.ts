@@ -52,7 +52,8 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     });
     expect(started.job_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(started.pid).toBeGreaterThan(1);
-    expect(started.status).toBe("running");
+    // The status as of the answer: a command this short may have ended by then (README).
+    expect(["running", "completed"]).toContain(started.status);
     const st = await ended(started.job_id);
     expect(st).toMatchObject({ status: "completed", exit_code: 0, signal: null, timed_out: false });
     const out = await s.ok<{ stdout: string; stderr: string }>("get_job_output", { job_id: started.job_id });
