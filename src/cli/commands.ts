@@ -3,8 +3,7 @@ import type { JobStatus } from "../domain/job-state.js";
 import type { JobRecord } from "../domain/record.js";
 import { JobError } from "../engine/errors.js";
 import type { JobEngine } from "../engine/job-engine.js";
-import { readJobOutput } from "../engine/job-output.js";
-import { writeLogs } from "./follow-logs.js";
+import { lastLinesOf } from "../text/tail.js";
 import { printable } from "./printable.js";
 
 /** Exit codes of the command line, for scripts. */
@@ -162,22 +161,14 @@ const logs: Command = {
     const follow = args.switches.has("--follow") || args.switches.has("-f");
     if (args.switches.has("--json")) {
       if (follow) throw new UsageError("--json does not go with --follow");
-      const text = await readJobOutput(job, undefined, Number.MAX_SAFE_INTEGER, jobs.text);
-      const lastLines = (t: string) => {
-        if (tail === undefined) return t;
-        const lines = t.split("\n");
-        const ended = lines.at(-1) === "";
-        if (ended) lines.pop();
-        const kept = tail === 0 ? [] : lines.slice(-tail);
-        return kept.length > 0 && ended ? `${kept.join("\n")}\n` : kept.join("\n");
-      };
+      const text = await jobs.output(job, undefined, Number.MAX_SAFE_INTEGER);
+      const lastLines = (t: string) => (tail === undefined ? t : lastLinesOf(t, tail, true));
       io.out(
         json({ job_id: job.id, status: job.status, stdout: lastLines(text.stdout), stderr: lastLines(text.stderr) }),
       );
       return EXIT.ok;
     }
-    if (follow) jobs.ended(job);
-    await writeLogs(job, { stdout: io.out, stderr: io.err }, { tail, follow });
+    await jobs.logs(job, { stdout: io.out, stderr: io.err }, { tail, follow });
     return EXIT.ok;
   },
 };

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
+import { StoreError } from "../engine/errors.js";
 import { JobEngine } from "../engine/job-engine.js";
-import { checkJobSupport } from "../executors/local/shepherd-binary.js";
 import { log } from "../log.js";
 import { serveOnStdio } from "../mcp/stdio.js";
-import { StoreError } from "../store/job-store.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
@@ -31,7 +30,7 @@ ${settingsHelp()}
 Logs go to stderr. A bad value stops start-up with one line on stderr and exit code 2.
 `;
 
-const SWITCHES = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
+const SWITCHES: ReadonlySet<string> = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
 
 // Switches that are settings (`--keep-jobs`) become options with the value 1.
 function settingOptions(args: { options: Map<string, string>; switches: Set<string> }): Map<string, string> {
@@ -77,7 +76,6 @@ function main(argv: string[]): void {
 // The job engine on the state dir; a state that cannot be used stops the server (exit 2). Without
 // jobs (not Linux, no capture process) the server still runs: each tool call says why.
 function openEngine(config: Config): JobEngine {
-  checkJobSupport((reason) => log("warn", `${reason} (the server runs; every tool call answers with this)`));
   try {
     return new JobEngine(config);
   } catch (err) {

@@ -19,3 +19,6 @@ export class JobError extends Error {
     this.name = "JobError";
   }
 }
+
+/** The state dir cannot be used (from the store; the command line and the server report it). */
+export { StoreError } from "../store/job-store.js";

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
-import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT, MIN_PREFIX } from "../domain/defaults.js";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
 import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { Executor } from "../executors/executor.js";
@@ -12,6 +12,7 @@ import type { SearchResult } from "../text/search-lines.js";
 import { TextWorkers } from "../workers/workers.js";
 import { JobChanges } from "./changes.js";
 import { JobError } from "./errors.js";
+import { type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
 import type { StartOptions } from "./job-request.js";
@@ -141,19 +142,7 @@ export class JobEngine {
    * `not_found` or `invalid_input` errors otherwise.
    */
   find(idOrPrefix: string): TrackedJob {
-    const want = idOrPrefix.trim().toLowerCase();
-    const exact = this.registry.lookup(want);
-    if (exact) return exact;
-    if (want.length < MIN_PREFIX) {
-      throw new JobError("not_found", `Job ${idOrPrefix} not found (an ID prefix needs ${MIN_PREFIX}+ characters)`);
-    }
-    const found = this.store.withPrefix(want);
-    if (found.length === 0) throw new JobError("not_found", `Job ${idOrPrefix} not found`);
-    if (found.length > 1) {
-      const ids = found.map((j) => j.id).join(", ");
-      throw new JobError("invalid_input", `ID prefix ${idOrPrefix} is ambiguous: it matches ${ids}`);
-    }
-    return this.lookup(found[0]?.id ?? want);
+    return this.lookup(this.registry.resolveId(idOrPrefix));
   }
 
   /** Settles when a job has ended, whichever process runs it. */
@@ -176,6 +165,20 @@ export class JobEngine {
   /** The last lines of each stream of a job. */
   tail(job: TrackedJob, lines: number): Promise<{ stdout: string; stderr: string }> {
     return tailJobOutput(job, lines, this.config.maxResponseChars, this.text);
+  }
+
+  /**
+   * Writes a job's retained output as its bytes to the sinks (the command line's `logs`): the last
+   * `tail` lines of each stream if given; with `follow`, what it prints until it has ended.
+   */
+  logs(job: TrackedJob, sinks: LogSinks, opts: { tail?: number; follow?: boolean }): Promise<void> {
+    if (opts.follow) this.ownership.follow(job);
+    return writeLogs(job, sinks, opts);
+  }
+
+  /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */
+  unavailable(): string | undefined {
+    return this.executor.unavailable();
   }
 
   /** Waits for a job to end, or for a line of its output to match; see waitForJob. */

@@ -1,7 +1,7 @@
 import { PTY_SIZE } from "../domain/defaults.js";
 import { ringWritten } from "../text/ring-file.js";
 import { readStreamText, type StreamText } from "../text/stream-text.js";
-import { tailText } from "../text/tail.js";
+import { lastLinesOf, tailText } from "../text/tail.js";
 import type { TextWorkers } from "../workers/workers.js";
 import { JobError } from "./errors.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
@@ -94,13 +94,6 @@ export async function readJobOutput(
   };
 }
 
-// The last `lines` lines of text.
-function lastLines(text: string, lines: number): string {
-  const all = text.split("\n");
-  if (all.at(-1) === "") all.pop();
-  return all.slice(-lines).join("\n");
-}
-
 /** The last `lines` lines of each stream, at most `limit` characters each. */
 export async function tailJobOutput(
   job: Job,
@@ -121,5 +114,5 @@ export async function tailJobOutput(
   }
   const final = !job.running;
   const out = readStreamText(job.stdoutPath, { maxBytes: limit, final, raw: true });
-  return { stdout: lastLines(await visibleText(job, out, limit, text), lines), stderr: "" };
+  return { stdout: lastLinesOf(await visibleText(job, out, limit, text), lines), stderr: "" };
 }

@@ -1,7 +1,9 @@
 import { join } from "node:path";
+import { MIN_PREFIX } from "../domain/defaults.js";
 import { ended, type JobState, type JobStatus, lostEnd, type Owner } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
 import type { JobStore } from "../store/job-store.js";
+import { JobError } from "./errors.js";
 import { TrackedJob } from "./tracked-job.js";
 
 /**
@@ -33,6 +35,25 @@ export class JobRegistry {
       return undefined;
     }
     return this.track(this.shown(state));
+  }
+
+  /**
+   * The id a person means: the id itself, or the one id that starts with an unambiguous prefix of at
+   * least MIN_PREFIX characters; `not_found` or `invalid_input` errors otherwise.
+   */
+  resolveId(idOrPrefix: string): string {
+    const want = idOrPrefix.trim().toLowerCase();
+    if (this.store.get(want)) return want;
+    if (want.length < MIN_PREFIX) {
+      throw new JobError("not_found", `Job ${idOrPrefix} not found (an ID prefix needs ${MIN_PREFIX}+ characters)`);
+    }
+    const found = this.store.withPrefix(want);
+    if (found.length === 0) throw new JobError("not_found", `Job ${idOrPrefix} not found`);
+    if (found.length > 1) {
+      const ids = found.map((j) => j.id).join(", ");
+      throw new JobError("invalid_input", `ID prefix ${idOrPrefix} is ambiguous: it matches ${ids}`);
+    }
+    return (found[0] as JobState).id;
   }
 
   /** The TrackedJob for a state, updated with it. */

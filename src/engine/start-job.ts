@@ -4,7 +4,7 @@ import type { Config } from "../config/config.js";
 import { PTY_SIZE } from "../domain/defaults.js";
 import { type Owner, runningJob } from "../domain/job-state.js";
 import { type Executor, StartError, type Starting } from "../executors/executor.js";
-import { ensureDir } from "../store/ensure-dir.js";
+import { ensureDir } from "../files/ensure-dir.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { JobError } from "./errors.js";

@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import { JobError } from "../engine/errors.js";
-import { jobsUnavailable } from "../executors/local/shepherd-binary.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { PatternError } from "../text/safe-regex.js";
 
@@ -22,8 +22,11 @@ export function fail(message: string): CallToolResult {
  * their message, anything unexpected is logged to stderr and reported without crashing the server.
  * Where jobs cannot run (not Linux, no capture process), every tool answers with the one line saying why.
  */
-export async function runTool<T extends object>(body: () => T | Promise<T>): Promise<CallToolResult> {
-  const unavailable = jobsUnavailable();
+export async function runTool<T extends object>(
+  jobs: Pick<JobEngine, "unavailable">,
+  body: () => T | Promise<T>,
+): Promise<CallToolResult> {
+  const unavailable = jobs.unavailable();
   if (unavailable) return fail(unavailable);
   try {
     return ok(await body());

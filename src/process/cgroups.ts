@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
-import { ensureDir } from "../store/ensure-dir.js";
+import { ensureDir } from "../files/ensure-dir.js";
 
 /** The folder, inside this process's own cgroup, that jobs' cgroups are made in. */
 const JOBS_FOLDER = "mcp-bg-jobs";

@@ -1,6 +1,8 @@
 import { constants } from "node:os";
 
-const byNumber = new Map<number, string>(Object.entries(constants.signals).map(([name, num]) => [num as number, name]));
+const byNumber: ReadonlyMap<number, string> = new Map(
+  Object.entries(constants.signals).map(([name, num]) => [num as number, name]),
+);
 
 /** Signal name (`SIGTERM`) for a signal number, or undefined when unknown or 0. */
 export function signalName(num: number): string | undefined {

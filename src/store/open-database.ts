@@ -2,7 +2,7 @@ import { accessSync, constants, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type Database from "libsql";
-import { ensureDir } from "./ensure-dir.js";
+import { ensureDir } from "../files/ensure-dir.js";
 import { MIGRATIONS } from "./migrations.js";
 
 /** The state database cannot be opened or used; the message names the file. */

@@ -6,7 +6,12 @@ import { cleanTerminalText } from "../text/clean.js";
 import { PatternError } from "../text/safe-regex.js";
 import type { SearchResult } from "../text/search-lines.js";
 import { boundControlSequences } from "../text/terminal-render.js";
-import type { ScanStep, ScanStream, TextRequest } from "./protocol.js";
+import { CutOffError, cutOffPattern, errorOf, type WorkerError } from "./errors.js";
+import type { ScanStream, TextRequest } from "./protocol.js";
+import { ScanSession, STEP_LIMIT_MS } from "./scan-session.js";
+
+export { CutOffError } from "./errors.js";
+export type { ScanSession } from "./scan-session.js";
 
 /** The worker's code: a file of its own beside the bundle (see scripts/bundle.mjs). */
 export const WORKER_PATH = join(PACKAGE_ROOT, "dist", "worker.mjs");
@@ -21,8 +26,6 @@ const LANES: readonly Lane[] = ["scan", "search", "render", "proc"];
 const TREE_LIMIT_MS = 5000;
 /** Searches waiting for their worker at most; more are refused (each may take seconds). */
 const MAX_QUEUED_SEARCHES = 4;
-/** Longest one step of a wait (1 MiB of each stream) may take before the pattern is cut off. */
-export const STEP_LIMIT_MS = 2000;
 /** Longest a search may run: it stops there with what it found, saying so. */
 export const SEARCH_BUDGET_MS = 5000;
 /** Longest a terminal may take to render before its output is shown without rendering. */
@@ -56,12 +59,6 @@ interface Slot {
   /** Its worker has loaded and runs. */
   online: boolean;
 }
-
-/** A request that its worker could not finish: too slow, too big, or the worker failed. */
-export class CutOffError extends Error {}
-
-/** A step for a scan that its worker does not hold (the worker was replaced meanwhile). */
-class UnknownSession extends Error {}
 
 /**
  * Runs the work whose cost a caller or a job decides (matching a caller's pattern, rendering what
@@ -253,84 +250,5 @@ export class TextWorkers {
       current.pending.reject(new CutOffError(why));
     }
     this.pump(slot);
-  }
-}
-
-/** An error as a worker sends it back. */
-interface WorkerError {
-  kind: "pattern" | "session" | "other";
-  message: string;
-}
-
-const errorOf = (e: WorkerError) =>
-  e.kind === "pattern"
-    ? new PatternError(e.message)
-    : e.kind === "session"
-      ? new UnknownSession(e.message)
-      : new Error(e.message);
-
-// A pattern whose matching was cut off: an answer that says so, and what to do.
-const cutOffPattern =
-  (source: string) =>
-  (err: unknown): never => {
-    if (!(err instanceof CutOffError)) throw err;
-    throw new PatternError(
-      `Matching the pattern ${JSON.stringify(source.slice(0, 100))} was cut off (${err.message}) so that it cannot stall the server: simplify it (groups of optional or repeated parts inside a repeat are what make matching slow)`,
-    );
-  };
-
-/** A wait's matching of a caller's pattern, running in the scan lane's worker (see TextWorkers.openScan). */
-export class ScanSession {
-  private generation = -1;
-  private offsets: number[];
-
-  constructor(
-    private readonly pool: TextWorkers,
-    private readonly sid: number,
-    private readonly source: string,
-    private readonly streams: ScanStream[],
-  ) {
-    this.offsets = streams.map((s) => s.from);
-  }
-
-  /** Where each stream's scan stands: just past the last complete line looked at. */
-  get cursor(): number[] {
-    return this.offsets;
-  }
-
-  /** @internal Opens it in its worker, from where it stands (again, after that worker was cut off). */
-  async open(): Promise<void> {
-    this.generation = this.pool.scanGeneration();
-    const streams = this.streams.map((s, i) => ({ ...s, from: this.offsets[i] ?? s.from }));
-    const req: TextRequest = { op: "open", sid: this.sid, source: this.source, streams };
-    await this.pool.request("scan", req, STEP_LIMIT_MS).catch(cutOffPattern(this.source));
-  }
-
-  /** Looks at new output (at most `maxBytes` of each stream); `final` once the job has ended. */
-  async step(final: boolean, maxBytes: number): Promise<ScanStep> {
-    for (let attempt = 0; ; attempt++) {
-      if (this.generation !== this.pool.scanGeneration()) await this.open();
-      const req: TextRequest = { op: "step", sid: this.sid, final, maxBytes };
-      try {
-        const step = (await this.pool.request("scan", req, STEP_LIMIT_MS)) as ScanStep;
-        this.offsets = step.offsets;
-        return step;
-      } catch (err) {
-        // Its worker was replaced (another scan was cut off) after this step was asked for: it is
-        // opened again in the new one, from where it stood.
-        if (err instanceof UnknownSession && attempt === 0) {
-          this.generation = -1;
-          continue;
-        }
-        return cutOffPattern(this.source)(err);
-      }
-    }
-  }
-
-  /** Lets go of its state in the worker. */
-  close(): void {
-    if (this.generation === this.pool.scanGeneration()) {
-      this.pool.request("scan", { op: "close", sid: this.sid }, STEP_LIMIT_MS).catch(() => {});
-    }
   }
 }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseArgs } from "../../src/cli/args.js";
 import { type Config, ConfigError, loadConfig, parseSize } from "../../src/config/config.js";
-import { checkCommand, DEFAULT_DENY_RULES } from "../../src/engine/command-policy.js";
+import { DEFAULT_DENY_RULES } from "../../src/config/deny-rules.js";
+import { checkCommand } from "../../src/engine/command-policy.js";
 import { JobError } from "../../src/engine/errors.js";
 
 const HOME = "/home/tester";

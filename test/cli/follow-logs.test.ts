@@ -1,6 +1,9 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { lastLinesStart } from "../../src/cli/follow-logs.js";
+import { lastLinesStart as linesStart } from "../../src/text/tail.js";
+
+const lastLinesStart = (path: string, lines: number) => linesStart(path, lines).start;
+
 import { tempDir, writeRing } from "../helpers.js";
 
 let dir: { path: string; remove: () => void };

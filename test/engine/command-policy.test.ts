@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  type CommandPolicy,
-  checkCommand,
-  DEFAULT_DENY_RULES,
-  type DenyRule,
-} from "../../src/engine/command-policy.js";
+import { type CommandPolicy, DEFAULT_DENY_RULES, type DenyRule } from "../../src/config/deny-rules.js";
+import { checkCommand } from "../../src/engine/command-policy.js";
 import { JobError } from "../../src/engine/errors.js";
 
 const RM = "rm -rf of / or ~";

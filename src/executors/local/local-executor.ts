@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
+import { log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
 import { BOOT_ID, processStartTime } from "../../process/proc.js";
@@ -11,7 +12,7 @@ import { readPidFile } from "../job-folder.js";
 import { JobStdin } from "./job-stdin.js";
 import { believedEnd, observeLocal } from "./observe.js";
 import { recoveredJob } from "./recover.js";
-import { jobsUnavailable } from "./shepherd-binary.js";
+import { JobSupport } from "./shepherd-binary.js";
 import { Spawner } from "./spawner.js";
 
 /** What the local executor is set up with. */
@@ -39,6 +40,8 @@ export class LocalExecutor implements Executor {
   readonly name = "local" as const;
   private readonly spawner: Spawner | undefined;
   private readonly stdin = new JobStdin();
+  /** Whether jobs can run here (checked by a server at its start). */
+  private readonly support = new JobSupport();
   /** Where jobs get a cgroup of their own, if this process may make them. */
   private readonly cgroupsFolder: string | undefined;
   /** Shepherds and main processes of the jobs this executor started and that still run. */
@@ -46,7 +49,10 @@ export class LocalExecutor implements Executor {
 
   constructor(private readonly settings: LocalSettings) {
     this.cgroupsFolder = settings.server && settings.cgroups ? jobCgroupsFolder() : undefined;
-    if (settings.server && !jobsUnavailable()) {
+    if (settings.server) {
+      this.support.check((reason) => log("warn", `${reason} (the server runs; every tool call answers with this)`));
+    }
+    if (settings.server && !this.support.reason) {
       this.spawner = new Spawner(settings.env);
       // Started now, off any request's path (it is what starts jobs: see Spawner).
       try {
@@ -60,7 +66,7 @@ export class LocalExecutor implements Executor {
   }
 
   unavailable(): string | undefined {
-    return jobsUnavailable();
+    return this.support.reason;
   }
 
   prepare(job: JobState, spec: JobSpec): Starting {

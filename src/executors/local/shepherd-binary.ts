@@ -22,31 +22,30 @@ const WHY_LINUX =
   "carrying its id) and Linux process groups and sessions, and each job's capture process (native/shepherd.c) " +
   "uses Linux-only calls (prctl, close_range)";
 
-let unavailable: string | undefined;
-
 /**
- * Why this server cannot run jobs, in one line, or undefined when it can (as far as is known yet):
- * every tool call answers with it (src/mcp/tool-result.ts).
+ * Whether this machine can run jobs: Linux, and a capture process (compiled at the check if the install
+ * skipped that step: `--ignore-scripts`, npm 11's allowScripts, pnpm) that starts here. Owned by the
+ * local executor; every tool call answers with `reason` when it is set (src/mcp/tool-result.ts).
  */
-export function jobsUnavailable(): string | undefined {
-  return unavailable;
-}
+export class JobSupport {
+  /** Why this server cannot run jobs, in one line, or undefined when it can (as far as is known yet). */
+  reason: string | undefined;
 
-/**
- * Checks, once at the server's start, that jobs can run here: Linux, and a capture process (compiled now
- * if the install skipped that step: `--ignore-scripts`, npm 11's allowScripts, pnpm) that starts on this
- * machine. The server starts either way; `report` gets the one-line reason when jobs cannot run. Whether
- * the binary starts is learnt in the background, a few milliseconds later, so that no start and no tool
- * call waits for it (a tool call before then that starts a job fails to spawn it all the same).
- */
-export function checkJobSupport(report: (reason: string) => void): void {
-  const set = (reason: string) => {
-    unavailable = `mcp-bg-jobs: ${reason}`;
-    report(reason);
-  };
-  const missing = findMissing();
-  if (missing) set(missing);
-  else void whyNotStarting().then((reason) => reason && set(reason));
+  /**
+   * Checks, once at the server's start. The server starts either way; `report` gets the one-line reason
+   * when jobs cannot run. Whether the binary starts is learnt in the background, a few milliseconds
+   * later, so that no start and no tool call waits for it (a tool call before then that starts a job
+   * fails to spawn it all the same).
+   */
+  check(report: (reason: string) => void): void {
+    const set = (reason: string) => {
+      this.reason = `mcp-bg-jobs: ${reason}`;
+      report(reason);
+    };
+    const missing = findMissing();
+    if (missing) set(missing);
+    else void whyNotStarting().then((reason) => reason && set(reason));
+  }
 }
 
 function findMissing(): string | undefined {

@@ -35,7 +35,7 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
     (args) =>
-      runTool(async () => {
+      runTool(jobs, async () => {
         const job = await jobs.start({
           command: args.command,
           cwd: args.cwd,

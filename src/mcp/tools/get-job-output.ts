@@ -27,7 +27,7 @@ export function registerGetJobOutputTool(server: McpServer, jobs: JobEngine): vo
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(async () => {
+      runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
         const out = await jobs.output(job, args.since === undefined ? undefined : parseCursor(args.since));
         const record = job.record();

@@ -19,7 +19,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): vo
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(() => {
+      runTool(jobs, () => {
         return recordView(jobs.lookup(args.job_id).record());
       }),
   );

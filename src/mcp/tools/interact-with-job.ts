@@ -28,7 +28,7 @@ export function registerInteractWithJobTool(server: McpServer, jobs: JobEngine):
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     (args) =>
-      runTool(() =>
+      runTool(jobs, () =>
         jobs.interact(jobs.lookup(args.job_id), args.input, {
           waitMs: Math.min(args.wait_ms ?? 2000, jobs.callTimeoutMs),
           raw: args.raw,

@@ -36,7 +36,7 @@ export function registerKillJobTool(server: McpServer, jobs: JobEngine): void {
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
     },
     (args, ctx) =>
-      runTool(async () => {
+      runTool(jobs, async () => {
         const grace = args.grace_seconds ?? 5;
         const kill = jobs.kill(args.job_id, { signal: args.signal, graceMs: grace * 1000 });
         // A grace longer than a call may wait: the kill goes on after the answer, which says so.

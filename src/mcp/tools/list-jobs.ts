@@ -40,7 +40,7 @@ export function registerListJobsTool(server: McpServer, jobs: JobEngine): void {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(() => {
+      runTool(jobs, () => {
         const { jobs: list, total } = jobs.list({ status: args.status, limit: args.limit });
         const shown: z.infer<typeof summary>[] = [];
         let chars = 0;

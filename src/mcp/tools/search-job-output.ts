@@ -41,7 +41,7 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobEngine):
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, ctx) =>
-      runTool(() => {
+      runTool(jobs, () => {
         const job = jobs.lookup(args.job_id);
         const pattern = checkPatternText(args.pattern);
         return jobs.search(job, pattern, {

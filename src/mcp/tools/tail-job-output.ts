@@ -29,7 +29,7 @@ export function registerTailJobOutputTool(server: McpServer, jobs: JobEngine): v
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(async () => {
+      runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
         const tail = await jobs.tail(job, args.lines ?? 50);
         const record = job.record();

@@ -50,7 +50,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, ctx) =>
-      runTool(async () => {
+      runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
         const until = args.until === undefined ? undefined : checkPatternText(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);

@@ -1,0 +1,47 @@
+import type { DenyRule } from "./deny-rules.js";
+
+/** Everything the server is configured with, parsed and checked once at start-up. */
+export interface Config {
+  maxJobs: number;
+  maxOutputBytes: number;
+  /** Seconds a job may run before it is killed; undefined for no limit. */
+  jobTimeoutSeconds: number | undefined;
+  cleanupIntervalSeconds: number;
+  allowedCommands: RegExp[] | undefined;
+  deniedCommands: DenyRule[];
+  workingDir: string;
+  shell: string;
+  maxResponseChars: number;
+  stateDir: string;
+  retentionSeconds: number;
+  maxFinished: number;
+  /** Jobs outlive a normal shutdown of the server that started them. */
+  keepJobs: boolean;
+  /** Serve Streamable HTTP instead of stdio. */
+  http: boolean;
+  /** TCP port of the HTTP server (0: any free one). */
+  port: number;
+  /** Address the HTTP server listens on. */
+  host: string;
+  /** Bearer token every HTTP request must carry; undefined for none (loopback only). */
+  authToken: string | undefined;
+  /** Host names besides the loopback ones and `host` that HTTP requests may name (Host, Origin). */
+  allowedHosts: string[];
+  /** Largest HTTP request body accepted, in bytes. */
+  maxRequestBytes: number;
+  /** Seconds an HTTP session with nothing open may sit unused before it is closed. */
+  sessionIdleSeconds: number;
+  /** HTTP sessions kept at once. */
+  maxSessions: number;
+  /** Longest a single tool call waits (wait_for_job, interact_with_job, kill_job), in seconds. */
+  callTimeoutSeconds: number;
+  /** Give each job a cgroup of its own where cgroup v2 allows it. */
+  cgroups: boolean;
+  /** Grace before SIGKILL when the server shuts down with jobs running. */
+  shutdownGraceMs: number;
+  /** The environment jobs start from (the server's own). */
+  baseEnv: NodeJS.ProcessEnv;
+}
+
+/** A configuration value that cannot be used; its message is the one line printed before exit 2. */
+export class ConfigError extends Error {}
