@@ -1,3 +1,10 @@
+import {
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_KILL_SIGNAL,
+  KILL_SIGNALS,
+  type KillSignal,
+  MAX_GRACE_SECONDS,
+} from "../domain/defaults.js";
 import { describeEnd } from "../domain/ending.js";
 import type { JobStatus } from "../domain/job-state.js";
 import type { JobRecord } from "../domain/record.js";
@@ -179,12 +186,12 @@ const kill: Command = {
   switches: ["--json"],
   async run(jobs, args, io) {
     const job = jobs.find(idArg(args));
-    const raw = (args.options.get("--signal") ?? "SIGTERM").toUpperCase();
-    const signal = (raw.startsWith("SIG") ? raw : `SIG${raw}`) as NodeJS.Signals;
-    if (!["SIGTERM", "SIGINT", "SIGHUP", "SIGKILL", "SIGQUIT", "SIGUSR1", "SIGUSR2"].includes(signal)) {
-      throw new UsageError(`--signal expects SIGTERM, SIGINT, SIGHUP, SIGKILL, SIGQUIT, SIGUSR1 or SIGUSR2`);
+    const raw = (args.options.get("--signal") ?? DEFAULT_KILL_SIGNAL).toUpperCase();
+    const signal = (raw.startsWith("SIG") ? raw : `SIG${raw}`) as KillSignal;
+    if (!KILL_SIGNALS.includes(signal)) {
+      throw new UsageError(`--signal expects ${KILL_SIGNALS.slice(0, -1).join(", ")} or ${KILL_SIGNALS.at(-1)}`);
     }
-    const grace = intOption(args, "--grace", 0, 3600, 5) as number;
+    const grace = intOption(args, "--grace", 0, MAX_GRACE_SECONDS, DEFAULT_GRACE_SECONDS) as number;
     const result = await jobs.kill(job.id, { signal, graceMs: grace * 1000 });
     if (args.switches.has("--json")) io.out(json({ job_id: job.id, status: result }));
     else io.out(result === "killed" ? `killed ${job.id}\n` : `${job.id} had already ended (${job.status})\n`);

@@ -35,6 +35,7 @@ export const MAX_CONTEXT_LINES = 20;
 
 /** Jobs list_jobs returns unless told otherwise. */
 export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 10_000;
 
 /** Longest line a matching or searching tool returns (a line may be up to 1 MiB long). */
 export const MAX_LINE_CHARS = 1000;

@@ -1,10 +1,10 @@
 // The job as the engine knows it: one typed shape, whatever stores or runs it. Imports nothing.
 
-/** Where a job is in its life. */
-export type JobStatus = "running" | "completed" | "failed" | "killed";
+/** Every status a job can have, in the order people read them. */
+export const JOB_STATUSES = ["running", "completed", "failed", "killed"] as const;
 
-/** Every status, in the order people read them. */
-export const JOB_STATUSES: readonly JobStatus[] = ["running", "completed", "failed", "killed"];
+/** Where a job is in its life. */
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** Where jobs run. */
 export type ExecutorName = "local" | "slurm";

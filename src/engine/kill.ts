@@ -4,7 +4,9 @@ import type { Ownership } from "./ownership.js";
 import type { TrackedJob } from "./tracked-job.js";
 
 /** Result of a kill request, as in the seed server. */
-export type KillResult = "killed" | "already_terminated" | "not_found";
+/** What a kill answers. */
+export const KILL_RESULTS = ["killed", "already_terminated", "not_found"] as const;
+export type KillResult = (typeof KILL_RESULTS)[number];
 
 /**
  * Ends these running jobs and everything they started as one batch, resolving once all of it is

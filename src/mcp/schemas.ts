@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { JOB_STATUSES } from "../domain/job-state.js";
 
 /** A job id argument. */
 export const jobId = z
@@ -8,7 +9,7 @@ export const jobId = z
   .describe("Job id (from execute_command or list_jobs)");
 
 /** The status values of a job. */
-export const jobStatus = z.enum(["running", "completed", "failed", "killed"]);
+export const jobStatus = z.enum(JOB_STATUSES);
 
 const nullableString = z.string().nullable();
 const nullableInt = z.number().int().nullable();

@@ -1,25 +1,29 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_KILL_SIGNAL, KILL_SIGNALS, MAX_GRACE_SECONDS } from "../../domain/defaults.js";
 import type { JobEngine } from "../../engine/job-engine.js";
+import { KILL_RESULTS } from "../../engine/kill.js";
 import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";
-
-/** Signals kill_job accepts. */
-export const KILL_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2"] as const;
 
 const input = z.object({
   job_id: jobId,
   signal: z
     .enum(KILL_SIGNALS, { error: `signal must be one of ${KILL_SIGNALS.join(", ")}` })
     .optional()
-    .describe("First signal (default SIGTERM)"),
-  grace_seconds: z.number().min(0).max(3600).optional().describe("Seconds before SIGKILL (default 5)"),
+    .describe(`First signal (default ${DEFAULT_KILL_SIGNAL})`),
+  grace_seconds: z
+    .number()
+    .min(0)
+    .max(MAX_GRACE_SECONDS)
+    .optional()
+    .describe(`Seconds before SIGKILL (default ${DEFAULT_GRACE_SECONDS})`),
 });
 
 const output = z.object({
-  status: z.enum(["killed", "already_terminated", "not_found", "killing"]),
+  status: z.enum([...KILL_RESULTS, "killing"]),
   hint: z.string().optional(),
 });
 
@@ -37,7 +41,7 @@ export function registerKillJobTool(server: McpServer, jobs: JobEngine): void {
     },
     (args, ctx) =>
       runTool(jobs, async () => {
-        const grace = args.grace_seconds ?? 5;
+        const grace = args.grace_seconds ?? DEFAULT_GRACE_SECONDS;
         const kill = jobs.kill(args.job_id, { signal: args.signal, graceMs: grace * 1000 });
         // A grace longer than a call may wait: the kill goes on after the answer, which says so.
         let timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../domain/defaults.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { cutText } from "../../text/cut.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -8,7 +9,13 @@ import { runTool } from "../tool-result.js";
 
 const input = z.object({
   status: jobStatus.optional().describe("Only jobs with this status"),
-  limit: z.number().int().min(1).max(10000).optional().describe("Most jobs to return (default 100)"),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LIST_LIMIT)
+    .optional()
+    .describe(`Most jobs to return (default ${DEFAULT_LIST_LIMIT})`),
 });
 
 const summary = z.object({
@@ -34,7 +41,7 @@ export function registerListJobsTool(server: McpServer, jobs: JobEngine): void {
     "list_jobs",
     {
       title: "List jobs",
-      description: "List jobs, newest first (default 100), optionally by status. `total` counts all that match.",
+      description: `List jobs, newest first (default ${DEFAULT_LIST_LIMIT}), optionally by status. \`total\` counts all that match.`,
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: true, openWorldHint: false },

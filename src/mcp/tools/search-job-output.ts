@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { DEFAULT_MAX_MATCHES, MAX_CONTEXT_LINES, MAX_MATCHES } from "../../domain/defaults.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { checkPatternText } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -9,8 +10,20 @@ import { runTool } from "../tool-result.js";
 const input = z.object({
   job_id: jobId,
   pattern: z.string().min(1, "pattern is empty").describe("Regex (JS syntax, no lookaround) matched against each line"),
-  context_lines: z.number().int().min(0).max(20).optional().describe("Lines of context before and after (default 0)"),
-  max_matches: z.number().int().min(1).max(1000).optional().describe("Most matches to return (default 50)"),
+  context_lines: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_CONTEXT_LINES)
+    .optional()
+    .describe("Lines of context before and after (default 0)"),
+  max_matches: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_MATCHES)
+    .optional()
+    .describe(`Most matches to return (default ${DEFAULT_MAX_MATCHES})`),
 });
 
 const match = z.object({
@@ -46,7 +59,7 @@ export function registerSearchJobOutputTool(server: McpServer, jobs: JobEngine):
         const pattern = checkPatternText(args.pattern);
         return jobs.search(job, pattern, {
           contextLines: args.context_lines ?? 0,
-          maxMatches: args.max_matches ?? 50,
+          maxMatches: args.max_matches ?? DEFAULT_MAX_MATCHES,
           signal: ctx.mcpReq.signal,
         });
       }),

@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { describeEnd } from "../../domain/ending.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { parseCursor } from "../../engine/job-output.js";
@@ -20,9 +21,9 @@ const input = z.object({
   timeout_seconds: z
     .number()
     .positive()
-    .max(3600)
+    .max(MAX_WAIT_SECONDS)
     .optional()
-    .describe("Longest wait (default 30; one call waits at most 50 s, then says how to wait on)"),
+    .describe(`Longest wait (default ${DEFAULT_WAIT_SECONDS}; one call waits at most 50 s, then says how to wait on)`),
 });
 
 const output = z.object({
@@ -55,7 +56,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void
         const until = args.until === undefined ? undefined : checkPatternText(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
         // No call waits past the bound hosts allow; a longer wait is several calls.
-        const asked = args.timeout_seconds ?? 30;
+        const asked = args.timeout_seconds ?? DEFAULT_WAIT_SECONDS;
         const seconds = Math.min(asked, jobs.callTimeoutMs / 1000);
         const result = await withProgress(
           ctx,
