@@ -265,6 +265,105 @@ async function benchFirstAnswer() {
   record("process start to first answer: ratio to node -e 0", median(ours) / median(floor), "x");
 }
 
+// One spawn of `sh -c true` from this Node process, until its pid is known (fork + exec), in ms.
+async function bareSpawnMs() {
+  const { spawn } = await import("node:child_process");
+  const t0 = now();
+  const p = spawn("/bin/sh", ["-c", "true"], { stdio: "ignore" });
+  await new Promise((r, j) => p.once("spawn", r).once("error", j));
+  const t = ms(t0);
+  await new Promise((r) => p.once("close", r));
+  return t;
+}
+
+// A start through the server (execute_command until its answer: the job's pid known), paced and 200 at
+// once, against the floor: one `spawn` from Node, in this process, the same way. The server forks no
+// Node process for a start: its resident spawner forks the shepherd.
+async function benchSpawn() {
+  const s = await startServer();
+  const n = QUICK ? 20 : 100;
+  const paced = [];
+  const floorPaced = [];
+  for (let i = 0; i < n; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    let t0 = now();
+    await s.call("execute_command", { command: "true" });
+    paced.push(ms(t0));
+    await new Promise((r) => setTimeout(r, 10));
+    t0 = now();
+    floorPaced.push(await bareSpawnMs());
+  }
+  const burst = QUICK ? 50 : 200;
+  const bursts = [];
+  const floorBursts = [];
+  for (let r = 0; r < RUNS; r++) {
+    let t0 = now();
+    await Promise.all(Array.from({ length: burst }, () => s.call("execute_command", { command: "true" })));
+    bursts.push(ms(t0) / burst);
+    await new Promise((res) => setTimeout(res, 500));
+    t0 = now();
+    await Promise.all(Array.from({ length: burst }, () => bareSpawnMs()));
+    floorBursts.push(ms(t0) / burst);
+  }
+  const server = childrenOf(s.pid).map((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim());
+  record("start, paced (10 ms apart): execute_command p50", median(paced), "ms", "", {
+    spawn_ms: Number(median(floorPaced).toFixed(2)),
+  });
+  record("start, paced: ratio to one spawn from Node", median(paced) / median(floorPaced), "x", "< 1");
+  record(`start, ${burst} at once: ms per start`, median(bursts), "ms", "", {
+    spawn_ms: Number(median(floorBursts).toFixed(2)),
+  });
+  record(`start, ${burst} at once: ratio to ${burst} spawns from Node`, median(bursts) / median(floorBursts), "x", "< 1");
+  console.error(`  the server's child processes: ${server.join(", ")}`);
+  await s.close();
+}
+
+// CPU time (user + system) of a process and its non-job children (the spawner), in clock ticks.
+function cpuTicks(pid) {
+  const ticks = (p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return 0;
+    }
+  };
+  const spawners = childrenOf(pid).filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, "latin1").includes("--spawner");
+    } catch {
+      return false;
+    }
+  });
+  return ticks(pid) + spawners.reduce((a, c) => a + ticks(c), 0);
+}
+
+// Idle: servers with sleeping jobs and nothing asked of them, as % of one core each (server and spawner),
+// over a quiet minute: one server with 200 jobs, and ten servers sharing one state dir with 20 jobs each.
+async function benchIdle() {
+  const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+  const seconds = QUICK ? 5 : 60;
+  const measure = async (servers) => {
+    await new Promise((r) => setTimeout(r, 3000)); // let start-up work settle
+    const before = servers.map((s) => cpuTicks(s.pid));
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const used = servers.map((s, i) => cpuTicks(s.pid) - (before[i] ?? 0));
+    return (100 * used.reduce((a, b) => a + b, 0)) / hz / seconds / servers.length;
+  };
+  const one = await startServer();
+  for (let i = 0; i < (QUICK ? 50 : 200); i++) await one.call("execute_command", { command: "sleep 100000" });
+  record(`idle: one server, ${QUICK ? 50 : 200} sleeping jobs (% of a core)`, await measure([one]), "%", "< 0.1 %");
+  await one.close();
+  const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+  const ten = [];
+  for (let i = 0; i < 10; i++) ten.push(await startServer({ MCP_BG_STATE_DIR: state }));
+  for (const s of ten) for (let i = 0; i < 20; i++) await s.call("execute_command", { command: "sleep 100000" });
+  record("idle: ten servers on one state dir, 20 jobs each (% of a core per server)", await measure(ten), "%", "< 0.1 %");
+  for (const s of ten) await s.client.close();
+  rmSync(state, { recursive: true, force: true });
+}
+
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
 const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
@@ -272,6 +371,8 @@ const SECTIONS = {
   first: benchFirstAnswer,
   start: benchColdStart,
   roundtrip: benchRoundTrip,
+  spawn: benchSpawn,
+  idle: benchIdle,
   flood: () =>
     benchThroughput(
       `flood ${FLOOD_BYTES / 1e6} MB, no newlines`,
