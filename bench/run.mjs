@@ -296,14 +296,23 @@ async function benchSpawn() {
   const burst = QUICK ? 50 : 200;
   const bursts = [];
   const floorBursts = [];
+  const cpu = [];
+  const floorCpu = [];
+  const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   for (let r = 0; r < RUNS; r++) {
+    const ticks0 = cpuTicks(s.pid);
     let t0 = now();
     await Promise.all(Array.from({ length: burst }, () => s.call("execute_command", { command: "true" })));
     bursts.push(ms(t0) / burst);
-    await new Promise((res) => setTimeout(res, 500));
+    await new Promise((res) => setTimeout(res, 1000));
+    // The server's CPU time (its own and its spawner's) for those starts and their ends.
+    cpu.push(((cpuTicks(s.pid) - ticks0) * 1000) / hz / burst);
+    const usage0 = process.cpuUsage();
     t0 = now();
     await Promise.all(Array.from({ length: burst }, () => bareSpawnMs()));
     floorBursts.push(ms(t0) / burst);
+    const used = process.cpuUsage(usage0);
+    floorCpu.push((used.user + used.system) / 1000 / burst);
   }
   const server = childrenOf(s.pid).map((pid) => readFileSync(`/proc/${pid}/comm`, "utf8").trim());
   record("start, paced (10 ms apart): execute_command p50", median(paced), "ms", "", {
@@ -313,7 +322,16 @@ async function benchSpawn() {
   record(`start, ${burst} at once: ms per start`, median(bursts), "ms", "", {
     spawn_ms: Number(median(floorBursts).toFixed(2)),
   });
-  record(`start, ${burst} at once: ratio to ${burst} spawns from Node`, median(bursts) / median(floorBursts), "x", "< 1");
+  record(
+    `start, ${burst} at once: ratio to ${burst} spawns from Node`,
+    median(bursts) / median(floorBursts),
+    "x",
+    "< 1",
+  );
+  record("start: the server's CPU per start (and its end)", median(cpu), "ms", "", {
+    spawn_cpu_ms: Number(median(floorCpu).toFixed(2)),
+  });
+  record("start: CPU ratio to one spawn from Node (and its end)", median(cpu) / median(floorCpu), "x", "< 1");
   console.error(`  the server's child processes: ${server.join(", ")}`);
   await s.close();
 }
@@ -340,12 +358,13 @@ function cpuTicks(pid) {
 }
 
 // Idle: servers with sleeping jobs and nothing asked of them, as % of one core each (server and spawner),
-// over a quiet minute: one server with 200 jobs, and ten servers sharing one state dir with 20 jobs each.
+// over a quiet minute (20 s after the last call): one server with 200 jobs, and ten servers sharing one state dir with 20 jobs each.
 async function benchIdle() {
   const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   const seconds = QUICK ? 5 : 60;
   const measure = async (servers) => {
-    await new Promise((r) => setTimeout(r, 3000)); // let start-up work settle
+    // Idle means after the work: V8 collects and shrinks its heap for some seconds after activity.
+    await new Promise((r) => setTimeout(r, QUICK ? 3000 : 20_000));
     const before = servers.map((s) => cpuTicks(s.pid));
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const used = servers.map((s, i) => cpuTicks(s.pid) - (before[i] ?? 0));
@@ -359,7 +378,12 @@ async function benchIdle() {
   const ten = [];
   for (let i = 0; i < 10; i++) ten.push(await startServer({ MCP_BG_STATE_DIR: state }));
   for (const s of ten) for (let i = 0; i < 20; i++) await s.call("execute_command", { command: "sleep 100000" });
-  record("idle: ten servers on one state dir, 20 jobs each (% of a core per server)", await measure(ten), "%", "< 0.1 %");
+  record(
+    "idle: ten servers on one state dir, 20 jobs each (% of a core per server)",
+    await measure(ten),
+    "%",
+    "< 0.1 %",
+  );
   for (const s of ten) await s.client.close();
   rmSync(state, { recursive: true, force: true });
 }

@@ -66,7 +66,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   const streaming = createMcpHandler(() => build(false), { ...modernOptions, responseMode: "sse" });
   const modernFetch = (request: Request) =>
     (request.headers.get("mcp-method") === "tools/call" ? streaming : modern).fetch(request);
-  const stopModernFeed = feedListeners(jobs, hub, {
+  const modernFeed = feedListeners(jobs, hub, {
     active: () => bus.listenerCount > 0,
     updated: (uri) => modern.notify.resourceUpdated(uri),
   });
@@ -178,7 +178,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
 
   onStop(async () => {
     http.close();
-    stopModernFeed();
+    modernFeed.stop();
     stopModernList();
     await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
     await Promise.allSettled([modern.close(), streaming.close()]);

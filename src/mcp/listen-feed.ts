@@ -17,13 +17,25 @@ export interface FeedTarget {
  * 2026-era clients subscribe through subscriptions/listen, which the SDK serves without telling
  * which URIs: while any such stream may be open, every running job's resources are watched and
  * their changes published (the SDK passes each on only to listeners that asked for that URI).
- * Returns the function that stops the feed.
+ * While none is open it watches nothing and reads nothing; the running jobs are listed again only
+ * when the state changed or a listen opened. `look` looks now (a listen opened);
+ * `stop` ends the feed.
  */
-export function feedListeners(jobs: JobEngine, hub: ResourceHub, target: FeedTarget): () => void {
+export function feedListeners(
+  jobs: JobEngine,
+  hub: ResourceHub,
+  target: FeedTarget,
+): { look: () => void; stop: () => void } {
   const watching = new Map<string, () => void>();
-  const tick = () => {
+  let seen: string | undefined;
+  const tick = (force = false) => {
+    const active = target.active();
+    const version = active ? jobs.changes.stateVersion() : undefined;
+    // Nothing changed since the last look, and someone listened then too: the same jobs are watched.
+    if (active && !force && seen !== undefined && version === seen) return;
+    seen = version;
     const wanted = new Set<string>();
-    if (target.active()) {
+    if (active) {
       try {
         for (const r of jobs.list({ status: "running", limit: 500 }).jobs) wanted.add(r.job_id);
       } catch (err) {
@@ -50,14 +62,17 @@ export function feedListeners(jobs: JobEngine, hub: ResourceHub, target: FeedTar
       }
     }
   };
-  const timer = setInterval(tick, FEED_MS);
+  const timer = setInterval(() => tick(), FEED_MS);
   timer.unref();
   // A job that starts is watched at once, not at the next look: a short one would be missed.
-  const stopList = jobs.changes.onListChanged(tick);
-  return () => {
-    clearInterval(timer);
-    stopList();
-    for (const s of watching.values()) s();
-    watching.clear();
+  const stopList = jobs.changes.onListChanged(() => tick(true));
+  return {
+    look: () => tick(true),
+    stop: () => {
+      clearInterval(timer);
+      stopList();
+      for (const s of watching.values()) s();
+      watching.clear();
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
+import { ListenCountingTransport } from "./listen-count.js";
 import { feedListeners } from "./listen-feed.js";
 import { ResourceHub } from "./resource-hub.js";
 import { chain } from "./resources.js";
@@ -16,6 +17,11 @@ import { createServer } from "./server.js";
  */
 export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">): void {
   const hub = new ResourceHub(jobs);
+  // Running jobs are watched for 2026-era listeners only while a listen stream is open.
+  const feeds = new Set<() => void>();
+  const wire = new ListenCountingTransport(() => {
+    for (const look of feeds) look();
+  });
   const handle = serveStdio(
     (ctx) => {
       if (ctx.era === "legacy") return createServer(jobs, { keepJobs: config.keepJobs, hub });
@@ -26,7 +32,12 @@ export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">):
       // Started once the first request has been answered: it opens the state.
       setImmediate(() => {
         if (closed) return;
-        stops.push(feedListeners(jobs, hub, { active: () => true, updated: send }));
+        const feed = feedListeners(jobs, hub, { active: () => wire.listens > 0, updated: send });
+        feeds.add(feed.look);
+        stops.push(() => {
+          feeds.delete(feed.look);
+          feed.stop();
+        });
         stops.push(
           jobs.changes.onListChanged(() => {
             try {
@@ -45,6 +56,7 @@ export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">):
       return server;
     },
     {
+      transport: wire,
       onerror: (err) => log("warn", "transport", err),
     },
   );
