@@ -4,7 +4,9 @@
  * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]
  *        shepherd --spawner   (started once by a server; jobs arrive on stdin: see spawner())
  * A server starts its jobs through the spawner; the first form runs one job (people, tests, a
- * cluster's batch script).
+ * cluster's batch script) and passes SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 on to the job's
+ * process group, capturing on until the job has ended (those it was started with ignored, it ignores:
+ * a scheduler that signals the job's processes itself starts it so).
  * CGROUPS ("-" or absent: none) is a cgroup v2 directory this process may create cgroups in.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
@@ -105,6 +107,33 @@ static void on_sigchld(int sig) {
 }
 
 /* Notes that end of input was asked for (SIGUSR2) and wakes the poll loop. */
+/* Plain mode (a person, or a cluster's batch script): the job's process group, to pass on the signals
+   that ask the job to stop. A scheduler signals the batch script's process, which is this one. */
+static volatile pid_t relay_group;
+
+static void on_stop_request(int sig) {
+  if (relay_group > 0) kill(-relay_group, sig);
+}
+
+/* Passes SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 on to the job's process group, and goes on
+   capturing until the job has ended, so that its end (and the signal that ended it) is written down. */
+static void relay_stop_signals(pid_t group) {
+  relay_group = group;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_request;
+  sa.sa_flags = SA_RESTART;
+  int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    /* One it was started with ignored stays ignored (as nohup's): the batch script of a scheduler
+       that signals the whole job itself (Slurm's scancel --batch) starts it so, and nothing is
+       delivered twice. */
+    struct sigaction old;
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
 static void on_eof_request(int sig) {
   (void)sig;
   eof_wanted = 1;
@@ -703,12 +732,13 @@ static void linger(job_t *j) {
 }
 
 /* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */
-static int run(const spec_t *s) {
+static int run(const spec_t *s, int relay) {
   static job_t job;
   if (setup_io(s, &job) < 0 || spawn(s, &job) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
   }
+  if (relay) relay_stop_signals(job.pid);
   report_start(s, &job);
   event_loop(s, &job);
   report_exit(s, &job);
@@ -787,7 +817,7 @@ static int shepherd_for(char *block, size_t len, pid_t spawner) {
               .shell = field[F_SHELL],
               .cgroups = cgroups_arg(field[F_CGROUPS]),
               .command = field[F_COMMAND]};
-  return run(&s);
+  return run(&s, 0);
 }
 
 /* A shepherd the spawner forked, and the job it runs: to say which job's shepherd ended. */
@@ -897,5 +927,5 @@ int main(int argc, char **argv) {
               .shell = argv[8],
               .command = argv[9],
               .cgroups = cgroups_arg(argc > 10 ? argv[10] : NULL)};
-  return run(&s);
+  return run(&s, 1);
 }

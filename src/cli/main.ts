@@ -2,7 +2,6 @@
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
 import { StoreError } from "../engine/errors.js";
 import { JobEngine } from "../engine/job-engine.js";
-import { log } from "../log.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";

@@ -47,6 +47,12 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     maxSessions: 1000,
     callTimeoutSeconds: 50,
     cgroups: true,
+    executor: "local",
+    slurm: false,
+    slurmPartition: undefined,
+    slurmAccount: undefined,
+    slurmTimeMinutes: undefined,
+    slurmSbatchArgs: [],
     shutdownGraceMs: 2000,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's; and the
     // HTTP token is the server's secret, not something every command it runs should see.
@@ -74,6 +80,7 @@ export function loadConfig(flags: ReadonlyMap<string, string>, env: NodeJS.Proce
       cwd,
     });
   }
+  if (config.executor === "slurm") config.slurm = true;
   if (config.http && !isLoopback(config.host) && !config.authToken) {
     throw new ConfigError(
       `--host ${config.host} is not a loopback address: set MCP_BG_AUTH_TOKEN so that only clients with the token get in`,

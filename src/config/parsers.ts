@@ -93,3 +93,23 @@ export const executable: Parser<string> = (raw, name, ctx) => {
   }
   throw bad(name, raw, "not an executable file");
 };
+
+/** A Slurm partition or account name: letters, digits and `_.-` (it becomes one sbatch argument). */
+export const slurmName: Parser<string> = (raw, name) => {
+  if (!/^[A-Za-z0-9_.-]{1,200}$/.test(raw)) throw bad(name, raw, "expected a Slurm name (letters, digits, _ . -)");
+  return raw;
+};
+
+/** A JSON list of strings, each one command-line argument (never a shell string to split). */
+export const jsonStringList: Parser<string[]> = (raw, name) => {
+  let list: unknown;
+  try {
+    list = JSON.parse(raw);
+  } catch {
+    throw bad(name, raw, 'expected a JSON list of strings, such as ["--qos=high"]');
+  }
+  if (!Array.isArray(list) || !list.every((a) => typeof a === "string" && a.length > 0 && !a.includes("\0"))) {
+    throw bad(name, raw, 'expected a JSON list of non-empty strings, such as ["--qos=high"]');
+  }
+  return list as string[];
+};

@@ -1,14 +1,17 @@
 import { resolve } from "node:path";
+import type { ExecutorName } from "../domain/job-state.js";
 import {
   bad,
   directory,
   executable,
   integer,
+  jsonStringList,
   type ParseContext,
   type Parser,
   parseSize,
   regexList,
   seconds,
+  slurmName,
   timerSeconds,
   yesNo,
 } from "./parsers.js";
@@ -219,5 +222,51 @@ export const SETTINGS = [
     flag: "--cgroups",
     parse: yesNo,
     help: "1: each job gets a cgroup of its own where cgroup v2 allows (finds all its processes); 0: never (1)",
+  },
+  {
+    key: "executor",
+    env: "MCP_BG_EXECUTOR",
+    flag: "--executor",
+    parse: (raw: string, name: string): ExecutorName => {
+      if (raw === "local" || raw === "slurm") return raw;
+      throw bad(name, raw, "expected local or slurm");
+    },
+    help: "where jobs run unless execute_command names an executor: local or slurm (local)",
+  },
+  {
+    key: "slurm",
+    env: "MCP_BG_SLURM",
+    flag: "--slurm",
+    parse: yesNo,
+    help: "offer the Slurm executor to jobs that ask for it (on when --executor slurm; off)",
+    isSwitch: true,
+  },
+  {
+    key: "slurmPartition",
+    env: "MCP_BG_SLURM_PARTITION",
+    flag: "--slurm-partition",
+    parse: slurmName,
+    help: "Slurm partition for jobs (the cluster's default)",
+  },
+  {
+    key: "slurmAccount",
+    env: "MCP_BG_SLURM_ACCOUNT",
+    flag: "--slurm-account",
+    parse: slurmName,
+    help: "Slurm account to charge (the user's default)",
+  },
+  {
+    key: "slurmTimeMinutes",
+    env: "MCP_BG_SLURM_TIME",
+    flag: "--slurm-time",
+    parse: integer(1, 525_600),
+    help: "Slurm's own time limit per job, in minutes (the partition's); timeout_seconds is enforced by the server",
+  },
+  {
+    key: "slurmSbatchArgs",
+    env: "MCP_BG_SLURM_SBATCH_ARGS",
+    flag: "--slurm-sbatch-args",
+    parse: jsonStringList,
+    help: 'more sbatch options as a JSON list of strings, one argument each: ["--qos=high","--mem=2G"]',
   },
 ] as const satisfies readonly Setting<keyof Config>[];

@@ -1,3 +1,4 @@
+import type { ExecutorName } from "../domain/job-state.js";
 import type { DenyRule } from "./deny-rules.js";
 
 /** Everything the server is configured with, parsed and checked once at start-up. */
@@ -37,6 +38,18 @@ export interface Config {
   callTimeoutSeconds: number;
   /** Give each job a cgroup of its own where cgroup v2 allows it. */
   cgroups: boolean;
+  /** Where jobs run unless execute_command says otherwise. */
+  executor: ExecutorName;
+  /** The Slurm executor is there (for jobs that ask for it; always when it is the default). */
+  slurm: boolean;
+  /** Slurm partition for jobs; undefined for the cluster's default. */
+  slurmPartition: string | undefined;
+  /** Slurm account to charge; undefined for the user's default. */
+  slurmAccount: string | undefined;
+  /** Slurm's own time limit per job, in minutes; undefined for the partition's default. */
+  slurmTimeMinutes: number | undefined;
+  /** More sbatch options, each one argument. */
+  slurmSbatchArgs: string[];
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */

@@ -6,8 +6,9 @@ export const JOB_STATUSES = ["running", "completed", "failed", "killed"] as cons
 /** Where a job is in its life. */
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
-/** Where jobs run. */
-export type ExecutorName = "local" | "slurm";
+/** Where jobs can run. */
+export const EXECUTORS = ["local", "slurm"] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
 
 /** A process named for good: its pid and its /proc start time (a pid alone may be reused). */
 export interface ProcessRef {

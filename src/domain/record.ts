@@ -1,4 +1,4 @@
-import type { JobState, JobStatus } from "./job-state.js";
+import type { ExecutorName, JobState, JobStatus } from "./job-state.js";
 
 /** A job as tools report it (timestamps ISO 8601 UTC, absent values null). */
 export interface JobRecord {
@@ -16,6 +16,12 @@ export interface JobRecord {
   timed_out: boolean;
   /** Its end could not be observed (its processes were gone when it was looked for): exit_code is null. */
   lost: boolean;
+  /** Where it runs: `local`, or `slurm`. */
+  executor: ExecutorName;
+  /** Its Slurm job id; null for local jobs. */
+  slurm_job_id: string | null;
+  /** The node it runs on, once known; null for local jobs. */
+  node: string | null;
 }
 
 // A stored time as ISO 8601, or null; a value no date can hold (a garbled record) reads as null.
@@ -43,5 +49,8 @@ export function recordOf(job: JobState): JobRecord {
     signal: job.signal,
     timed_out: job.timedOut,
     lost: job.lost,
+    executor: job.executor,
+    slurm_job_id: job.executor === "slurm" ? job.executorId : null,
+    node: job.node,
   };
 }

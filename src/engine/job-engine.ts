@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
-import type { JobStatus, Owner } from "../domain/job-state.js";
+import type { ExecutorName, JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
-import type { Executor } from "../executors/executor.js";
-import { LocalExecutor } from "../executors/local/local-executor.js";
+import type { RoutingExecutor } from "../executors/routing-executor.js";
+import type { SlurmExecutor } from "../executors/slurm/slurm-executor.js";
 import { log } from "../log.js";
 import { BOOT_ID, processStartTime } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
@@ -12,6 +12,7 @@ import type { SearchResult } from "../text/search-lines.js";
 import { TextWorkers } from "../workers/workers.js";
 import { JobChanges } from "./changes.js";
 import { JobError } from "./errors.js";
+import { buildExecutors } from "./executors.js";
 import { type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
@@ -28,9 +29,6 @@ import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js
 export type { StartOptions } from "./job-request.js";
 export type { KillResult } from "./kill.js";
 
-/** Remaining output is drained for at most this long after a job's exit. */
-const DRAIN_MS = 500;
-
 /**
  * The job engine: what the tools and the command line call. Starts, looks up, reads, waits on,
  * searches, talks to and kills jobs, on state shared with every other server and command line
@@ -42,7 +40,8 @@ export class JobEngine {
   private readonly store: JobStore;
   private readonly registry: JobRegistry;
   private readonly ownership: Ownership;
-  private readonly executor: Executor;
+  private readonly executor: RoutingExecutor;
+  private readonly slurm: SlurmExecutor | undefined;
   /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
   readonly changes: JobChanges;
   /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
@@ -62,14 +61,9 @@ export class JobEngine {
     const server = opts.server ?? true;
     const jobsDir = join(config.stateDir, "jobs");
     this.store = new JobStore(config.stateDir);
-    this.executor = new LocalExecutor({
-      jobsDir,
-      env: config.baseEnv,
-      drainMs: DRAIN_MS,
-      cgroups: config.cgroups,
-      findTree: (roots, skip) => this.text.findTree(roots, skip),
-      server,
-    });
+    ({ router: this.executor, slurm: this.slurm } = buildExecutors(config, jobsDir, server, (roots, skip) =>
+      this.text.findTree(roots, skip),
+    ));
     const self: Owner | undefined = server
       ? { pid: process.pid, start: processStartTime(process.pid) ?? 0, bootId: BOOT_ID }
       : undefined;
@@ -108,6 +102,7 @@ export class JobEngine {
       registry: this.registry,
       ownership: this.ownership,
       executor: this.executor,
+      executorOf: (name: ExecutorName) => this.executor.get(name),
       owner: self,
     };
     const starting = startJob(deps, opts);
@@ -174,6 +169,11 @@ export class JobEngine {
   logs(job: TrackedJob, sinks: LogSinks, opts: { tail?: number; follow?: boolean }): Promise<void> {
     if (opts.follow) this.ownership.follow(job);
     return writeLogs(job, sinks, opts);
+  }
+
+  /** A Slurm job's place in the queue while it waits (`PENDING (Priority)`), else undefined. */
+  waiting(job: TrackedJob): string | undefined {
+    return job.running && job.state.executor === "slurm" ? this.slurm?.waiting(job.state) : undefined;
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */
@@ -291,6 +291,7 @@ export class JobEngine {
     this.watch?.stop();
     for (const job of this.registry.known()) job.stopWatching?.();
     this.text.close();
+    this.slurm?.dispose();
     this.store.close();
   }
 }

@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
+import type { ExecutorName } from "../domain/job-state.js";
 import { JobError } from "./errors.js";
 
 /** What `execute_command` may ask for. */
@@ -10,6 +11,8 @@ export interface StartOptions {
   timeoutSeconds?: number;
   name?: string;
   pty?: boolean;
+  /** Where to run it (the server's default executor otherwise). */
+  executor?: ExecutorName;
 }
 
 /** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { Config } from "../config/config.js";
 import { PTY_SIZE } from "../domain/defaults.js";
-import { type Owner, runningJob } from "../domain/job-state.js";
+import { type ExecutorName, type Owner, runningJob } from "../domain/job-state.js";
 import { type Executor, StartError, type Starting } from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
 import type { JobStore } from "../store/job-store.js";
@@ -20,6 +20,8 @@ export interface StartDeps {
   registry: JobRegistry;
   ownership: Ownership;
   executor: Executor;
+  /** The executor of that name, if this server has it. */
+  executorOf: (name: ExecutorName) => Executor | undefined;
   owner: Owner;
 }
 
@@ -34,7 +36,15 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   checkStrings(opts);
   checkCommand({ allowed: config.allowedCommands, denied: config.deniedCommands }, opts.command);
   const cwd = resolveCwd(config.workingDir, opts.cwd);
-  const unavailable = deps.executor.unavailable();
+  const where = opts.executor ?? config.executor;
+  const executor = deps.executorOf(where);
+  if (!executor) {
+    throw new JobError(
+      "invalid_input",
+      `The ${where} executor is not configured on this server (start it with --executor ${where}, or MCP_BG_SLURM=1 to offer Slurm beside local jobs)`,
+    );
+  }
+  const unavailable = executor.unavailable();
   if (unavailable) throw new JobError("unavailable", unavailable);
   if (ownership.mine.size + ownership.pendingStarts >= config.maxJobs) {
     throw new JobError(
@@ -59,7 +69,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       owner: deps.owner,
       keep: config.keepJobs,
       deadlineMs: timeout === undefined ? null : now + timeout * 1000,
-      executor: deps.executor.name,
+      executor: where,
       bootId: deps.owner.bootId,
     });
     ensureDir(dir);

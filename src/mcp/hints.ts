@@ -10,11 +10,14 @@ export const RUNNING_HINT =
 export const RECORD_COMMAND_CHARS = 2000;
 
 /** `outcome` in words once a job has ended, `hint` while it runs: one of the two. */
-export function progressWords(record: JobRecord): { outcome?: string; hint?: string } {
-  return record.status === "running" ? { hint: RUNNING_HINT } : { outcome: describeEnd(record) };
+export function progressWords(record: JobRecord, waiting?: string): { outcome?: string; hint?: string } {
+  if (record.status !== "running") return { outcome: describeEnd(record) };
+  return waiting
+    ? { hint: `Queued in Slurm, not started yet: ${waiting}. ${RUNNING_HINT.replace("Still running: ", "")}` }
+    : { hint: RUNNING_HINT };
 }
 
 /** A job's record as get_job_status and the `job://ID` resource return it: bounded, with words. */
-export function recordView(record: JobRecord): JobRecord & { outcome?: string; hint?: string } {
-  return { ...record, command: cutText(record.command, RECORD_COMMAND_CHARS), ...progressWords(record) };
+export function recordView(record: JobRecord, waiting?: string): JobRecord & { outcome?: string; hint?: string } {
+  return { ...record, command: cutText(record.command, RECORD_COMMAND_CHARS), ...progressWords(record, waiting) };
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { JOB_STATUSES } from "../domain/job-state.js";
+import { EXECUTORS, JOB_STATUSES } from "../domain/job-state.js";
 
 /** A job id argument. */
 export const jobId = z
@@ -29,6 +29,9 @@ export const jobRecord = z.object({
   signal: nullableString,
   timed_out: z.boolean(),
   lost: z.boolean().describe("Its server died and its processes were gone when next looked for: exit_code is unknown"),
+  executor: z.enum(EXECUTORS).describe("Where it runs"),
+  slurm_job_id: nullableString.describe("Its Slurm job id (Slurm jobs)"),
+  node: nullableString.describe("The node it runs on, once known (Slurm jobs)"),
 });
 
 /** Words for the agent: how a job ended, or what to do while it runs. */

@@ -307,6 +307,60 @@ const SETTINGS: SettingCase[] = [
     flagValue: "yes",
     flagExpect: true,
   },
+  {
+    env: "MCP_BG_EXECUTOR",
+    flag: "--executor",
+    key: "executor",
+    envValue: "slurm",
+    envExpect: "slurm",
+    flagValue: "local",
+    flagExpect: "local",
+  },
+  {
+    env: "MCP_BG_SLURM",
+    flag: "--slurm",
+    key: "slurm",
+    envValue: "1",
+    envExpect: true,
+    flagValue: "0",
+    flagExpect: false,
+  },
+  {
+    env: "MCP_BG_SLURM_PARTITION",
+    flag: "--slurm-partition",
+    key: "slurmPartition",
+    envValue: "gpu",
+    envExpect: "gpu",
+    flagValue: "debug.short",
+    flagExpect: "debug.short",
+  },
+  {
+    env: "MCP_BG_SLURM_ACCOUNT",
+    flag: "--slurm-account",
+    key: "slurmAccount",
+    envValue: "lab_1",
+    envExpect: "lab_1",
+    flagValue: "lab-2",
+    flagExpect: "lab-2",
+  },
+  {
+    env: "MCP_BG_SLURM_TIME",
+    flag: "--slurm-time",
+    key: "slurmTimeMinutes",
+    envValue: "90",
+    envExpect: 90,
+    flagValue: "5",
+    flagExpect: 5,
+  },
+  {
+    env: "MCP_BG_SLURM_SBATCH_ARGS",
+    flag: "--slurm-sbatch-args",
+    key: "slurmSbatchArgs",
+    envValue: '["--qos=high", "--mem=2G"]',
+    envExpect: ["--qos=high", "--mem=2G"],
+    flagValue: '["--comment=a b; c"]',
+    flagExpect: ["--comment=a b; c"],
+  },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {
@@ -446,6 +500,12 @@ const BAD: [string, string, string][] = [
   ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "0"],
   ["MCP_BG_CALL_TIMEOUT", "--call-timeout", "forever"],
   ["MCP_BG_CGROUPS", "--cgroups", "auto"],
+  ["MCP_BG_EXECUTOR", "--executor", "kubernetes"],
+  ["MCP_BG_SLURM_PARTITION", "--slurm-partition", "gpu; rm -rf /"],
+  ["MCP_BG_SLURM_ACCOUNT", "--slurm-account", "a b"],
+  ["MCP_BG_SLURM_TIME", "--slurm-time", "0"],
+  ["MCP_BG_SLURM_SBATCH_ARGS", "--slurm-sbatch-args", "--qos=high --mem=2G"],
+  ["MCP_BG_SLURM_SBATCH_ARGS", "--slurm-sbatch-args", '["--qos=high", 3]'],
 ];
 
 describe("bad values", () => {
@@ -561,5 +621,14 @@ describe("parseArgs", () => {
   it("returns nothing for no arguments", () => {
     const p = parseArgs([], SWITCHES);
     expect(p.options.size + p.switches.size + p.positionals.length).toBe(0);
+  });
+});
+
+describe("executors", () => {
+  it("offers Slurm when it is the default executor, and not otherwise unless asked", () => {
+    expect(load({})).toMatchObject({ executor: "local", slurm: false });
+    expect(load({ MCP_BG_EXECUTOR: "slurm" })).toMatchObject({ executor: "slurm", slurm: true });
+    expect(load({ MCP_BG_EXECUTOR: "slurm", MCP_BG_SLURM: "0" })).toMatchObject({ slurm: true });
+    expect(load({ MCP_BG_SLURM: "1" })).toMatchObject({ executor: "local", slurm: true });
   });
 });

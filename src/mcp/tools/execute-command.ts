@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { MAX_TIMEOUT_SECONDS } from "../../domain/defaults.js";
+import { EXECUTORS } from "../../domain/job-state.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
@@ -18,6 +19,10 @@ const input = z.object({
     .describe("Kill the job after this many seconds"),
   name: z.string().max(200).optional().describe("Label shown in list_jobs"),
   pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts, colours)"),
+  executor: z
+    .enum(EXECUTORS, { error: `executor must be one of ${EXECUTORS.join(", ")}` })
+    .optional()
+    .describe("Where to run it: local, or slurm where the server offers a Slurm cluster (default: the server's)"),
 });
 
 const output = z.object({ job_id: z.string(), pid: z.number().int().nullable(), status: jobStatus });
@@ -43,6 +48,7 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
           timeoutSeconds: args.timeout_seconds,
           name: args.name,
           pty: args.pty,
+          executor: args.executor,
         });
         return { job_id: job.job_id, pid: job.pid, status: job.status };
       }),

@@ -20,7 +20,8 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): vo
     },
     (args) =>
       runTool(jobs, () => {
-        return recordView(jobs.lookup(args.job_id).record());
+        const job = jobs.lookup(args.job_id);
+        return recordView(job.record(), jobs.waiting(job));
       }),
   );
 }

@@ -1,0 +1,92 @@
+import type { ExecutorName, JobState } from "../domain/job-state.js";
+import type { Executor, JobSpec, KillOrder, Observation, Placement, Starting } from "./executor.js";
+
+/**
+ * The executors a server has, as one: each call goes to the executor the job's record names
+ * (`executor`), so the engine does not care where a job runs. Jobs of an executor this server does not
+ * have (a Slurm job seen by a server started without Slurm) are seen through the default one's files.
+ */
+export class RoutingExecutor implements Executor {
+  readonly name: ExecutorName;
+
+  constructor(
+    private readonly fallback: Executor,
+    private readonly others: ReadonlyMap<ExecutorName, Executor>,
+  ) {
+    this.name = fallback.name;
+  }
+
+  /** The executor of that name, if this server has it. */
+  get(name: ExecutorName): Executor | undefined {
+    return name === this.fallback.name ? this.fallback : this.others.get(name);
+  }
+
+  private of(job: JobState): Executor {
+    return this.get(job.executor) ?? this.fallback;
+  }
+
+  unavailable(): string | undefined {
+    return this.fallback.unavailable();
+  }
+
+  prepare(job: JobState, spec: JobSpec): Starting {
+    return this.of(job).prepare(job, spec);
+  }
+
+  observe(job: JobState, ownerGone: boolean): Observation {
+    return this.of(job).observe(job, ownerGone);
+  }
+
+  placementOf(job: JobState): Placement | undefined {
+    return this.of(job).placementOf(job);
+  }
+
+  writtenEnd(job: JobState) {
+    return this.of(job).writtenEnd(job);
+  }
+
+  watchEnd(job: JobState, onChange: () => void): () => void {
+    return this.of(job).watchEnd(job, onChange);
+  }
+
+  async kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
+    const by = new Map<Executor, KillOrder[]>();
+    for (const o of orders) {
+      const e = this.of(o.job);
+      by.set(e, [...(by.get(e) ?? []), o]);
+    }
+    await Promise.all([...by].map(([e, os]) => e.kill(os, signal, graceMs)));
+  }
+
+  async reapLeftovers(jobs: readonly JobState[]): Promise<void> {
+    const by = new Map<Executor, JobState[]>();
+    for (const j of jobs) by.set(this.of(j), [...(by.get(this.of(j)) ?? []), j]);
+    await Promise.all([...by].map(([e, js]) => e.reapLeftovers(js)));
+  }
+
+  writeInput(job: JobState, data: string): Promise<void> {
+    return this.of(job).writeInput(job, data);
+  }
+
+  endInput(job: JobState): Promise<void> {
+    return this.of(job).endInput(job);
+  }
+
+  release(job: JobState): void {
+    this.of(job).release(job);
+  }
+
+  recoverFolder(id: string): JobState | undefined {
+    return this.fallback.recoverFolder(id);
+  }
+
+  sweep(running: (id: string) => boolean): void {
+    this.fallback.sweep(running);
+    for (const e of this.others.values()) e.sweep(running);
+  }
+
+  close(): void {
+    this.fallback.close();
+    for (const e of this.others.values()) e.close();
+  }
+}

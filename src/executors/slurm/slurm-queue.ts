@@ -1,0 +1,148 @@
+import type { JobEnd, JobState } from "../../domain/job-state.js";
+import { lostEnd } from "../../domain/job-state.js";
+import { log } from "../../log.js";
+import { signalName } from "../../process/signals.js";
+import { watchWrites } from "../../text/watch-writes.js";
+import { readExitFile } from "../job-folder.js";
+import { type QueuedJob, queued, slurmEnd } from "./slurm-commands.js";
+
+/** How often the queue is looked at while Slurm jobs are watched. */
+const POLL_MS = 1000;
+/** A job gone from the queue without its exit file: the file is waited for this long (a shared filesystem lags). */
+const FILE_LAG_MS = 3000;
+
+/** A job watched here: its Slurm id, and who wants to hear of its end. */
+export interface Watched {
+  job: JobState;
+  slurmId: string;
+  listeners: Set<() => void>;
+  settle?: (end: JobEnd) => void;
+  /** When it was first seen gone from the queue without an exit file. */
+  goneSince?: number;
+  stopWatching?: () => void;
+}
+
+/**
+ * The Slurm jobs this process watches, and the queue as last seen: `squeue` for all of them once a
+ * second while any is watched (never on a request's path), and at once when a job's exit file is
+ * written. A job that has left the queue ends with its shepherd's exit file, or, without one, with
+ * what `scontrol` says (or lost, when Slurm has forgotten it too).
+ */
+export class SlurmQueueWatch {
+  private readonly watched = new Map<string, Watched>();
+  private readonly queue = new Map<string, QueuedJob>();
+  private readonly ends = new Map<string, JobEnd>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private lastPoll = 0;
+  closed = false;
+
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly dirOf: (job: JobState) => string,
+  ) {}
+
+  /** The job as the queue showed it last (undefined: not in the queue, or not looked at). */
+  seen(slurmId: string): QueuedJob | undefined {
+    return this.queue.get(slurmId);
+  }
+
+  /** The end found for a job that has left the queue. */
+  endOf(slurmId: string): JobEnd | undefined {
+    return this.ends.get(slurmId);
+  }
+
+  isWatched(id: string): boolean {
+    return this.watched.has(id);
+  }
+
+  /** The queue, looked at lately, no longer shows this watched job. */
+  leftLately(job: JobState): boolean {
+    const fresh = Date.now() - this.lastPoll < 3 * POLL_MS;
+    return fresh && !!job.executorId && !this.queue.has(job.executorId) && this.watched.has(job.id);
+  }
+
+  // Watches a job until its end is known; the queue is looked at while any job is watched.
+  watch(job: JobState): Watched {
+    let w = this.watched.get(job.id);
+    if (!w && job.executorId) {
+      const entry: Watched = { job, slurmId: job.executorId, listeners: new Set() };
+      entry.stopWatching = watchWrites(this.dirOf(job), (name) => {
+        if (name === "exit") void this.poll();
+      });
+      this.watched.set(job.id, entry);
+      w = entry;
+      this.timer ??= setInterval(() => void this.poll(), POLL_MS);
+      this.timer.unref();
+      void this.poll();
+    }
+    return w as Watched;
+  }
+
+  /** Looks at the queue once (one look at a time), and settles the watched jobs that have ended. */
+  poll(): Promise<void> {
+    this.polling ??= this.look().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  private async look(): Promise<void> {
+    if (this.watched.size === 0 || this.closed) return;
+    const at = Date.now();
+    let seen: Map<string, QueuedJob>;
+    try {
+      seen = await queued(
+        [...this.watched.values()].map((w) => w.slurmId),
+        this.env,
+      );
+    } catch (err) {
+      log("warn", "looking at the Slurm queue", err);
+      return;
+    }
+    this.lastPoll = at;
+    for (const w of [...this.watched.values()]) {
+      const q = seen.get(w.slurmId);
+      if (q) this.queue.set(w.slurmId, q);
+      else this.queue.delete(w.slurmId);
+      if (q && q.state !== "COMPLETING") continue;
+      // It has left its node (or is leaving): its shepherd's exit file, else what Slurm says.
+      const written = readExitFile(this.dirOf(w.job));
+      if (written && !q) this.settle(w, written);
+      else if (!q) {
+        w.goneSince ??= at;
+        if (at - w.goneSince >= FILE_LAG_MS) this.settle(w, await this.endFromSlurm(w.slurmId));
+      }
+    }
+  }
+
+  private async endFromSlurm(slurmId: string): Promise<JobEnd> {
+    try {
+      const end = await slurmEnd(slurmId, this.env);
+      if (!end) return lostEnd();
+      const signal = end.signal ? (signalName(end.signal) ?? `signal ${end.signal}`) : null;
+      return { code: signal ? null : end.code, signal, endedMs: Date.now(), lost: false };
+    } catch {
+      return lostEnd();
+    }
+  }
+
+  private settle(w: Watched, end: JobEnd): void {
+    this.ends.set(w.slurmId, end);
+    this.watched.delete(w.job.id);
+    w.stopWatching?.();
+    w.settle?.(end);
+    for (const fn of w.listeners) fn();
+    if (this.watched.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  dispose(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const w of this.watched.values()) w.stopWatching?.();
+  }
+}

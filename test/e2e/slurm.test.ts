@@ -1,0 +1,204 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAlive, tempDir, waitFor } from "../helpers.js";
+import { type Harness, startServer } from "./harness.js";
+
+// The tools on jobs that a real one-node Slurm cluster runs (scripts/slurm-cluster.sh starts it under
+// a temporary directory and stops it afterwards). Needs root and Slurm's Debian packages, which
+// `.ci/run` installs; without them these tests are skipped, saying so in one line.
+
+const SCRIPT = new URL("../../scripts/slurm-cluster.sh", import.meta.url).pathname;
+const hasSlurm = ["slurmctld", "slurmd", "sbatch", "munged"].every(
+  (c) => spawnSync("sh", ["-c", `command -v ${c}`]).status === 0,
+);
+const canRun = hasSlurm && process.getuid?.() === 0;
+if (!canRun)
+  console.warn("slurm.test.ts: skipped: needs root and slurmctld, slurmd, slurm-client, munge (.ci/run installs them)");
+
+interface Status {
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  executor: string;
+  slurm_job_id: string | null;
+  hint?: string;
+}
+
+describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
+  let cluster: string;
+  let env: Record<string, string>;
+  let s: Harness;
+  const squeue = () =>
+    execFileSync("squeue", ["-h", "-o", "%i %T"], { env: { ...process.env, ...env }, encoding: "utf8" }).trim();
+
+  beforeAll(async () => {
+    cluster = mkdtempSync(join(tmpdir(), "mcp-bg-slurm-"));
+    execFileSync(SCRIPT, ["start", cluster], { stdio: ["ignore", "ignore", "inherit"], timeout: 60_000 });
+    env = { SLURM_CONF: join(cluster, "slurm.conf") };
+    s = await startServer({ env: { ...env, MCP_BG_EXECUTOR: "slurm" } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await s?.client.close();
+    if (cluster) {
+      spawnSync(SCRIPT, ["stop", cluster], { stdio: "ignore", timeout: 60_000 });
+      rmSync(cluster, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  const ended = (job_id: string) =>
+    waitFor(async () => {
+      const r = await s.ok<Status>("get_job_status", { job_id });
+      return r.status !== "running" && r;
+    }, 30_000);
+
+  it("runs the command in its cwd with its env, and reads, waits on and ends it as a local job", async () => {
+    const cwd = tempDir("mcp-bg-slurm-cwd-");
+    try {
+      const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+        command: 'echo "in $(pwd) with $GREETING"; echo to-stderr >&2; sleep 0.5; echo done',
+        cwd: cwd.path,
+        env: { GREETING: "a, b; c $d" },
+      });
+      const st = await s.ok<Status>("get_job_status", { job_id });
+      expect(st).toMatchObject({ executor: "slurm", status: "running" });
+      expect(st.slurm_job_id).toMatch(/^\d+$/);
+      const hit = await s.ok<{ matched: boolean; match: string }>("wait_for_job", { job_id, until: "^in " });
+      expect(hit).toMatchObject({ matched: true, match: `in ${cwd.path} with a, b; c $d` });
+      expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0, signal: null });
+      expect(await s.ok("get_job_output", { job_id })).toMatchObject({
+        stdout: `in ${cwd.path} with a, b; c $d\ndone\n`,
+        stderr: "to-stderr\n",
+      });
+      expect(await s.ok("tail_job_output", { job_id, lines: 1 })).toMatchObject({ stdout: "done" });
+      expect(await s.ok("search_job_output", { job_id, pattern: "done" })).toMatchObject({ total_matches: 1 });
+    } finally {
+      cwd.remove();
+    }
+  });
+
+  it("reports the program's own exit code (128 and more too) and the signal that ended it", async () => {
+    for (const [command, code, signal] of [
+      ["exit 3", 3, null],
+      ["exit 143", 143, null],
+      ["exit 128", 128, null],
+      ["kill -USR1 $$", null, "SIGUSR1"],
+    ] as const) {
+      const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command });
+      expect(await ended(job_id), command).toMatchObject({ status: "failed", exit_code: code, signal });
+    }
+  });
+
+  it("kill_job passes the signal to the job, escalates after the grace, and returns once Slurm has let the job go", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "trap 'echo got-term' TERM; echo ready; while :; do sleep 0.2; done",
+    });
+    await s.ok("wait_for_job", { job_id, until: "^ready$" });
+    const slurmId = (await s.ok<Status>("get_job_status", { job_id })).slurm_job_id as string;
+    expect(await s.ok("kill_job", { job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+    expect(squeue().split("\n")).not.toContain(`${slurmId} RUNNING`);
+    expect(squeue()).not.toContain(`${slurmId} COMPLETING`);
+    expect(await s.ok<Status>("get_job_status", { job_id })).toMatchObject({ status: "killed" });
+    expect(await s.ok("get_job_output", { job_id })).toMatchObject({ stdout: "ready\ngot-term\n" });
+  });
+
+  it("enforces timeout_seconds to the second, and says timed_out", async () => {
+    const t0 = Date.now();
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "sleep 300",
+      timeout_seconds: 2,
+    });
+    expect(await ended(job_id)).toMatchObject({ status: "killed", timed_out: true });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+
+  it("takes input through interact_with_job (the cluster runs on this machine)", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: "echo ready; read line; echo got $line",
+    });
+    await s.ok("wait_for_job", { job_id, until: "^ready$" });
+    const reply = await s.ok<{ stdout: string }>("interact_with_job", { job_id, input: "hello", wait_ms: 3000 });
+    expect(reply.stdout).toBe("got hello\n");
+    expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0 });
+  });
+
+  it("refuses pty, and an executor the server does not offer, with a clear error", async () => {
+    expect(await s.error("execute_command", { command: "true", pty: true })).toMatch(/pty is not available for Slurm/);
+    const local = await startServer();
+    try {
+      expect(await local.error("execute_command", { command: "true", executor: "slurm" })).toMatch(
+        /slurm executor is not configured/,
+      );
+    } finally {
+      await local.client.close();
+    }
+  });
+
+  it("a rejected submission (no such partition) is an error naming Slurm's reason, and leaves no job", async () => {
+    const bad = await startServer({ env: { ...env, MCP_BG_EXECUTOR: "slurm", MCP_BG_SLURM_PARTITION: "nosuch" } });
+    try {
+      expect(await bad.error("execute_command", { command: "true" })).toMatch(/sbatch refused the job: .*partition/i);
+      expect(await bad.ok("list_jobs", {})).toMatchObject({ total: 0 });
+    } finally {
+      await bad.client.close();
+    }
+  });
+
+  it("kill_job on a job still waiting in the queue removes it from the queue", async () => {
+    const later = await startServer({
+      env: { ...env, MCP_BG_EXECUTOR: "slurm", MCP_BG_SLURM_SBATCH_ARGS: '["--begin=now+3600"]' },
+    });
+    try {
+      const { job_id } = await later.ok<{ job_id: string }>("execute_command", { command: "echo never" });
+      const st = await waitFor(async () => {
+        const r = await later.ok<Status>("get_job_status", { job_id });
+        return r.hint?.startsWith("Queued in Slurm") && r;
+      }, 10_000);
+      expect(st.hint).toMatch(/PENDING \(BeginTime\)/);
+      expect(await later.ok("kill_job", { job_id })).toEqual({ status: "killed" });
+      expect(squeue()).not.toContain(`${st.slurm_job_id} `);
+      expect(await later.ok("get_job_output", { job_id })).toMatchObject({ stdout: "" });
+    } finally {
+      await later.client.close();
+    }
+  });
+
+  it("a server that was SIGKILLed loses no Slurm job: the next one reports its end or kills it", async () => {
+    const state = tempDir("mcp-bg-slurm-state-");
+    try {
+      const a = await startServer({ stateDir: state.path, env: { ...env, MCP_BG_EXECUTOR: "slurm" } });
+      const quick = await a.ok<{ job_id: string }>("execute_command", { command: "sleep 2; exit 5" });
+      const long = await a.ok<{ job_id: string }>("execute_command", { command: "echo up; sleep 300" });
+      await a.ok("wait_for_job", { job_id: long.job_id, until: "^up$" });
+      process.kill(a.pid, "SIGKILL");
+      await waitFor(() => !isAlive(a.pid));
+      const b = await startServer({ stateDir: state.path, env: { ...env, MCP_BG_EXECUTOR: "slurm" } });
+      try {
+        expect(await b.ok<Status>("get_job_status", { job_id: long.job_id })).toMatchObject({ status: "running" });
+        const q = await waitFor(async () => {
+          const r = await b.ok<Status>("get_job_status", { job_id: quick.job_id });
+          return r.status !== "running" && r;
+        }, 30_000);
+        expect(q).toMatchObject({ status: "failed", exit_code: 5 });
+        expect(await b.ok("kill_job", { job_id: long.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+      } finally {
+        await b.client.close();
+      }
+    } finally {
+      state.remove();
+    }
+  });
+
+  it("a server's stop ends the Slurm jobs it owns", async () => {
+    const own = await startServer({ env: { ...env, MCP_BG_EXECUTOR: "slurm" } });
+    const { job_id } = await own.ok<{ job_id: string }>("execute_command", { command: "echo up; sleep 300" });
+    await own.ok("wait_for_job", { job_id, until: "^up$" });
+    const slurmId = (await own.ok<Status>("get_job_status", { job_id })).slurm_job_id as string;
+    await own.client.close();
+    await waitFor(() => !squeue().includes(`${slurmId} `), 30_000);
+  });
+});
