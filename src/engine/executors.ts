@@ -9,15 +9,16 @@ import type { TreeFinder } from "../process/kill-tree.js";
 const DRAIN_MS = 500;
 
 /**
- * The executors a server has, from its configuration: always the local one (it also reads the jobs
- * of executors it lacks), and Slurm when configured.
+ * The executors a server or the command line has: local, and Slurm (which costs nothing until a Slurm
+ * job is seen), so that every job of the state dir can be read, waited on and killed wherever it runs.
+ * Whether new jobs may go to Slurm is the configuration's (`slurm`), checked at the start.
  */
 export function buildExecutors(
   config: Config,
   jobsDir: string,
   server: boolean,
   findTree: TreeFinder,
-): { router: RoutingExecutor; slurm: SlurmExecutor | undefined } {
+): { router: RoutingExecutor; slurm: SlurmExecutor } {
   const local = new LocalExecutor({
     jobsDir,
     env: config.baseEnv,
@@ -26,17 +27,15 @@ export function buildExecutors(
     findTree,
     server,
   });
-  const slurm = config.slurm
-    ? new SlurmExecutor({
-        jobsDir,
-        env: config.baseEnv,
-        shepherdPath: SHEPHERD_PATH,
-        drainMs: DRAIN_MS,
-        partition: config.slurmPartition,
-        account: config.slurmAccount,
-        timeMinutes: config.slurmTimeMinutes,
-        sbatchArgs: config.slurmSbatchArgs,
-      })
-    : undefined;
-  return { router: new RoutingExecutor(local, new Map(slurm ? [["slurm", slurm]] : [])), slurm };
+  const slurm = new SlurmExecutor({
+    jobsDir,
+    env: config.baseEnv,
+    shepherdPath: SHEPHERD_PATH,
+    drainMs: DRAIN_MS,
+    partition: config.slurmPartition,
+    account: config.slurmAccount,
+    timeMinutes: config.slurmTimeMinutes,
+    sbatchArgs: config.slurmSbatchArgs,
+  });
+  return { router: new RoutingExecutor(local, new Map([["slurm", slurm]])), slurm };
 }

@@ -102,7 +102,8 @@ export class JobEngine {
       registry: this.registry,
       ownership: this.ownership,
       executor: this.executor,
-      executorOf: (name: ExecutorName) => this.executor.get(name),
+      executorOf: (name: ExecutorName) =>
+        name === "slurm" && !this.config.slurm ? undefined : this.executor.get(name),
       owner: self,
     };
     const starting = startJob(deps, opts);

@@ -94,6 +94,13 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       throw err;
     }
     ownership.started(job, started.ended, config.keepJobs);
+    void started.placed?.then((placement) => {
+      if (!job.running) return;
+      job.update({ ...job.state, ...placement });
+      try {
+        deps.store.recordPlacement(job.state);
+      } catch {}
+    });
     return job;
   } catch (err) {
     starting?.abandon();

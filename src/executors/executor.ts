@@ -26,6 +26,11 @@ export interface Started {
   placement: Placement;
   /** Its end as its executor sees it first hand (`lost` when that view was lost before the end). */
   ended: Promise<JobEnd>;
+  /**
+   * Where it runs, once that is known after the start (a queued Slurm job: its node and processes
+   * once it runs); never settles if it ends first.
+   */
+  placed?: Promise<Placement>;
 }
 
 /** A start under way: who starts it (recorded with the job before it is given the job), then the start. */

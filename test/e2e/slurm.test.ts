@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAlive, tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, runCli, startServer } from "./harness.js";
 
 // The tools on jobs that a real one-node Slurm cluster runs (scripts/slurm-cluster.sh starts it under
 // a temporary directory and stops it afterwards). Needs root and Slurm's Debian packages, which
@@ -60,7 +60,7 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     const cwd = tempDir("mcp-bg-slurm-cwd-");
     try {
       const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
-        command: 'echo "in $(pwd) with $GREETING"; echo to-stderr >&2; sleep 0.5; echo done',
+        command: 'echo "in $(pwd) with $GREETING"; echo to-stderr >&2; sleep 3; echo done',
         cwd: cwd.path,
         env: { GREETING: "a, b; c $d" },
       });
@@ -69,6 +69,14 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
       expect(st.slurm_job_id).toMatch(/^\d+$/);
       const hit = await s.ok<{ matched: boolean; match: string }>("wait_for_job", { job_id, until: "^in " });
       expect(hit).toMatchObject({ matched: true, match: `in ${cwd.path} with a, b; c $d` });
+      // Where it runs, once the queue shows it running: this machine's node, and its pid there.
+      const placed = await waitFor(async () => {
+        const r = await s.ok<Status & { node: string | null; pid: number | null }>("get_job_status", { job_id });
+        return (r.node !== null || r.status !== "running") && r;
+      }, 10_000);
+      expect(placed.status).toBe("running");
+      expect(placed.node).toBe(execFileSync("hostname", ["-s"], { encoding: "utf8" }).trim());
+      expect(placed.pid).toBeGreaterThan(1);
       expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0, signal: null });
       expect(await s.ok("get_job_output", { job_id })).toMatchObject({
         stdout: `in ${cwd.path} with a, b; c $d\ndone\n`,
@@ -191,6 +199,17 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     } finally {
       state.remove();
     }
+  });
+
+  it("the command line lists, prints and kills Slurm jobs, with no Slurm setting of its own", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "echo from-slurm; sleep 300" });
+    await s.ok("wait_for_job", { job_id, until: "^from-slurm$" });
+    const slurmId = (await s.ok<Status>("get_job_status", { job_id })).slurm_job_id as string;
+    expect((await runCli(s.stateDir, ["list"], env)).stdout).toContain(job_id.slice(0, 8));
+    expect(await runCli(s.stateDir, ["logs", job_id], env)).toMatchObject({ code: 0, stdout: "from-slurm\n" });
+    expect(await runCli(s.stateDir, ["kill", job_id, "--grace", "1"], env)).toMatchObject({ code: 0 });
+    expect(squeue()).not.toContain(`${slurmId} `);
+    expect(await s.ok<Status>("get_job_status", { job_id })).toMatchObject({ status: "killed" });
   });
 
   it("a server's stop ends the Slurm jobs it owns", async () => {

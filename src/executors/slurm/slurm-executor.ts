@@ -124,10 +124,18 @@ export class SlurmExecutor implements Executor {
         const slurmId = out.trim().split(";")[0] ?? "";
         if (!/^\d+(_\d+)?$/.test(slurmId)) throw new StartError(`sbatch answered ${JSON.stringify(out.trim())}`);
         const placed: JobState = { ...job, executorId: slurmId };
+        const watched = this.queue.watch(placed);
         const ended = new Promise<JobEnd>((resolve) => {
-          this.queue.watch(placed).settle = resolve;
+          watched.settle = resolve;
         });
-        return { placement: { process: null, shepherd: null, cgroup: null, executorId: slurmId, node: null }, ended };
+        const running = new Promise<Placement>((resolve) => {
+          watched.placed = resolve;
+        });
+        return {
+          placement: { process: null, shepherd: null, cgroup: null, executorId: slurmId, node: null },
+          ended,
+          placed: running,
+        };
       },
       abandon: () => {},
     };

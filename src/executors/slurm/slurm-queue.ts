@@ -3,7 +3,8 @@ import { lostEnd } from "../../domain/job-state.js";
 import { log } from "../../log.js";
 import { signalName } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
-import { readExitFile } from "../job-folder.js";
+import type { Placement } from "../executor.js";
+import { readExitFile, readPidFile } from "../job-folder.js";
 import { type QueuedJob, queued, slurmEnd } from "./slurm-commands.js";
 
 /** How often the queue is looked at while Slurm jobs are watched. */
@@ -17,6 +18,8 @@ export interface Watched {
   slurmId: string;
   listeners: Set<() => void>;
   settle?: (end: JobEnd) => void;
+  /** Told where it runs, once it does (see Started.placed). */
+  placed?: (placement: Placement) => void;
   /** When it was first seen gone from the queue without an exit file. */
   goneSince?: number;
   stopWatching?: () => void;
@@ -105,6 +108,19 @@ export class SlurmQueueWatch {
       const q = seen.get(w.slurmId);
       if (q) this.queue.set(w.slurmId, q);
       else this.queue.delete(w.slurmId);
+      if (q?.state === "RUNNING" && w.placed) {
+        const procs = readPidFile(this.dirOf(w.job));
+        if (procs) {
+          w.placed({
+            process: procs.job,
+            shepherd: procs.shepherd,
+            cgroup: null,
+            executorId: w.slurmId,
+            node: q.node || null,
+          });
+          w.placed = undefined;
+        }
+      }
       if (q && q.state !== "COMPLETING") continue;
       // It has left its node (or is leaving): its shepherd's exit file, else what Slurm says.
       const written = readExitFile(this.dirOf(w.job));
