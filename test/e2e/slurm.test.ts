@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -219,5 +219,42 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     const slurmId = (await own.ok<Status>("get_job_status", { job_id })).slurm_job_id as string;
     await own.client.close();
     await waitFor(() => !squeue().includes(`${slurmId} `), 30_000);
+  });
+
+  it("an unreachable controller is an error within Slurm's own time limits, and the server goes on answering", async () => {
+    const conf = join(cluster, "unreachable.conf");
+    writeFileSync(
+      conf,
+      readFileSync(join(cluster, "slurm.conf"), "utf8").replace(/^SlurmctldPort=.*$/m, "SlurmctldPort=9"),
+    );
+    const away = await startServer({ env: { SLURM_CONF: conf, MCP_BG_EXECUTOR: "slurm" } });
+    try {
+      const t0 = Date.now();
+      const start = away.call("execute_command", { command: "true" });
+      // Meanwhile, other calls are answered.
+      const t1 = Date.now();
+      await away.ok("list_jobs", {});
+      expect(Date.now() - t1).toBeLessThan(2000);
+      const r = await start;
+      expect(r.isError).toBe(true);
+      expect(r.content[0]?.text).toMatch(/sbatch refused the job: .*(contact|controller)/i);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(await away.ok("list_jobs", {})).toMatchObject({ total: 0 });
+    } finally {
+      await away.client.close();
+    }
+  });
+
+  it("a job that ends while the controller is down is reported ended, with its exit code", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "echo up; sleep 2; exit 4" });
+    await s.ok("wait_for_job", { job_id, until: "^up$" });
+    const pid = Number(readFileSync(join(cluster, "slurmctld.pid"), "utf8"));
+    process.kill(pid, "SIGKILL");
+    try {
+      expect(await ended(job_id)).toMatchObject({ status: "failed", exit_code: 4 });
+    } finally {
+      execFileSync("slurmctld", ["-f", join(cluster, "slurm.conf")], { env: { ...process.env, ...env } });
+      await waitFor(() => spawnSync("sinfo", ["-h"], { env: { ...process.env, ...env } }).status === 0, 30_000);
+    }
   });
 });

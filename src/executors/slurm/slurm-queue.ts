@@ -101,6 +101,12 @@ export class SlurmQueueWatch {
       );
     } catch (err) {
       log("warn", "looking at the Slurm queue", err);
+      // The controller does not answer: a job whose shepherd has written its end down has ended all
+      // the same (it is not shown running for as long as the controller is away).
+      for (const w of [...this.watched.values()]) {
+        const written = readExitFile(this.dirOf(w.job));
+        if (written) this.settle(w, written);
+      }
       return;
     }
     this.lastPoll = at;
