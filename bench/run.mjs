@@ -3,7 +3,7 @@
 // over stdio. Each figure is the median of several runs; figures with a physical limit are printed
 // as a ratio to that limit, measured in the same run. `--quick` makes a short smoke run (for CI).
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -388,6 +388,75 @@ async function benchIdle() {
   rmSync(state, { recursive: true, force: true });
 }
 
+// Slurm: from execute_command to the job's first line reaching wait_for_job (submit to running, as an
+// agent sees it), and from a line being written to wait_for_job's answer; against the same by hand
+// (sbatch, then squeue every 100 ms until RUNNING; the output file read every 100 ms for the line).
+// Needs root and Slurm's packages (scripts/slurm-cluster.sh starts a one-node cluster); skipped otherwise.
+async function benchSlurm() {
+  const script = fileURLToPath(new URL("../scripts/slurm-cluster.sh", import.meta.url));
+  const have = ["slurmctld", "slurmd", "sbatch", "munged"].every((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status === 0);
+  if (!have || process.getuid?.() !== 0) {
+    console.error("  slurm: skipped (needs root and slurmctld, slurmd, slurm-client, munge)");
+    return;
+  }
+  const cluster = mkdtempSync(join(tmpdir(), "mcp-bg-bench-slurm-"));
+  if (spawnSync(script, ["start", cluster], { stdio: "ignore", timeout: 60_000 }).status !== 0) {
+    console.error("  slurm: skipped (the cluster did not start)");
+    return;
+  }
+  const env = { ...process.env, SLURM_CONF: join(cluster, "slurm.conf") };
+  const n = QUICK ? 3 : 10;
+  try {
+    const s = await startServer({ SLURM_CONF: env.SLURM_CONF, MCP_BG_EXECUTOR: "slurm" });
+    const toRunning = [];
+    const lineLatency = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = now();
+      const { job_id } = await s.call("execute_command", { command: "echo started; sleep 1; echo at $(date +%s%N)" });
+      await s.call("wait_for_job", { job_id, until: "^started$", timeout_seconds: 60 });
+      toRunning.push(ms(t0));
+      const hit = await s.call("wait_for_job", { job_id, until: "^at ", timeout_seconds: 60 });
+      lineLatency.push(Date.now() - Number(hit.match.slice(3)) / 1e6);
+      await s.call("wait_for_job", { job_id, timeout_seconds: 60 });
+    }
+    await s.close();
+    const handRunning = [];
+    const handLine = [];
+    const dir = mkdtempSync(join(tmpdir(), "mcp-bg-bench-hand-"));
+    writeFileSync(join(dir, "job.sh"), "#!/bin/sh\necho started\nsleep 1\necho at $(date +%s%N)\n");
+    for (let i = 0; i < n; i++) {
+      const out = join(dir, `out-${i}`);
+      const t0 = now();
+      const id = spawnSync("sbatch", ["--parsable", `--output=${out}`, join(dir, "job.sh")], { env, encoding: "utf8" }).stdout.trim();
+      for (;;) {
+        const st = spawnSync("squeue", ["-h", "-j", id, "-o", "%T"], { env, encoding: "utf8" }).stdout.trim();
+        if (st === "RUNNING" || st === "" || st === "COMPLETING") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      handRunning.push(ms(t0));
+      for (;;) {
+        const m = /^at (\d+)$/m.exec(existsSync(out) ? readFileSync(out, "utf8") : "");
+        if (m) {
+          handLine.push(Date.now() - Number(m[1]) / 1e6);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    record("slurm: execute_command to the first line in wait_for_job p50", median(toRunning), "ms", "", {
+      by_hand_sbatch_to_RUNNING_ms: Number(median(handRunning).toFixed(1)),
+    });
+    record("slurm: ratio to sbatch + squeue polled every 100 ms", median(toRunning) / median(handRunning), "x");
+    record("slurm: a line written -> wait_for_job's answer p50", median(lineLatency), "ms", "", {
+      by_hand_file_polled_every_100ms_ms: Number(median(handLine).toFixed(1)),
+    });
+  } finally {
+    spawnSync(script, ["stop", cluster], { stdio: "ignore", timeout: 120_000 });
+    rmSync(cluster, { recursive: true, force: true });
+  }
+}
+
 const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
 const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
@@ -396,6 +465,7 @@ const SECTIONS = {
   start: benchColdStart,
   roundtrip: benchRoundTrip,
   spawn: benchSpawn,
+  slurm: benchSlurm,
   idle: benchIdle,
   flood: () =>
     benchThroughput(
