@@ -1,5 +1,5 @@
-import { watchWrites } from "../text/watch-writes.js";
 import { type Cursor, currentCursor } from "./job-output.js";
+import { watchJobWrites } from "./job-writes.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** A wait that can be given up early. */
@@ -24,7 +24,7 @@ export function waitForQuietOutput(job: Job, from: Cursor, quietMs: number, maxM
       clearTimeout(quiet);
       quiet = setTimeout(finish, quietMs);
     };
-    const stop = watchWrites(job.dir, check);
+    const stop = watchJobWrites(job, check);
     const deadline = setTimeout(() => finish(), maxMs);
     finish = () => {
       stop();

@@ -1,8 +1,8 @@
 import type { JobStatus } from "../domain/job-state.js";
 import { cutText, MAX_LINE_CHARS } from "../text/cut.js";
-import { watchWrites } from "../text/watch-writes.js";
 import type { ScanSession, TextWorkers } from "../workers/workers.js";
 import { type Cursor, currentCursor, formatCursor } from "./job-output.js";
+import { watchJobWrites } from "./job-writes.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** What a wait is for, and how long it may take. */
@@ -132,7 +132,7 @@ export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Prom
       .then((opened) => {
         if (done) return opened.close();
         session = opened;
-        stopWatching = watchWrites(job.dir, () => void step());
+        stopWatching = watchJobWrites(job, () => void step());
         void step();
       }, fail);
   });
