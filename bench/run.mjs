@@ -394,7 +394,9 @@ async function benchIdle() {
 // Needs root and Slurm's packages (scripts/slurm-cluster.sh starts a one-node cluster); skipped otherwise.
 async function benchSlurm() {
   const script = fileURLToPath(new URL("../scripts/slurm-cluster.sh", import.meta.url));
-  const have = ["slurmctld", "slurmd", "sbatch", "munged"].every((c) => spawnSync("sh", ["-c", `command -v ${c}`]).status === 0);
+  const have = ["slurmctld", "slurmd", "sbatch", "munged"].every(
+    (c) => spawnSync("sh", ["-c", `command -v ${c}`]).status === 0,
+  );
   if (!have || process.getuid?.() !== 0) {
     console.error("  slurm: skipped (needs root and slurmctld, slurmd, slurm-client, munge)");
     return;
@@ -427,7 +429,10 @@ async function benchSlurm() {
     for (let i = 0; i < n; i++) {
       const out = join(dir, `out-${i}`);
       const t0 = now();
-      const id = spawnSync("sbatch", ["--parsable", `--output=${out}`, join(dir, "job.sh")], { env, encoding: "utf8" }).stdout.trim();
+      const id = spawnSync("sbatch", ["--parsable", `--output=${out}`, join(dir, "job.sh")], {
+        env,
+        encoding: "utf8",
+      }).stdout.trim();
       for (;;) {
         const st = spawnSync("squeue", ["-h", "-j", id, "-o", "%T"], { env, encoding: "utf8" }).stdout.trim();
         if (st === "RUNNING" || st === "" || st === "COMPLETING") break;

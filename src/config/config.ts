@@ -53,6 +53,7 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     slurmAccount: undefined,
     slurmTimeMinutes: undefined,
     slurmSbatchArgs: [],
+    slurmInput: "auto",
     shutdownGraceMs: 2000,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's; and the
     // HTTP token is the server's secret, not something every command it runs should see.

@@ -269,4 +269,14 @@ export const SETTINGS = [
     parse: jsonStringList,
     help: 'more sbatch options as a JSON list of strings, one argument each: ["--qos=high","--mem=2G"]',
   },
+  {
+    key: "slurmInput",
+    env: "MCP_BG_SLURM_INPUT",
+    flag: "--slurm-input",
+    parse: (raw: string, name: string): "auto" | "srun" | "fifo" => {
+      if (raw === "auto" || raw === "srun" || raw === "fifo") return raw;
+      throw bad(name, raw, "expected auto, srun or fifo");
+    },
+    help: "how input reaches Slurm jobs: srun --overlap on their node when it is not this one (auto), srun, fifo",
+  },
 ] as const satisfies readonly Setting<keyof Config>[];

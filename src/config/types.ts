@@ -50,6 +50,8 @@ export interface Config {
   slurmTimeMinutes: number | undefined;
   /** More sbatch options, each one argument. */
   slurmSbatchArgs: string[];
+  /** How input reaches Slurm jobs: through srun on their node when elsewhere (auto), always (srun), never (fifo). */
+  slurmInput: "auto" | "srun" | "fifo";
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
   /** The environment jobs start from (the server's own). */

@@ -36,6 +36,7 @@ export function buildExecutors(
     account: config.slurmAccount,
     timeMinutes: config.slurmTimeMinutes,
     sbatchArgs: config.slurmSbatchArgs,
+    input: config.slurmInput,
   });
   return { router: new RoutingExecutor(local, new Map([["slurm", slurm]])), slurm };
 }

@@ -361,6 +361,15 @@ const SETTINGS: SettingCase[] = [
     flagValue: '["--comment=a b; c"]',
     flagExpect: ["--comment=a b; c"],
   },
+  {
+    env: "MCP_BG_SLURM_INPUT",
+    flag: "--slurm-input",
+    key: "slurmInput",
+    envValue: "srun",
+    envExpect: "srun",
+    flagValue: "fifo",
+    flagExpect: "fifo",
+  },
 ];
 
 describe.each(SETTINGS)("$env / $flag", (s) => {
@@ -506,6 +515,7 @@ const BAD: [string, string, string][] = [
   ["MCP_BG_SLURM_TIME", "--slurm-time", "0"],
   ["MCP_BG_SLURM_SBATCH_ARGS", "--slurm-sbatch-args", "--qos=high --mem=2G"],
   ["MCP_BG_SLURM_SBATCH_ARGS", "--slurm-sbatch-args", '["--qos=high", 3]'],
+  ["MCP_BG_SLURM_INPUT", "--slurm-input", "pipe"],
 ];
 
 describe("bad values", () => {

@@ -134,6 +134,31 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0 });
   });
 
+  it("takes input through srun on the job's node (as for a job on another machine), and closes it with eof", async () => {
+    const relay = await startServer({ env: { ...env, MCP_BG_EXECUTOR: "slurm", MCP_BG_SLURM_INPUT: "srun" } });
+    try {
+      const { job_id } = await relay.ok<{ job_id: string }>("execute_command", {
+        command: "echo ready; read line; echo got $line; cat; echo eof-seen",
+      });
+      await relay.ok("wait_for_job", { job_id, until: "^ready$" });
+      // Its node is known once the queue shows it running: the relay needs it.
+      await waitFor(async () => (await relay.ok<{ node: string | null }>("get_job_status", { job_id })).node !== null);
+      const reply = await relay.ok<{ stdout: string }>("interact_with_job", {
+        job_id,
+        input: "over srun",
+        wait_ms: 5000,
+      });
+      expect(reply.stdout).toContain("got over srun");
+      await relay.ok("interact_with_job", { job_id, input: "more", eof: true, wait_ms: 3000 });
+      await relay.ok("wait_for_job", { job_id, until: "^eof-seen$" });
+      expect(await relay.ok("get_job_output", { job_id })).toMatchObject({
+        stdout: "ready\ngot over srun\nmore\neof-seen\n",
+      });
+    } finally {
+      await relay.client.close();
+    }
+  });
+
   it("refuses pty, and an executor the server does not offer, with a clear error", async () => {
     expect(await s.error("execute_command", { command: "true", pty: true })).toMatch(/pty is not available for Slurm/);
     const local = await startServer();

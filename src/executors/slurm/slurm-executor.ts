@@ -15,6 +15,7 @@ import {
 import { readExitFile, readPidFile } from "../job-folder.js";
 import { JobStdin } from "../local/job-stdin.js";
 import { SlurmError, slurm } from "./slurm-commands.js";
+import { type InputRoute, SlurmInput } from "./slurm-input.js";
 import { SlurmQueueWatch } from "./slurm-queue.js";
 
 /** What the Slurm executor is configured with. */
@@ -32,6 +33,11 @@ export interface SlurmSettings {
   timeMinutes: number | undefined;
   /** More sbatch options, each one argument (never a shell string). */
   sbatchArgs: readonly string[];
+  /**
+   * How input reaches a job: `auto` writes its FIFO here when it runs on this machine and through
+   * `srun --overlap` on its node otherwise; `srun` and `fifo` always so.
+   */
+  input: InputRoute;
 }
 
 /** After a kill's SIGKILL, the longest wait for Slurm to say the job has left its node. */
@@ -60,9 +66,16 @@ export class SlurmExecutor implements Executor {
   readonly name = "slurm" as const;
   private readonly stdin = new JobStdin();
   private readonly queue: SlurmQueueWatch;
+  private readonly input: SlurmInput;
 
   constructor(private readonly settings: SlurmSettings) {
     this.queue = new SlurmQueueWatch(settings.env, (job) => this.dirOf(job));
+    this.input = new SlurmInput(
+      settings,
+      this.stdin,
+      (job) => this.dirOf(job),
+      (id) => this.queue.seen(id)?.node,
+    );
   }
 
   private dirOf(job: JobState): string {
@@ -228,18 +241,12 @@ export class SlurmExecutor implements Executor {
     }
   }
 
-  // Input goes through the job's FIFO in its folder: a FIFO does not carry bytes between machines, so
-  // this reaches jobs on the machine the server runs on (a one-node cluster, or a login node that runs jobs).
   writeInput(job: JobState, data: string): Promise<void> {
-    return this.stdin.write(join(this.dirOf(job), "stdin"), data);
+    return this.input.write(job, data);
   }
 
   endInput(job: JobState): Promise<void> {
-    const shepherd = readPidFile(this.dirOf(job))?.shepherd;
-    return this.stdin.end(join(this.dirOf(job), "stdin"), {
-      pid: shepherd?.pid ?? null,
-      start: shepherd?.start ?? null,
-    });
+    return this.input.end(job);
   }
 
   release(job: JobState): void {
