@@ -223,8 +223,8 @@ export class Ownership {
   finishKills(now = Date.now()): number | undefined {
     if (this.mine.size === 0 || !this.self) return undefined;
     let next: number | undefined;
-    for (const state of this.store.runningOf(this.self)) {
-      if (!state.killRequested || this.killing.has(state.id)) continue;
+    for (const state of this.store.killsOf(this.self)) {
+      if (this.killing.has(state.id)) continue;
       // A kill recorded without its time (by a version before schema 3) counts as overdue.
       const due = state.killDeadlineMs === null ? now : state.killDeadlineMs + OVERDUE_MS;
       if (due > now) {

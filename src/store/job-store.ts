@@ -58,6 +58,9 @@ export class JobStore {
       ),
       owners: prep("SELECT DISTINCT owner_pid, owner_start, boot_id FROM jobs WHERE status = 'running'"),
       runningOf: prep(`${ALL} WHERE status = 'running' AND owner_pid IS ? AND owner_start IS ? AND boot_id IS ?`),
+      killsOf: prep(
+        `${ALL} WHERE status = 'running' AND kill_requested = 1 AND owner_pid IS ? AND owner_start IS ? AND boot_id IS ?`,
+      ),
       count: prep("SELECT count(*) AS n FROM jobs"),
       countStatus: prep("SELECT count(*) AS n FROM jobs WHERE status = ?"),
       list: prep(`${ALL} ORDER BY started_ms DESC, rowid DESC LIMIT ?`),
@@ -159,6 +162,11 @@ export class JobStore {
   runningOf(owner: Owner | null): JobState[] {
     const params = owner ? ownerParams(owner) : [null, null, null];
     return this.run("read", () => this.sql.runningOf.all(...params).map(state));
+  }
+
+  /** Running jobs of one owner that a kill was asked for (few: an idle server's check reads only these). */
+  killsOf(owner: Owner): JobState[] {
+    return this.run("read", () => this.sql.killsOf.all(...ownerParams(owner)).map(state));
   }
 
   /** Jobs newest first, optionally of one status, and how many match in all. */
