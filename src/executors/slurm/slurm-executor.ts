@@ -154,8 +154,14 @@ export class SlurmExecutor implements Executor {
     };
   }
 
-  observe(job: JobState, _ownerGone: boolean): Observation {
-    if (!job.executorId) return _ownerGone ? { state: "ended", end: lostEnd() } : { state: "starting" };
+  observe(job: JobState, ownerGone: boolean): Observation {
+    if (!job.executorId) {
+      if (!ownerGone) return { state: "starting" };
+      // Its server died while submitting it: if sbatch went through, the job runs unrecorded. It is
+      // found by its name and cancelled, so that nothing runs that nobody accounts for.
+      void slurm("scancel", [`--name=mcpbg-${job.id}`], this.settings.env).catch(() => {});
+      return { state: "ended", end: lostEnd() };
+    }
     const end = this.queue.endOf(job.executorId);
     if (end) return { state: "ended", end };
     const written = this.writtenEnd(job);
@@ -216,6 +222,7 @@ export class SlurmExecutor implements Executor {
       });
     if (q?.state === "PENDING" || signal === "SIGKILL") {
       // Not started yet (or no grace asked for): out of the queue, or off its node, at once.
+      if (w) w.hardKilled = true;
       await quietly(slurm("scancel", ["--full", "--signal=KILL", id], env));
       await quietly(slurm("scancel", [id], env));
     } else {
@@ -224,6 +231,7 @@ export class SlurmExecutor implements Executor {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([order.exited, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
+      if (w) w.hardKilled = true;
       await quietly(slurm("scancel", ["--full", "--signal=KILL", id], env));
       await quietly(slurm("scancel", [id], env));
     }

@@ -18,6 +18,8 @@ export interface Watched {
   slurmId: string;
   listeners: Set<() => void>;
   settle?: (end: JobEnd) => void;
+  /** Killed with SIGKILL, its shepherd too: no exit file will come. */
+  hardKilled?: boolean;
   /** Told where it runs, once it does (see Started.placed). */
   placed?: (placement: Placement) => void;
   /** When it was first seen gone from the queue without an exit file. */
@@ -133,7 +135,7 @@ export class SlurmQueueWatch {
       if (written && !q) this.settle(w, written);
       else if (!q) {
         w.goneSince ??= at;
-        if (at - w.goneSince >= FILE_LAG_MS) this.settle(w, await this.endFromSlurm(w.slurmId));
+        if (w.hardKilled || at - w.goneSince >= FILE_LAG_MS) this.settle(w, await this.endFromSlurm(w.slurmId));
       }
     }
   }
