@@ -159,8 +159,19 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     }
   });
 
-  it("refuses pty, and an executor the server does not offer, with a clear error", async () => {
-    expect(await s.error("execute_command", { command: "true", pty: true })).toMatch(/pty is not available for Slurm/);
+  it("runs a pty job under a terminal its shepherd makes on the node, and talks to it", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: 'tty; printf "name? "; read name; printf "\\033[1mhello %s\\033[0m\\n" "$name"',
+      pty: true,
+    });
+    await s.ok("wait_for_job", { job_id, until: "^/dev/pts/" });
+    const reply = await s.ok<{ stdout: string }>("interact_with_job", { job_id, input: "slurm", wait_ms: 3000 });
+    expect(reply.stdout).toContain("hello slurm");
+    expect(reply.stdout).not.toContain("\u001b[");
+    expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0 });
+  });
+
+  it("refuses an executor the server does not offer, with a clear error", async () => {
     const local = await startServer();
     try {
       expect(await local.error("execute_command", { command: "true", executor: "slurm" })).toMatch(

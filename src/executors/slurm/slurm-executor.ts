@@ -47,8 +47,9 @@ const LEAVE_MS = 60_000;
 // folder. What the job needs is passed in the environment (no quoting of the command anywhere).
 const BATCH_SCRIPT = `#!/bin/sh
 # mcp-bg-jobs: one job, run under its capture process (see native/shepherd.c).
-set -- "$MCPBG_SHEPHERD" "$MCPBG_DIR" "$MCPBG_ID" "$MCPBG_CAP" "$MCPBG_DRAIN" 0 80 24 "$MCPBG_SHELL" "$MCPBG_CMD"
-unset MCPBG_SHEPHERD MCPBG_DIR MCPBG_ID MCPBG_CAP MCPBG_DRAIN MCPBG_SHELL MCPBG_CMD
+set -- "$MCPBG_SHEPHERD" "$MCPBG_DIR" "$MCPBG_ID" "$MCPBG_CAP" "$MCPBG_DRAIN" "$MCPBG_PTY" "$MCPBG_COLS" "$MCPBG_ROWS" \
+  "$MCPBG_SHELL" "$MCPBG_CMD"
+unset MCPBG_SHEPHERD MCPBG_DIR MCPBG_ID MCPBG_CAP MCPBG_DRAIN MCPBG_PTY MCPBG_COLS MCPBG_ROWS MCPBG_SHELL MCPBG_CMD
 # scancel --batch signals this process and the job's: the shepherd outlives the signal to write the end.
 trap '' TERM INT HUP QUIT USR1
 exec "$@"
@@ -96,7 +97,6 @@ export class SlurmExecutor implements Executor {
   }
 
   prepare(job: JobState, spec: JobSpec): Starting {
-    if (spec.pty) throw new StartError("pty is not available for Slurm jobs (a batch job has no terminal)");
     const dir = this.dirOf(job);
     return {
       starter: null,
@@ -125,6 +125,10 @@ export class SlurmExecutor implements Executor {
           MCPBG_ID: job.id,
           MCPBG_CAP: String(spec.capBytes),
           MCPBG_DRAIN: String(s.drainMs),
+          // A PTY job gets its terminal from its shepherd, on its node: no attached srun to keep alive.
+          MCPBG_PTY: spec.pty ? "1" : "0",
+          MCPBG_COLS: String(spec.pty?.cols ?? 80),
+          MCPBG_ROWS: String(spec.pty?.rows ?? 24),
           MCPBG_SHELL: spec.shell,
           MCPBG_CMD: spec.command,
         };
