@@ -293,4 +293,28 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
       await waitFor(() => spawnSync("sinfo", ["-h"], { env: { ...process.env, ...env } }).status === 0, 30_000);
     }
   });
+
+  it("a job whose node is taken down is reported failed (by the signal that ended it, or lost), not running for ever", async () => {
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "echo up; sleep 300" });
+    await s.ok("wait_for_job", { job_id, until: "^up$" });
+    const node = execFileSync("hostname", ["-s"], { encoding: "utf8" }).trim();
+    const slurmEnv = { ...process.env, ...env };
+    execFileSync("scontrol", ["update", `nodename=${node}`, "state=down", "reason=mcp-bg-jobs-test"], {
+      env: slurmEnv,
+    });
+    try {
+      // Here its shepherd outlives the kill and writes down the signal that ended the program; a node
+      // that dies whole takes the shepherd along, and then the end is lost (NODE_FAIL).
+      const st = await ended(job_id);
+      expect(st).toMatchObject({ status: "failed", exit_code: null });
+      expect(st.lost || st.signal !== null).toBe(true);
+    } finally {
+      // (With ReturnToService=2 it may be back already: then this is refused, and that is fine.)
+      spawnSync("scontrol", ["update", `nodename=${node}`, "state=resume"], { env: slurmEnv });
+      await waitFor(
+        () => execFileSync("sinfo", ["-h", "-N", "-o", "%t"], { env: slurmEnv, encoding: "utf8" }).trim() === "idle",
+        30_000,
+      );
+    }
+  });
 });

@@ -12,6 +12,9 @@ const POLL_MS = 1000;
 /** A job gone from the queue without its exit file: the file is waited for this long (a shared filesystem lags). */
 const FILE_LAG_MS = 3000;
 
+/** Slurm states in which a job's end says nothing of its program's: its end is lost. */
+const LOST_STATES: ReadonlySet<string> = new Set(["NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED", "DEADLINE"]);
+
 /** A job watched here: its Slurm id, and who wants to hear of its end. */
 export interface Watched {
   job: JobState;
@@ -144,6 +147,12 @@ export class SlurmQueueWatch {
     try {
       const end = await slurmEnd(slurmId, this.env);
       if (!end) return lostEnd();
+      // Its node failed (or never booted, or it was preempted): its shepherd could not write its end,
+      // and Slurm's exit code (0:0) says nothing of the program's. Lost, in the logs with Slurm's reason.
+      if (LOST_STATES.has(end.state)) {
+        log("warn", `Slurm job ${slurmId} ended ${end.state} (${end.reason}): its end was not observed`);
+        return lostEnd();
+      }
       const signal = end.signal ? (signalName(end.signal) ?? `signal ${end.signal}`) : null;
       return { code: signal ? null : end.code, signal, endedMs: Date.now(), lost: false };
     } catch {
