@@ -23,6 +23,7 @@ interface Status {
   exit_code: number | null;
   signal: string | null;
   timed_out: boolean;
+  lost: boolean;
   executor: string;
   slurm_job_id: string | null;
   hint?: string;
@@ -237,11 +238,19 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     }
   });
 
-  it("the command line lists, prints and kills Slurm jobs, with no Slurm setting of its own", async () => {
+  it("the command line and another server list, read, wait on and kill Slurm jobs, with no Slurm setting of their own", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "echo from-slurm; sleep 300" });
     await s.ok("wait_for_job", { job_id, until: "^from-slurm$" });
     const slurmId = (await s.ok<Status>("get_job_status", { job_id })).slurm_job_id as string;
     expect((await runCli(s.stateDir, ["list"], env)).stdout).toContain(job_id.slice(0, 8));
+    // Another server on the same state dir, with no Slurm setting either, reads and waits on it too.
+    const other = await startServer({ stateDir: s.stateDir, env });
+    try {
+      expect(await other.ok("get_job_output", { job_id })).toMatchObject({ stdout: "from-slurm\n", status: "running" });
+      expect(await other.ok("wait_for_job", { job_id, until: "from" })).toMatchObject({ matched: true });
+    } finally {
+      await other.client.close();
+    }
     expect(await runCli(s.stateDir, ["logs", job_id], env)).toMatchObject({ code: 0, stdout: "from-slurm\n" });
     expect(await runCli(s.stateDir, ["kill", job_id, "--grace", "1"], env)).toMatchObject({ code: 0 });
     expect(squeue()).not.toContain(`${slurmId} `);
