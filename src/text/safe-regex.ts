@@ -52,5 +52,22 @@ export function compileSafeRegex(source: string): RegExp {
   return re;
 }
 
+/**
+ * Checks a caller's pattern without compiling it for matching (parsing is linear in its length;
+ * building the matcher is what may be costly, and happens in a worker): its length, its counts and
+ * its syntax. Throws PatternError; returns the source.
+ */
+export function checkPatternSyntax(source: string): string {
+  checkPatternText(source);
+  try {
+    new RegExp(source);
+  } catch (err) {
+    throw new PatternError(
+      `Invalid regular expression ${JSON.stringify(source)}: ${(err as Error).message.slice(0, 200)}`,
+    );
+  }
+  return source;
+}
+
 /** Longest pattern accepted: far more than a line-matching regex needs. */
 export const MAX_PATTERN_CHARS = 1000;

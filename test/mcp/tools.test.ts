@@ -86,4 +86,57 @@ describe("the tools, in memory", () => {
     expect((await call("get_job_status", { job_id: "no-such-job" })).error).toMatch(/not found/);
     expect((await call("execute_command", { command: "" })).error).toMatch(/command is empty/);
   });
+
+  it("execute_command without a wait answers at once, as the seed's clients expect", async () => {
+    const { value } = await call<Record<string, unknown>>("execute_command", { command: "sleep 5" });
+    expect(Object.keys(value).sort()).toEqual(["job_id", "pid", "status"]);
+    await call("kill_job", { job_id: value.job_id, grace_seconds: 0 });
+  });
+
+  it("starts and waits in one call: until a line, or to the end with the last lines", async () => {
+    const { value: ready } = await call<{
+      job_id: string;
+      status: string;
+      matched: boolean;
+      match: string;
+      hint: string;
+    }>("execute_command", {
+      command: "echo booting; sleep 0.2; echo 'listening on :5173'; sleep 30",
+      wait_until: "listening on",
+    });
+    expect(ready).toMatchObject({ status: "running", matched: true, match: "listening on :5173" });
+    expect(ready.hint).toContain("wait_for_job");
+    await call("kill_job", { job_id: ready.job_id, grace_seconds: 0 });
+    const { value: done } = await call<{
+      status: string;
+      exit_code: number;
+      outcome: string;
+      tail: { stdout: string };
+    }>("execute_command", {
+      command: "seq 1 2000; echo 'FAIL test_a'; echo 'FAIL test_b' >&2; exit 3",
+      wait_seconds: 20,
+    });
+    expect(done).toMatchObject({ status: "failed", exit_code: 3, timed_out: false });
+    expect(done.outcome).toContain("code 3");
+    expect(done.tail.stdout.split("\n").slice(-2)).toEqual(["2000", "FAIL test_a"]);
+    expect(done.tail).toMatchObject({ stderr: "FAIL test_b" });
+    expect(JSON.stringify(done).length).toBeLessThan(800);
+  });
+
+  it("refuses a bad wait_until before anything starts", async () => {
+    const before = (await call<{ total: number }>("list_jobs", {})).value.total;
+    expect((await call("execute_command", { command: "true", wait_until: "(" })).error).toMatch(
+      /Invalid regular expression/,
+    );
+    expect((await call<{ total: number }>("list_jobs", {})).value.total).toBe(before);
+  });
+
+  it("keeps the tool definitions lean: names, descriptions and input schemas at most 7,000 characters", async () => {
+    const { tools } = await client.listTools();
+    const size = tools.reduce(
+      (n, t) => n + t.name.length + (t.description ?? "").length + JSON.stringify(t.inputSchema).length,
+      0,
+    );
+    expect(size).toBeLessThanOrEqual(7000);
+  });
 });

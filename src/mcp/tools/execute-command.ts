@@ -1,11 +1,13 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { MAX_TIMEOUT_SECONDS } from "../../domain/defaults.js";
+import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { EXECUTORS } from "../../domain/job-state.js";
 import type { JobEngine } from "../../engine/job-engine.js";
+import { checkPatternSyntax } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
-import { jobStatus } from "../schemas.js";
+import { jobStatus, streams } from "../schemas.js";
 import { runTool } from "../tool-result.js";
+import { waitAnswer, waitOutput } from "./wait-answer.js";
 
 const input = z.object({
   command: z.string().min(1, "command is empty").describe("Shell command, run with /bin/sh -c (pipes, &&, cd work)"),
@@ -23,9 +25,35 @@ const input = z.object({
     .enum(EXECUTORS, { error: `executor must be one of ${EXECUTORS.join(", ")}` })
     .optional()
     .describe("Where to run it: local, or slurm where the server offers a Slurm cluster (default: the server's)"),
+  wait_until: z
+    .string()
+    .min(1, "wait_until is empty")
+    .optional()
+    .describe("Start and wait in one call: return when a line matches this regex (as wait_for_job's until)"),
+  wait_seconds: z
+    .number()
+    .positive()
+    .max(MAX_WAIT_SECONDS)
+    .optional()
+    .describe(
+      `Start and wait in one call: at most this long (default ${DEFAULT_WAIT_SECONDS}) for the end or wait_until`,
+    ),
 });
 
-const output = z.object({ job_id: z.string(), pid: z.number().int().nullable(), status: jobStatus });
+const output = waitOutput.partial().extend({
+  job_id: z.string(),
+  pid: z.number().int().nullable(),
+  status: jobStatus,
+  tail: z.object(streams).optional().describe("The last lines of each stream, once the job has ended"),
+});
+
+/** Lines of each stream a start-and-wait shows once the job has ended, and their characters at most. */
+const END_TAIL_LINES = 20;
+const END_TAIL_CHARS = 2000;
+
+// The end of a text, at most `max` characters, saying how many were left out before.
+const lastChars = (text: string, max: number) =>
+  text.length <= max ? text : `[${text.length - max} characters before]\n${text.slice(-max)}`;
 
 /** Registers execute_command: start a command as a background job. */
 export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): void {
@@ -34,13 +62,15 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
     {
       title: "Start a background job",
       description:
-        "Start a shell command as a background job and return at once with its job_id. For servers, builds, tests: anything that runs a while. Then: tail_job_output or get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+        "Start a shell command as a background job and return its job_id at once, or with wait_until/wait_seconds once it ends (with its last lines) or prints a matching line. For servers, builds, tests. Then: tail_job_output or get_job_output to read, interact_with_job for stdin, kill_job to stop.",
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    (args) =>
+    (args, ctx) =>
       runTool(jobs, async () => {
+        // A bad pattern is refused before anything starts.
+        const until = args.wait_until === undefined ? undefined : checkPatternSyntax(args.wait_until);
         const job = await jobs.start({
           command: args.command,
           cwd: args.cwd,
@@ -50,7 +80,22 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
           pty: args.pty,
           executor: args.executor,
         });
-        return { job_id: job.job_id, pid: job.pid, status: job.status };
+        const started = { job_id: job.job_id, pid: job.pid, status: job.status };
+        if (until === undefined && args.wait_seconds === undefined) return started;
+        const tracked = jobs.lookup(job.job_id);
+        const waited = await waitAnswer(
+          jobs,
+          tracked,
+          { until, untilText: args.wait_until, seconds: args.wait_seconds },
+          ctx,
+        );
+        const answer = { ...started, pid: tracked.record().pid, ...waited };
+        if (waited.status === "running") return answer;
+        const tail = await jobs.tail(tracked, END_TAIL_LINES);
+        return {
+          ...answer,
+          tail: { stdout: lastChars(tail.stdout, END_TAIL_CHARS), stderr: lastChars(tail.stderr, END_TAIL_CHARS) },
+        };
       }),
   );
 }

@@ -1,14 +1,13 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
-import { describeEnd } from "../../domain/ending.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { parseCursor } from "../../engine/job-output.js";
 import { checkPatternText } from "../../text/safe-regex.js";
-import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
-import { jobId, jobStatus } from "../schemas.js";
+import { jobId } from "../schemas.js";
 import { runTool } from "../tool-result.js";
+import { waitAnswer, waitOutput } from "./wait-answer.js";
 
 const input = z.object({
   job_id: jobId,
@@ -26,17 +25,7 @@ const input = z.object({
     .describe(`Longest wait (default ${DEFAULT_WAIT_SECONDS}; one call waits at most 50 s, then says how to wait on)`),
 });
 
-const output = z.object({
-  status: jobStatus,
-  matched: z.boolean(),
-  match: z.string().nullable(),
-  stream: z.enum(["stdout", "stderr"]).nullable(),
-  timed_out: z.boolean(),
-  exit_code: z.number().int().nullable(),
-  cursor: z.string(),
-  outcome: z.string().optional(),
-  hint: z.string().optional(),
-});
+const output = waitOutput;
 
 /** Registers wait_for_job: block until the job ends, a line matches, or a timeout. */
 export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void {
@@ -55,25 +44,7 @@ export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void
         const job = jobs.lookup(args.job_id);
         const until = args.until === undefined ? undefined : checkPatternText(args.until);
         const since = args.since === undefined ? undefined : parseCursor(args.since);
-        // No call waits past the bound hosts allow; a longer wait is several calls.
-        const asked = args.timeout_seconds ?? DEFAULT_WAIT_SECONDS;
-        const seconds = Math.min(asked, jobs.callTimeoutMs / 1000);
-        const result = await withProgress(
-          ctx,
-          seconds,
-          `waiting for job ${job.id}${until ? ` to print /${args.until}/` : " to end"}`,
-          jobs.wait(job, { until, since, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
-        );
-        const again = `call wait_for_job again with since="${result.cursor}"`;
-        const words =
-          result.status !== "running"
-            ? { outcome: describeEnd({ ...job.record(), status: result.status }) }
-            : result.timed_out && asked > seconds
-              ? {
-                  hint: `Still running after ${seconds} s, the longest one call waits here (MCP_BG_CALL_TIMEOUT). To wait on, ${again}.`,
-                }
-              : { hint: `Still running. To wait on, ${again}.` };
-        return { ...result, ...words };
+        return waitAnswer(jobs, job, { until, untilText: args.until, since, seconds: args.timeout_seconds }, ctx);
       }),
   );
 }
