@@ -62,7 +62,7 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
     {
       title: "Start a background job",
       description:
-        "Start a shell command as a background job and return its job_id at once, or with wait_until/wait_seconds once it ends (with its last lines) or prints a matching line. For servers, builds, tests. Then: tail_job_output or get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+        "Start a shell command as a background job; returns its job_id at once, or with wait_until/wait_seconds once it ends (with its last lines) or prints a match. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
