@@ -41,7 +41,7 @@ export class JobEngine {
   private readonly registry: JobRegistry;
   private readonly ownership: Ownership;
   private readonly executor: RoutingExecutor;
-  private readonly slurm: SlurmExecutor | undefined;
+  private readonly slurm: SlurmExecutor;
   /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
   readonly changes: JobChanges;
   /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
@@ -174,7 +174,7 @@ export class JobEngine {
 
   /** A Slurm job's place in the queue while it waits (`PENDING (Priority)`), else undefined. */
   waiting(job: TrackedJob): string | undefined {
-    return job.running && job.state.executor === "slurm" ? this.slurm?.waiting(job.state) : undefined;
+    return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */
@@ -292,7 +292,7 @@ export class JobEngine {
     this.watch?.stop();
     for (const job of this.registry.known()) job.stopWatching?.();
     this.text.close();
-    this.slurm?.dispose();
+    this.slurm.dispose();
     this.store.close();
   }
 }

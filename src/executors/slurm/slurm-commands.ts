@@ -45,10 +45,20 @@ export interface QueuedJob {
   reason: string;
 }
 
+/** Ids asked about in one `squeue` (its command line stays short however many jobs are watched). */
+const IDS_PER_CALL = 500;
+
 /** The jobs of these Slurm ids that the queue still shows (ids it does not know are left out). */
 export async function queued(ids: readonly string[], env: NodeJS.ProcessEnv): Promise<Map<string, QueuedJob>> {
   const found = new Map<string, QueuedJob>();
-  if (ids.length === 0) return found;
+  for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
+    for (const [id, job] of await queuedOnce(ids.slice(i, i + IDS_PER_CALL), env)) found.set(id, job);
+  }
+  return found;
+}
+
+async function queuedOnce(ids: readonly string[], env: NodeJS.ProcessEnv): Promise<Map<string, QueuedJob>> {
+  const found = new Map<string, QueuedJob>();
   // --states=all: COMPLETING and the ended states that MinJobAge keeps; ended ones are left out below.
   const out = await slurm("squeue", ["-h", "--states=all", "-o", "%i|%T|%N|%r", "-j", ids.join(",")], env).catch(
     (err: unknown) => {

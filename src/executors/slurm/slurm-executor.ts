@@ -16,7 +16,7 @@ import { readExitFile, readPidFile } from "../job-folder.js";
 import { JobStdin } from "../local/job-stdin.js";
 import { SlurmError, slurm } from "./slurm-commands.js";
 import { type InputRoute, SlurmInput } from "./slurm-input.js";
-import { SlurmQueueWatch } from "./slurm-queue.js";
+import { SlurmQueueWatch, type Watched } from "./slurm-queue.js";
 
 /** What the Slurm executor is configured with. */
 export interface SlurmSettings {
@@ -68,6 +68,7 @@ export class SlurmExecutor implements Executor {
   private readonly stdin = new JobStdin();
   private readonly queue: SlurmQueueWatch;
   private readonly input: SlurmInput;
+  private hasSbatch = false;
 
   constructor(private readonly settings: SlurmSettings) {
     this.queue = new SlurmQueueWatch(settings.env, (job) => this.dirOf(job));
@@ -84,8 +85,8 @@ export class SlurmExecutor implements Executor {
   }
 
   unavailable(): string | undefined {
-    const path = (this.settings.env.PATH ?? "").split(delimiter);
-    const found = path.some((d) => {
+    // Looked up on PATH until found (then kept: a start does not search PATH again).
+    this.hasSbatch ||= (this.settings.env.PATH ?? "").split(delimiter).some((d) => {
       try {
         accessSync(join(d || ".", "sbatch"), constants.X_OK);
         return true;
@@ -93,7 +94,9 @@ export class SlurmExecutor implements Executor {
         return false;
       }
     });
-    return found ? undefined : "mcp-bg-jobs: the Slurm executor needs sbatch, squeue, scancel and scontrol on PATH";
+    return this.hasSbatch
+      ? undefined
+      : "mcp-bg-jobs: the Slurm executor needs sbatch, squeue, scancel and scontrol on PATH";
   }
 
   prepare(job: JobState, spec: JobSpec): Starting {
@@ -141,7 +144,7 @@ export class SlurmExecutor implements Executor {
         const slurmId = out.trim().split(";")[0] ?? "";
         if (!/^\d+(_\d+)?$/.test(slurmId)) throw new StartError(`sbatch answered ${JSON.stringify(out.trim())}`);
         const placed: JobState = { ...job, executorId: slurmId };
-        const watched = this.queue.watch(placed);
+        const watched = this.queue.watch(placed) as Watched;
         const ended = new Promise<JobEnd>((resolve) => {
           watched.settle = resolve;
         });
@@ -159,13 +162,8 @@ export class SlurmExecutor implements Executor {
   }
 
   observe(job: JobState, ownerGone: boolean): Observation {
-    if (!job.executorId) {
-      if (!ownerGone) return { state: "starting" };
-      // Its server died while submitting it: if sbatch went through, the job runs unrecorded. It is
-      // found by its name and cancelled, so that nothing runs that nobody accounts for.
-      void slurm("scancel", [`--name=mcpbg-${job.id}`], this.settings.env).catch(() => {});
-      return { state: "ended", end: lostEnd() };
-    }
+    // Its server died while submitting it: lost (reapLeftovers cancels what sbatch may have queued).
+    if (!job.executorId) return ownerGone ? { state: "ended", end: lostEnd() } : { state: "starting" };
     const end = this.queue.endOf(job.executorId);
     if (end) return { state: "ended", end };
     const written = this.writtenEnd(job);
@@ -249,7 +247,10 @@ export class SlurmExecutor implements Executor {
 
   async reapLeftovers(jobs: readonly JobState[]): Promise<void> {
     for (const job of jobs) {
-      if (job.executorId) await slurm("scancel", [job.executorId], this.settings.env).catch(() => {});
+      // A job whose submission never came back (its server died during sbatch) may be queued all the
+      // same, unrecorded: it is found by its name.
+      const which = job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`];
+      await slurm("scancel", which, this.settings.env).catch(() => {});
     }
   }
 

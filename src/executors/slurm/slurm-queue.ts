@@ -12,6 +12,11 @@ const POLL_MS = 1000;
 /** A job gone from the queue without its exit file: the file is waited for this long (a shared filesystem lags). */
 const FILE_LAG_MS = 3000;
 
+/** Ends of jobs that left the queue kept to answer with (the engine records them at once; more are let go). */
+const KEPT_ENDS = 1000;
+/** `scontrol` lookups at once for jobs that left the queue without an exit file (a node failure ends many). */
+const LOOKUPS_AT_ONCE = 8;
+
 /** Slurm states in which a job's end says nothing of its program's: its end is lost. */
 const LOST_STATES: ReadonlySet<string> = new Set(["NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REVOKED", "DEADLINE"]);
 
@@ -70,8 +75,9 @@ export class SlurmQueueWatch {
     return fresh && !!job.executorId && !this.queue.has(job.executorId) && this.watched.has(job.id);
   }
 
-  // Watches a job until its end is known; the queue is looked at while any job is watched.
-  watch(job: JobState): Watched {
+  // Watches a job until its end is known; the queue is looked at while any job is watched. A job
+  // without a Slurm id (its submission never came back) cannot be watched.
+  watch(job: JobState): Watched | undefined {
     let w = this.watched.get(job.id);
     if (!w && job.executorId) {
       const entry: Watched = { job, slurmId: job.executorId, listeners: new Set() };
@@ -84,7 +90,7 @@ export class SlurmQueueWatch {
       this.timer.unref();
       void this.poll();
     }
-    return w as Watched;
+    return w;
   }
 
   /** Looks at the queue once (one look at a time), and settles the watched jobs that have ended. */
@@ -115,6 +121,7 @@ export class SlurmQueueWatch {
       return;
     }
     this.lastPoll = at;
+    const unwritten: Watched[] = [];
     for (const w of [...this.watched.values()]) {
       const q = seen.get(w.slurmId);
       if (q) this.queue.set(w.slurmId, q);
@@ -138,8 +145,13 @@ export class SlurmQueueWatch {
       if (written && !q) this.settle(w, written);
       else if (!q) {
         w.goneSince ??= at;
-        if (w.hardKilled || at - w.goneSince >= FILE_LAG_MS) this.settle(w, await this.endFromSlurm(w.slurmId));
+        if (w.hardKilled || at - w.goneSince >= FILE_LAG_MS) unwritten.push(w);
       }
+    }
+    for (let i = 0; i < unwritten.length; i += LOOKUPS_AT_ONCE) {
+      const batch = unwritten.slice(i, i + LOOKUPS_AT_ONCE);
+      const ends = await Promise.all(batch.map((w) => this.endFromSlurm(w.slurmId)));
+      batch.forEach((w, k) => this.settle(w, ends[k] ?? lostEnd()));
     }
   }
 
@@ -162,6 +174,10 @@ export class SlurmQueueWatch {
 
   private settle(w: Watched, end: JobEnd): void {
     this.ends.set(w.slurmId, end);
+    for (const old of this.ends.keys()) {
+      if (this.ends.size <= KEPT_ENDS) break;
+      this.ends.delete(old);
+    }
     this.watched.delete(w.job.id);
     w.stopWatching?.();
     w.settle?.(end);
