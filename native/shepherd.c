@@ -140,16 +140,23 @@ static void on_eof_request(int sig) {
   on_sigchld(0);
 }
 
+/* Reads up to size-1 bytes of a small file (in /proc or a cgroup) into text, NUL-terminated;
+   0 if it could not be read or was empty. */
+static int read_text(const char *path, char *text, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, text, size - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  return 1;
+}
+
 /* Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot), or 0. */
 static unsigned long long start_time(const char *pid) {
   char path[64], text[1024];
   snprintf(path, sizeof path, "/proc/%s/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  text[n] = 0;
+  if (!read_text(path, text, sizeof text)) return 0;
   char *p = strrchr(text, ')'); /* the name may hold spaces and parentheses */
   if (!p) return 0;
   for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
@@ -487,13 +494,7 @@ static pid_t fork_job(const char *cgroup, int *joined) {
 static int populated(const char *cgroup) {
   char events[4200], text[256];
   snprintf(events, sizeof events, "%s/cgroup.events", cgroup);
-  int fd = open(events, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, text, sizeof text - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  text[n] = 0;
-  return strstr(text, "populated 1") != NULL;
+  return read_text(events, text, sizeof text) && strstr(text, "populated 1") != NULL;
 }
 
 /* Step 2: starts the job, in a cgroup of its own when that can be had. j->pid is the job's pid;
