@@ -12,3 +12,15 @@ export function cutText(text: string, max: number): string {
   if (last >= 0xd800 && last <= 0xdbff) end--;
   return `${text.slice(0, end)}… [${text.length - end} more chars]`;
 }
+
+/**
+ * `text` if it is at most `max` characters long, else its last `max` characters after a note saying
+ * how many came before (for the end of a log). Never cuts a character made of two UTF-16 units in two.
+ */
+export function cutTextStart(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let start = text.length - max;
+  const first = text.charCodeAt(start);
+  if (first >= 0xdc00 && first <= 0xdfff) start++;
+  return `[${start} chars before] …${text.slice(start)}`;
+}

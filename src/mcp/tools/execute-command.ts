@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { EXECUTORS } from "../../domain/job-state.js";
 import type { JobEngine } from "../../engine/job-engine.js";
+import { cutTextStart } from "../../text/cut.js";
 import { checkPatternSyntax } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus, streams } from "../schemas.js";
@@ -51,10 +52,6 @@ const output = waitOutput.partial().extend({
 const END_TAIL_LINES = 20;
 const END_TAIL_CHARS = 2000;
 
-// The end of a text, at most `max` characters, saying how many were left out before.
-const lastChars = (text: string, max: number) =>
-  text.length <= max ? text : `[${text.length - max} characters before]\n${text.slice(-max)}`;
-
 /** Registers execute_command: start a command as a background job. */
 export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): void {
   server.registerTool(
@@ -94,7 +91,10 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
         const tail = await jobs.tail(tracked, END_TAIL_LINES);
         return {
           ...answer,
-          tail: { stdout: lastChars(tail.stdout, END_TAIL_CHARS), stderr: lastChars(tail.stderr, END_TAIL_CHARS) },
+          tail: {
+            stdout: cutTextStart(tail.stdout, END_TAIL_CHARS),
+            stderr: cutTextStart(tail.stderr, END_TAIL_CHARS),
+          },
         };
       }),
   );
