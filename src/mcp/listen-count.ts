@@ -3,8 +3,9 @@ import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
 
 /**
  * Stdin/stdout as the SDK's stdio transport, counting the 2026-era `subscriptions/listen` streams the
- * client holds open (the SDK serves them at its entry and does not say): a listen request opens one,
- * its `notifications/cancelled` closes it. While none is open, nothing needs watching for listeners.
+ * client holds open (the SDK serves them at its entry and does not say): a listen request opens one;
+ * its `notifications/cancelled`, or any answer to it (a refusal, or the stream's end), closes it. While
+ * none is open, nothing needs watching for listeners.
  */
 export class ListenCountingTransport extends StdioServerTransport {
   private readonly open = new Set<string | number>();
@@ -20,6 +21,13 @@ export class ListenCountingTransport extends StdioServerTransport {
         this.deliver = fn;
       },
     });
+  }
+
+  override send(message: JSONRPCMessage, ...rest: unknown[]): Promise<void> {
+    // A response ends the request it answers: for a listen, its stream.
+    const id = (message as { id?: string | number; method?: string }).id;
+    if (id !== undefined && !("method" in message)) this.open.delete(id);
+    return (super.send as (m: JSONRPCMessage, ...r: unknown[]) => Promise<void>)(message, ...rest);
   }
 
   /** How many listen streams are open. */
