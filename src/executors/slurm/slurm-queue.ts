@@ -151,7 +151,7 @@ export class SlurmQueueWatch {
     for (let i = 0; i < unwritten.length; i += LOOKUPS_AT_ONCE) {
       const batch = unwritten.slice(i, i + LOOKUPS_AT_ONCE);
       const ends = await Promise.all(batch.map((w) => this.endFromSlurm(w.slurmId)));
-      batch.forEach((w, k) => this.settle(w, ends[k] ?? lostEnd()));
+      for (const [k, w] of batch.entries()) this.settle(w, ends[k] ?? lostEnd());
     }
   }
 
