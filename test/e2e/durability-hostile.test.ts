@@ -113,6 +113,8 @@ describe("a server on the state dir when another one dies", () => {
     await crash(killer);
     expect(processesMatching(m).length).toBe(1);
     await waitFor(() => processesMatching(m).length === 0, 10_000);
+    // Its end is recorded once its shepherd has reported it, a moment after the processes are gone.
+    await waitFor(async () => (await status(owner, job.job_id)).status !== "running", 5000);
     expect(await status(owner, job.job_id)).toMatchObject({ status: "killed" });
   });
 
