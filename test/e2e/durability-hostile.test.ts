@@ -80,6 +80,7 @@ describe("a server on the state dir when another one dies", () => {
     await crash(a);
     // Nobody asks b anything: it notices by itself.
     await waitFor(() => processesMatching(m).length === 0, 10_000);
+    await waitFor(async () => (await status(b, job.job_id)).status !== "running", 5000);
     expect(await status(b, job.job_id)).toMatchObject({ status: "killed" });
   });
 
@@ -95,6 +96,7 @@ describe("a server on the state dir when another one dies", () => {
     await crash(a);
     const b = await server(state);
     await waitFor(() => processesMatching(m).length === 0, 10_000);
+    await waitFor(async () => (await status(b, job.job_id)).status !== "running", 5000);
     expect(await status(b, job.job_id)).toMatchObject({ status: "killed" });
   });
 
