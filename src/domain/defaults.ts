@@ -23,6 +23,8 @@ export const MAX_TAIL_LINES = 1000;
 /** Seconds a wait lasts unless told otherwise, and at most (one call may wait less: see the call timeout). */
 export const DEFAULT_WAIT_SECONDS = 30;
 export const MAX_WAIT_SECONDS = 3600;
+/** Jobs one wait_for_job call may wait on at once. */
+export const MAX_WAIT_JOBS = 100;
 
 /** Milliseconds interact_with_job waits for the reply unless told otherwise, and at most. */
 export const DEFAULT_REPLY_WAIT_MS = 2000;

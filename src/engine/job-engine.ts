@@ -133,10 +133,7 @@ export class JobEngine {
     return job;
   }
 
-  /**
-   * A job by its id or an unambiguous prefix of at least MIN_PREFIX characters (for people);
-   * `not_found` or `invalid_input` errors otherwise.
-   */
+  /** A job by id or an unambiguous prefix of MIN_PREFIX characters or more (for people); else an error. */
   find(idOrPrefix: string): TrackedJob {
     return this.lookup(this.registry.resolveId(idOrPrefix));
   }
@@ -175,6 +172,12 @@ export class JobEngine {
   /** A Slurm job's place in the queue while it waits (`PENDING (Priority)`), else undefined. */
   waiting(job: TrackedJob): string | undefined {
     return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
+  }
+
+  /** The TCP ports a running job's processes listen on; null where that cannot be seen from here. */
+  ports(job: TrackedJob): Promise<number[] | null> {
+    const root = job.running ? this.executor.processRoot(job.state) : undefined;
+    return root ? this.text.listeningPorts(root) : Promise.resolve(job.running ? null : []);
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */
@@ -216,11 +219,9 @@ export class JobEngine {
   }
 
   /**
-   * Kills a job and everything it started (signal, grace, then SIGKILL), resolving once all of it is
-   * gone and the job reads `killed`. Works on any job of the state dir; the server running it
-   * records the same end. A kill while another is under way starts over with the new signal and
-   * grace. For a job that has ended, what it left running is ended the same way, and the answer is
-   * `already_terminated`.
+   * Kills a job and everything it started (signal, grace, SIGKILL), resolving once all of it is gone
+   * and the job reads `killed`; any job of the state dir. A kill while another is under way starts
+   * over with the new signal and grace. An ended job's leftovers are ended too: `already_terminated`.
    */
   async kill(id: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<KillResult> {
     const job = this.registry.lookup(id);
@@ -287,7 +288,7 @@ export class JobEngine {
     }
   }
 
-  /** Stops watching jobs and closes the state database (the command line when done; shutdown). */
+  /** Stops watching jobs, closes the state database (the command line when done; shutdown). */
   close(): void {
     this.watch?.stop();
     for (const job of this.registry.known()) job.stopWatching?.();

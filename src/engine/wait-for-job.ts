@@ -3,12 +3,15 @@ import { cutText, MAX_LINE_CHARS } from "../text/cut.js";
 import type { ScanSession, TextWorkers } from "../workers/workers.js";
 import { type Cursor, currentCursor, formatCursor } from "./job-output.js";
 import { watchJobWrites } from "./job-writes.js";
+import { type Readiness, untilReady } from "./readiness.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** What a wait is for, and how long it may take. */
 export interface WaitOptions {
   /** Return when a line of output (stdout or stderr) matches this pattern; without it, wait for the end. */
   until?: string;
+  /** Return also when a port accepts connections or a URL answers (see untilReady). */
+  ready?: Readiness;
   /** Look only at output after this cursor; without it, at all retained output. */
   since?: Cursor;
   timeoutMs: number;
@@ -20,7 +23,7 @@ export interface WaitOptions {
 export interface WaitResult {
   status: JobStatus;
   matched: boolean;
-  /** The matching line, or null. */
+  /** The matching line (or what made the job ready: `port 5173 accepts connections`), or null. */
   match: string | null;
   /** Which stream the matching line came from, or null. */
   stream: "stdout" | "stderr" | null;
@@ -44,7 +47,7 @@ const SCAN_BUDGET = 1024 * 1024;
 export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Promise<WaitResult> {
   const from = opts.since ?? { stdout: 0, stderr: 0 };
   let session: ScanSession | undefined;
-  const result = (hit: { stream: "stdout" | "stderr"; text: string } | null, timedOut: boolean): WaitResult => {
+  const result = (hit: { stream: "stdout" | "stderr" | null; text: string } | null, timedOut: boolean): WaitResult => {
     const end = currentCursor(job);
     const [stdout, stderr] = session?.cursor ?? [];
     const cursor: Cursor = opts.until
@@ -66,12 +69,14 @@ export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Prom
     let again = false;
     let ended = !job.running;
     let stopWatching = () => {};
+    const probing = new AbortController();
     // The wait's time runs from the call, whatever getting the pattern ready takes.
     const timer = setTimeout(() => finish(result(null, true)), opts.timeoutMs);
     const settle = () => {
       done = true;
       session?.close();
       stopWatching();
+      probing.abort();
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
     };
@@ -120,6 +125,8 @@ export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Prom
       ended = true;
       void step();
     });
+    if (opts.ready && (opts.ready.port !== undefined || opts.ready.http !== undefined))
+      untilReady(opts.ready, probing.signal).then((text) => finish(result({ stream: null, text }, false)), fail);
     if (!opts.until) {
       void step();
       return;

@@ -3,6 +3,7 @@
 // them and feeds them input. Output is the same for every executor: ring files in the job's folder
 // (see executors/job-folder.ts), read by the engine.
 import type { ExecutorName, JobEnd, JobState, ProcessRef } from "../domain/job-state.js";
+import type { TreeRoot } from "../process/process-tree.js";
 
 /** What to run, and where its files go. */
 export interface JobSpec {
@@ -93,6 +94,11 @@ export interface Executor {
   kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void>;
   /** Ends, with SIGKILL, whatever these jobs left running (their main processes have ended or are lost). */
   reapLeftovers(jobs: readonly JobState[]): Promise<void>;
+  /**
+   * Where a running job's processes can be found on this machine (see findTreeProcesses); undefined
+   * where they run elsewhere (on a cluster's node).
+   */
+  processRoot(job: JobState): TreeRoot | undefined;
   /** Writes to a running job's stdin; rejects with code EPIPE once it is closed, ENOBUFS when the job does not read. */
   writeInput(job: JobState, data: string): Promise<void>;
   /** Closes a running job's stdin once what was written before has reached it. */

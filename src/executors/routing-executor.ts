@@ -1,4 +1,5 @@
 import type { ExecutorName, JobState } from "../domain/job-state.js";
+import type { TreeRoot } from "../process/process-tree.js";
 import type { Executor, JobSpec, KillOrder, Observation, Placement, Starting } from "./executor.js";
 
 /**
@@ -62,6 +63,10 @@ export class RoutingExecutor implements Executor {
     const by = new Map<Executor, JobState[]>();
     for (const j of jobs) by.set(this.of(j), [...(by.get(this.of(j)) ?? []), j]);
     await Promise.all([...by].map(([e, js]) => e.reapLeftovers(js)));
+  }
+
+  processRoot(job: JobState): TreeRoot | undefined {
+    return this.of(job).processRoot(job);
   }
 
   writeInput(job: JobState, data: string): Promise<void> {

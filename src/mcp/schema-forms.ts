@@ -7,16 +7,36 @@ import { z } from "zod";
  * JSON Schema stays the same (zod describes a preprocess by its inner schema); a required key
  * given null is still refused.
  */
-export function nullAsAbsent<T extends z.ZodObject>(obj: T) {
+export function nullAsAbsent<T extends z.ZodObject>(obj: T): StandardSchemaWithJSON<z.input<T>, z.output<T>> {
   const optional = Object.entries(obj.shape as Record<string, z.ZodType>)
     .filter(([, s]) => s._zod.optin !== undefined && !s.safeParse(null).success)
     .map(([k]) => k);
-  return z.preprocess((v) => {
+  const schema = z.preprocess((v) => {
     if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
     const out: Record<string, unknown> = { ...v };
     for (const k of optional) if (out[k] === null) delete out[k];
     return out;
-  }, obj);
+  }, obj) as unknown as StandardSchemaWithJSON<z.input<T>, z.output<T>>;
+  return withoutDialect(schema);
+}
+
+// The JSON Schema without `$schema`: 2020-12 is MCP's default dialect, and every tool listing
+// carried those 56 characters to the agent once per tool.
+function withoutDialect<I, O>(schema: StandardSchemaWithJSON<I, O>): StandardSchemaWithJSON<I, O> {
+  const std = schema["~standard"];
+  const strip = (s: Record<string, unknown>) => {
+    const { $schema: _, ...rest } = s;
+    return rest;
+  };
+  return {
+    "~standard": {
+      ...std,
+      jsonSchema: {
+        input: (opts) => strip(std.jsonSchema.input(opts)),
+        output: (opts) => strip(std.jsonSchema.output(opts)),
+      },
+    },
+  };
 }
 
 type Json = unknown;

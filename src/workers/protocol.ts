@@ -28,4 +28,5 @@ export type TextRequest =
       budgetMs: number;
     }
   | { op: "render"; text: string; cols: number; rows: number }
-  | { op: "tree"; roots: TreeRoot[]; skip: number[] };
+  | { op: "tree"; roots: TreeRoot[]; skip: number[] }
+  | { op: "ports"; roots: TreeRoot[] };

@@ -122,6 +122,21 @@ export class TextWorkers {
     }
   }
 
+  /**
+   * The TCP ports the processes of this job listen on (its whole tree, as findTree finds it), read
+   * off the server's thread; null if the look could not finish.
+   */
+  async listeningPorts(root: TreeRoot): Promise<number[] | null> {
+    const { jobId, shepherd, cgroup } = root;
+    const req: TextRequest = { op: "ports", roots: [{ jobId, shepherd, cgroup }] };
+    try {
+      return (await this.request("proc", req, TREE_LIMIT_MS)) as number[];
+    } catch (err) {
+      if (err instanceof CutOffError) return null;
+      throw err;
+    }
+  }
+
   /** Opens a wait's matching of a caller's pattern against streams from the given offsets. */
   async openScan(source: string, streams: ScanStream[]): Promise<ScanSession> {
     const session = new ScanSession(this, this.nextSid++, source, streams);

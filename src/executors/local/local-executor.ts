@@ -125,6 +125,10 @@ export class LocalExecutor implements Executor {
     });
   }
 
+  processRoot(job: JobState): TreeRoot {
+    return this.treeRoot(job);
+  }
+
   /** Where a job's processes are to be found: its cgroup, its shepherd's descendants, its id. */
   private treeRoot(job: JobState): TreeRoot {
     // A pid and start time of another boot may name another process.

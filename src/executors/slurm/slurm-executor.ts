@@ -254,6 +254,11 @@ export class SlurmExecutor implements Executor {
     }
   }
 
+  /** Its processes run on the job's node, not here. */
+  processRoot(): undefined {
+    return undefined;
+  }
+
   writeInput(job: JobState, data: string): Promise<void> {
     return this.input.write(job, data);
   }

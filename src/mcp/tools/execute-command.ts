@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { EXECUTORS } from "../../domain/job-state.js";
 import type { JobEngine } from "../../engine/job-engine.js";
+import { checkLocalUrl } from "../../engine/readiness.js";
 import { cutTextStart } from "../../text/cut.js";
 import { checkPatternSyntax } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -31,6 +32,14 @@ const input = z.object({
     .min(1, "wait_until is empty")
     .optional()
     .describe("Start and wait in one call: return when a line matches this regex (as wait_for_job's until)"),
+  wait_port: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe("...or until this local TCP port accepts connections"),
+  wait_http: z.string().optional().describe("...or until this local http URL answers below 500"),
   wait_seconds: z
     .number()
     .positive()
@@ -59,7 +68,7 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
     {
       title: "Start a background job",
       description:
-        "Start a shell command as a background job; returns its job_id at once, or with wait_until/wait_seconds once it ends (with its last lines) or prints a match. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+        "Start a shell command as a background job; returns its job_id at once, or with wait_* once it ends (with its last lines), prints a match or is up. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -68,6 +77,10 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
       runTool(jobs, async () => {
         // A bad pattern is refused before anything starts.
         const until = args.wait_until === undefined ? undefined : checkPatternSyntax(args.wait_until);
+        const ready = {
+          port: args.wait_port,
+          http: args.wait_http === undefined ? undefined : checkLocalUrl(args.wait_http),
+        };
         const job = await jobs.start({
           command: args.command,
           cwd: args.cwd,
@@ -78,12 +91,13 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
           executor: args.executor,
         });
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };
-        if (until === undefined && args.wait_seconds === undefined) return started;
+        const waits = until !== undefined || ready.port !== undefined || ready.http !== undefined;
+        if (!waits && args.wait_seconds === undefined) return started;
         const tracked = jobs.lookup(job.job_id);
         const waited = await waitAnswer(
           jobs,
           tracked,
-          { until, untilText: args.wait_until, seconds: args.wait_seconds },
+          { until, untilText: args.wait_until, ready, seconds: args.wait_seconds },
           ctx,
         );
         const answer = { ...started, pid: tracked.record().pid, ...waited };

@@ -13,15 +13,23 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): vo
     {
       title: "Job status",
       description:
-        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, and the outcome in words.",
+        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, the TCP ports it listens on, and the outcome in words.",
       inputSchema: nullAsAbsent(z.object({ job_id: jobId })),
-      outputSchema: uniformNullables(jobRecord.extend(words)),
+      outputSchema: uniformNullables(
+        jobRecord.extend(words).extend({
+          ports: z
+            .array(z.number().int())
+            .nullable()
+            .describe("TCP ports its processes listen on while it runs; null where not seen (on a Slurm node)"),
+        }),
+      ),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
-      runTool(jobs, () => {
+      runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
-        return recordView(job.record(), jobs.waiting(job));
+        const ports = await jobs.ports(job);
+        return { ...recordView(job.record(), jobs.waiting(job)), ports };
       }),
   );
 }

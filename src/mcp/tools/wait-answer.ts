@@ -4,7 +4,9 @@ import { DEFAULT_WAIT_SECONDS } from "../../domain/defaults.js";
 import { describeEnd } from "../../domain/ending.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import type { Cursor } from "../../engine/job-output.js";
+import type { Readiness } from "../../engine/readiness.js";
 import type { TrackedJob } from "../../engine/tracked-job.js";
+import type { WaitResult } from "../../engine/wait-for-job.js";
 import { withProgress } from "../progress.js";
 import { jobStatus } from "../schemas.js";
 
@@ -21,24 +23,54 @@ export const waitOutput = z.object({
   hint: z.string().optional(),
 });
 
+/** What a wait on several jobs answers: each job's wait, and which of them are done. */
+export const waitManyOutput = {
+  jobs: z.array(waitOutput.omit({ hint: true }).extend({ job_id: z.string() })).optional(),
+  done: z.array(z.string()).optional().describe("job_ids: the jobs that ended or matched"),
+};
+
+/** What a wait is for: a line (until), a port or URL (ready), from a cursor, for how long. */
+export interface WaitAsk {
+  until?: string;
+  untilText?: string;
+  ready?: Readiness;
+  since?: Cursor;
+  seconds?: number;
+}
+
+// How long a call may wait: as asked (default 30 s), never past the call bound (hosts give up).
+function bounded(jobs: JobEngine, asked: number | undefined): { asked: number; seconds: number } {
+  const a = asked ?? DEFAULT_WAIT_SECONDS;
+  return { asked: a, seconds: Math.min(a, jobs.callTimeoutMs / 1000) };
+}
+
+// What to wait for, in words (progress messages).
+function waitingFor(ask: WaitAsk): string {
+  const what = [
+    ask.until ? `to print /${ask.untilText}/` : "",
+    ask.ready?.port !== undefined ? `port ${ask.ready.port}` : "",
+    ask.ready?.http ?? "",
+  ].filter(Boolean);
+  return what.length > 0 ? `${what.join(" or ")}, or to end` : "to end";
+}
+
 /**
- * Waits for a job to end or print a matching line, for at most `seconds` (default 30) and never past
- * the call bound, and answers with the words an agent needs: how it ended, or how to wait on.
+ * Waits for a job to end, print a matching line or get ready, for at most `seconds` (default 30)
+ * and never past the call bound, and answers with the words an agent needs: how it ended, or how
+ * to wait on.
  */
 export async function waitAnswer(
   jobs: JobEngine,
   job: TrackedJob,
-  opts: { until?: string; untilText?: string; since?: Cursor; seconds?: number },
+  ask: WaitAsk,
   ctx: ServerContext,
 ): Promise<z.infer<typeof waitOutput>> {
-  // No call waits past the bound hosts allow; a longer wait is several calls.
-  const asked = opts.seconds ?? DEFAULT_WAIT_SECONDS;
-  const seconds = Math.min(asked, jobs.callTimeoutMs / 1000);
+  const { asked, seconds } = bounded(jobs, ask.seconds);
   const result = await withProgress(
     ctx,
     seconds,
-    `waiting for job ${job.id}${opts.until ? ` to print /${opts.untilText}/` : " to end"}`,
-    jobs.wait(job, { until: opts.until, since: opts.since, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
+    `waiting for job ${job.id} ${waitingFor(ask)}`,
+    jobs.wait(job, { ...ask, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
   );
   const again = `call wait_for_job again with since="${result.cursor}"`;
   const words =
@@ -50,4 +82,49 @@ export async function waitAnswer(
           }
         : { hint: `Still running. To wait on, ${again}.` };
   return { ...result, ...words };
+}
+
+const isDone = (r: WaitResult) => r.status !== "running" || r.matched;
+
+/**
+ * Waits on several jobs at once, until any (or all) of them has ended or matched, or the time
+ * passes. Each job's answer is its own wait's; `done` lists the jobs that ended or matched.
+ */
+export async function waitManyAnswer(
+  jobs: JobEngine,
+  tracked: TrackedJob[],
+  ask: WaitAsk & { mode: "any" | "all" },
+  ctx: ServerContext,
+) {
+  const { seconds } = bounded(jobs, ask.seconds);
+  const stop = new AbortController();
+  const cancel = () => stop.abort();
+  ctx.mcpReq.signal.addEventListener("abort", cancel);
+  const opts = { ...ask, timeoutMs: seconds * 1000, signal: stop.signal };
+  const waits = tracked.map((job) =>
+    jobs.wait(job, opts).then((r) => {
+      // One done is enough for `any`: the others answer as they stand.
+      if (ask.mode === "any" && isDone(r)) stop.abort();
+      return r;
+    }),
+  );
+  const ids = tracked.map((j) => j.id).join(", ");
+  try {
+    const results = await withProgress(ctx, seconds, `waiting for ${ask.mode} of jobs ${ids}`, Promise.all(waits));
+    const each = results.map((r, i) => {
+      const job = tracked[i] as TrackedJob;
+      const { hint: _, ...rest } = r as WaitResult & { hint?: string };
+      return {
+        job_id: job.id,
+        ...rest,
+        ...(r.status !== "running" ? { outcome: describeEnd({ ...job.record(), status: r.status }) } : {}),
+      };
+    });
+    const done = each.filter(isDone).map((r) => r.job_id);
+    const enough = ask.mode === "any" ? done.length > 0 : done.length === each.length;
+    const answer = { timed_out: !enough && results.some((r) => r.timed_out), done, jobs: each };
+    return enough ? answer : { ...answer, hint: "Not done yet: call wait_for_job again to wait on." };
+  } finally {
+    ctx.mcpReq.signal.removeEventListener("abort", cancel);
+  }
 }
