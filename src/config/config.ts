@@ -37,6 +37,7 @@ function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
     retentionSeconds: 7 * 24 * 3600,
     maxFinished: 500,
     keepJobs: false,
+    notifyChannel: false,
     http: false,
     port: 8765,
     host: "127.0.0.1",

@@ -134,6 +134,14 @@ export const SETTINGS = [
     isSwitch: true,
   },
   {
+    key: "notifyChannel",
+    env: "MCP_BG_NOTIFY_CHANNEL",
+    flag: "--notify-channel",
+    parse: yesNo,
+    help: "tell the client when a job it started ends, as a Claude Code channel (off)",
+    isSwitch: true,
+  },
+  {
     key: "http",
     env: "MCP_BG_HTTP",
     flag: "--http",

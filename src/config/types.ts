@@ -18,6 +18,8 @@ export interface Config {
   maxFinished: number;
   /** Jobs outlive a normal shutdown of the server that started them. */
   keepJobs: boolean;
+  /** Send `notifications/claude/channel` when a job the client started ends (Claude Code channels). */
+  notifyChannel: boolean;
   /** Serve Streamable HTTP instead of stdio. */
   http: boolean;
   /** TCP port of the HTTP server (0: any free one). */

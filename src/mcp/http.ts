@@ -56,7 +56,12 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   const onerror = (err: Error) => log("warn", `http: ${err.message}`);
   // 2025-era sessions subscribe through the hub; 2026-era requests through the handler's listen streams.
   const build = (session: boolean) =>
-    createServer(jobs, { keepJobs: config.keepJobs, hub: session ? hub : undefined, subscribeElsewhere: !session });
+    createServer(jobs, {
+      keepJobs: config.keepJobs,
+      channel: config.notifyChannel,
+      hub: session ? hub : undefined,
+      subscribeElsewhere: !session,
+    });
   const bus = new InMemoryServerEventBus(onerror);
   const modernOptions = { legacy: "reject" as const, onerror, bus, maxRequestBodySize: config.maxRequestBytes };
   const modern = createMcpHandler(() => build(false), modernOptions);

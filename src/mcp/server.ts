@@ -1,6 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/server";
 import type { JobEngine } from "../engine/job-engine.js";
 import { VERSION } from "../version.js";
+import { CHANNEL_CAPABILITY, CHANNEL_INSTRUCTIONS, channelNotifier } from "./channel.js";
 import type { ResourceHub } from "./resource-hub.js";
 import { chain, registerJobResources, serveSubscriptions } from "./resources.js";
 import { registerExecuteCommandTool } from "./tools/execute-command.js";
@@ -22,6 +23,8 @@ const instructions = (keepJobs: boolean) =>
 /** What a server instance is built with besides the engine. */
 export interface ServerOptions {
   keepJobs?: boolean;
+  /** Tell the client, as a Claude Code channel, when a job it started ends (see channel.ts). */
+  channel?: boolean;
   /** Serve resources/subscribe (2025-era clients) through this hub. */
   hub?: ResourceHub;
   /**
@@ -42,8 +45,9 @@ export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServ
       capabilities: {
         tools: {},
         resources: { subscribe: opts.hub !== undefined || opts.subscribeElsewhere === true, listChanged: true },
+        ...(opts.channel ? { experimental: CHANNEL_CAPABILITY } : {}),
       },
-      instructions: instructions(opts.keepJobs ?? false),
+      instructions: instructions(opts.keepJobs ?? false) + (opts.channel ? CHANNEL_INSTRUCTIONS : ""),
     },
   );
   registerJobResources(server, jobs);
@@ -51,7 +55,9 @@ export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServ
     const stop = serveSubscriptions(server, jobs, opts.hub);
     chain(server, "onclose", stop);
   }
-  registerExecuteCommandTool(server, jobs);
+  const channel = opts.channel ? channelNotifier(server, jobs) : undefined;
+  if (channel) chain(server, "onclose", channel.stop);
+  registerExecuteCommandTool(server, jobs, channel?.started);
   registerListJobsTool(server, jobs);
   registerGetJobStatusTool(server, jobs);
   registerGetJobOutputTool(server, jobs);

@@ -15,7 +15,7 @@ import { createServer } from "./server.js";
  * with resources/subscribe; a 2026-era one with subscriptions/listen, served by the SDK, which
  * passes on the change notifications this server's instance sends (and drops those nobody asked for).
  */
-export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">): void {
+export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | "notifyChannel">): void {
   const hub = new ResourceHub(jobs);
   // Running jobs are watched for 2026-era listeners only while a listen stream is open.
   const feeds = new Set<() => void>();
@@ -24,8 +24,13 @@ export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs">):
   });
   const handle = serveStdio(
     (ctx) => {
-      if (ctx.era === "legacy") return createServer(jobs, { keepJobs: config.keepJobs, hub });
-      const server = createServer(jobs, { keepJobs: config.keepJobs, subscribeElsewhere: true });
+      if (ctx.era === "legacy")
+        return createServer(jobs, { keepJobs: config.keepJobs, channel: config.notifyChannel, hub });
+      const server = createServer(jobs, {
+        keepJobs: config.keepJobs,
+        channel: config.notifyChannel,
+        subscribeElsewhere: true,
+      });
       const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
       const stops: (() => void)[] = [];
       let closed = false;

@@ -61,8 +61,12 @@ const output = waitOutput.partial().extend({
 const END_TAIL_LINES = 20;
 const END_TAIL_CHARS = 2000;
 
-/** Registers execute_command: start a command as a background job. */
-export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): void {
+/** Registers execute_command: start a command as a background job (`onStarted` hears of each). */
+export function registerExecuteCommandTool(
+  server: McpServer,
+  jobs: JobEngine,
+  onStarted?: (jobId: string) => void,
+): void {
   server.registerTool(
     "execute_command",
     {
@@ -90,6 +94,7 @@ export function registerExecuteCommandTool(server: McpServer, jobs: JobEngine): 
           pty: args.pty,
           executor: args.executor,
         });
+        onStarted?.(job.job_id);
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };
         const waits = until !== undefined || ready.port !== undefined || ready.http !== undefined;
         if (!waits && args.wait_seconds === undefined) return started;
