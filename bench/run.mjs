@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { replayWorkflows } from "./workflows.mjs";
 
 const BIN = fileURLToPath(new URL("../dist/mcp-bg-jobs.mjs", import.meta.url));
 const QUICK = process.argv.includes("--quick");
@@ -466,6 +467,7 @@ const rev = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8
 const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
 const SECTIONS = {
+  workflows: () => replayWorkflows(startServer, record),
   first: benchFirstAnswer,
   start: benchColdStart,
   roundtrip: benchRoundTrip,

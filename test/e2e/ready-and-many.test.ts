@@ -198,3 +198,36 @@ describe("wait_for_job on several jobs", () => {
     expect(await s.error("wait_for_job", { job_ids: [a], mode: "some" })).toMatch(/mode/);
   });
 });
+
+describe("everyday workflows in few calls and few characters (bench/workflows.mjs measures them)", () => {
+  let s: Harness;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+  const text = async (name: string, args: Record<string, unknown>) => {
+    const r = await s.call(name, args);
+    expect(r.isError).toBeFalsy();
+    return { text: r.content.map((c) => c.text ?? "").join(""), value: r.structuredContent as Record<string, never> };
+  };
+
+  it("a 2,000-line test suite: its exit code and its 3 failure lines in 2 calls and at most 800 characters", async () => {
+    const suite = `python3 -c 'import sys
+for i in range(1, 1998):
+  print("ok %d - test_case_%d passes" % (i, i))
+  if i in (400, 1200, 1900): print("FAIL test_case_%d: expected 2, got 3 (tests/case_%d.py:17)" % (i, i))
+print("1997 passed, 3 failed"); sys.exit(1)'`;
+    const ran = await text("execute_command", { command: suite, wait_seconds: 50 });
+    expect(ran.value).toMatchObject({ status: "failed", exit_code: 1 });
+    expect((ran.value.tail as { stdout: string }).stdout).toMatch(/1997 passed, 3 failed$/);
+    const found = await text("search_job_output", { job_id: ran.value.job_id, pattern: "^FAIL" });
+    expect((found.value.matches as { text: string }[]).map((m) => m.text.split(":")[0])).toEqual([
+      "FAIL test_case_400",
+      "FAIL test_case_1200",
+      "FAIL test_case_1900",
+    ]);
+    expect(ran.text.length + found.text.length).toBeLessThanOrEqual(800);
+  });
+});

@@ -58,8 +58,8 @@ const output = waitOutput.partial().extend({
 });
 
 /** Lines of each stream a start-and-wait shows once the job has ended, and their characters at most. */
-const END_TAIL_LINES = 20;
-const END_TAIL_CHARS = 2000;
+const END_TAIL_LINES = 5;
+const END_TAIL_CHARS = 1000;
 
 /** Registers execute_command: start a command as a background job (`onStarted` hears of each). */
 export function registerExecuteCommandTool(
