@@ -27,18 +27,23 @@ export function tempDir(prefix = "mcp-bg-test-"): { path: string; remove: () => 
 
 /**
  * Pids of live processes whose command line contains `marker`, read from /proc/PID/cmdline
- * (independent of the server's own /proc/environ logic). Zombies (no cmdline) are not counted.
+ * (independent of the server's own /proc/environ logic). Zombies (no cmdline) are not counted, nor
+ * is a copy of a counted process caught between fork and exec (a shell loop starting its `sleep`:
+ * same command line, its parent counted), which would make a count of programs flicker.
  */
 export function processesMatching(marker: string): number[] {
-  const found: number[] = [];
+  const found = new Map<number, { cmdline: string; ppid: number }>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (cmdline.includes(marker)) found.push(Number(entry));
+      if (!cmdline.includes(marker)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      found.set(Number(entry), { cmdline, ppid });
     } catch {}
   }
-  return found;
+  return [...found].filter(([, p]) => found.get(p.ppid)?.cmdline !== p.cmdline).map(([pid]) => pid);
 }
 
 /** Whether a process exists and is not a zombie. */

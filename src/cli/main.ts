@@ -6,6 +6,7 @@ import { serveOnStdio } from "../mcp/stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
+import { runUi, UI_USAGE } from "./ui-command.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
 
@@ -13,6 +14,8 @@ Usage:
   mcp-bg-jobs [options]        serve MCP on stdin/stdout (what an MCP host runs)
   mcp-bg-jobs --http [--port 8765] [--host 127.0.0.1]
                                serve MCP over Streamable HTTP at /mcp, to many clients
+  mcp-bg-jobs ${UI_USAGE}
+                               serve the web page: every job of the state dir, live (also at / in --http mode)
   mcp-bg-jobs --help           this text
   mcp-bg-jobs --version        the version
 
@@ -41,6 +44,10 @@ function settingOptions(args: { options: Map<string, string>; switches: Set<stri
 // Entry point: a command for people, or the MCP server; bad configuration exits 2.
 function main(argv: string[]): void {
   const name = argv[0];
+  if (name === "ui") {
+    void runUi(argv.slice(1));
+    return;
+  }
   if (name !== undefined && Object.hasOwn(COMMANDS, name)) {
     void runCli(name, argv.slice(1));
     return;

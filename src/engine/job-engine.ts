@@ -13,7 +13,7 @@ import { TextWorkers } from "../workers/workers.js";
 import { JobChanges } from "./changes.js";
 import { JobError } from "./errors.js";
 import { buildExecutors } from "./executors.js";
-import { type LogSinks, writeLogs } from "./follow-output.js";
+import { type LogOptions, type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
 import type { StartOptions } from "./job-request.js";
@@ -150,6 +150,12 @@ export class JobEngine {
     return { jobs: jobs.map(recordOf), total };
   }
 
+  /** Jobs newest first, each with the pid of the server that owns it (the web page). */
+  board(limit: number): { jobs: (JobRecord & { owner_pid: number | null })[]; total: number } {
+    const { jobs, total } = this.registry.list(undefined, limit);
+    return { jobs: jobs.map((j) => ({ ...recordOf(j), owner_pid: j.owner?.pid ?? null })), total };
+  }
+
   /** Output of a job: everything retained, or what came after a cursor. */
   output(job: TrackedJob, since?: Cursor, limit = this.config.maxResponseChars): Promise<JobOutput> {
     return readJobOutput(job, since, limit, this.text);
@@ -160,11 +166,8 @@ export class JobEngine {
     return tailJobOutput(job, lines, this.config.maxResponseChars, this.text);
   }
 
-  /**
-   * Writes a job's retained output as its bytes to the sinks (the command line's `logs`): the last
-   * `tail` lines of each stream if given; with `follow`, what it prints until it has ended.
-   */
-  logs(job: TrackedJob, sinks: LogSinks, opts: { tail?: number; follow?: boolean }): Promise<void> {
+  /** Writes a job's retained output as its bytes to the sinks (the command line's `logs`, the web page). */
+  logs(job: TrackedJob, sinks: LogSinks, opts: LogOptions): Promise<void> {
     if (opts.follow) this.ownership.follow(job);
     return writeLogs(job, sinks, opts);
   }
@@ -198,12 +201,8 @@ export class JobEngine {
     pattern: string,
     opts: { contextLines: number; maxMatches: number; signal?: AbortSignal },
   ): Promise<SearchResult> {
-    const streams = [
-      { name: "stdout" as const, path: job.stdoutPath },
-      { name: "stderr" as const, path: job.stderrPath },
-    ];
     const { signal, ...limits } = opts;
-    return this.text.search(pattern, streams, { ...limits, maxChars: this.config.maxResponseChars }, signal);
+    return this.text.search(pattern, job.streams, { ...limits, maxChars: this.config.maxResponseChars }, signal);
   }
 
   /** Writes input to a job and returns what it printed after it (see interact). */
@@ -246,10 +245,7 @@ export class JobEngine {
     return killJobs(deps, [job], o.signal ?? "SIGTERM", grace, o.timedOut);
   }
 
-  /**
-   * Settles jobs whose server died, then drops finished jobs past the retention time and the oldest
-   * beyond the count kept, with their output (the sweep every MCP_BG_CLEANUP_INTERVAL).
-   */
+  /** Settles jobs of dead servers; drops finished jobs past retention or the count kept (every cleanup interval). */
   sweep(now = Date.now()): void {
     try {
       this.ownership.reconcile();

@@ -47,6 +47,13 @@ export class TrackedJob {
   get stderrPath(): string {
     return join(this.dir, "stderr");
   }
+  /** Both output streams: their names and ring files. */
+  get streams(): { name: "stdout" | "stderr"; path: string }[] {
+    return [
+      { name: "stdout", path: this.stdoutPath },
+      { name: "stderr", path: this.stderrPath },
+    ];
+  }
 
   /**
    * Takes a fresher state; once it says the job has ended, wakes everyone waiting for the end. An

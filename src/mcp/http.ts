@@ -12,12 +12,16 @@ import {
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
-import { requestGuard } from "./http-guards.js";
+import { requestGuard } from "../web/http-guards.js";
+import { uiAuth } from "../web/ui-auth.js";
+import { createUi } from "../web/ui-routes.js";
 import { onStop } from "./lifecycle.js";
 import { feedListeners } from "./listen-feed.js";
 import { nodeHandler } from "./node-fetch-handler.js";
 import { ResourceHub } from "./resource-hub.js";
 import { createServer } from "./server.js";
+import { taskListenResponse } from "./tasks/task-listen.js";
+import { TaskRuntime } from "./tasks/task-runtime.js";
 
 /** A 2025-era client: its MCP server instance and transport, kept across its requests. */
 interface Session {
@@ -51,6 +55,7 @@ function refuse(res: ServerResponse, status: number, message: string, headers: R
  */
 export function serveOnHttp(jobs: JobEngine, config: Config): void {
   const hub = new ResourceHub(jobs);
+  const tasks = new TaskRuntime(jobs, config.stateDir);
   const sessions = new Map<string, Session>();
   // A client's bad request is its own business: one line, no stack trace.
   const onerror = (err: Error) => log("warn", `http: ${err.message}`);
@@ -61,6 +66,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
       channel: config.notifyChannel,
       hub: session ? hub : undefined,
       subscribeElsewhere: !session,
+      tasks,
     });
   const bus = new InMemoryServerEventBus(onerror);
   const modernOptions = { legacy: "reject" as const, onerror, bus, maxRequestBodySize: config.maxRequestBytes };
@@ -69,7 +75,8 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   // flow while it waits), so that fetch clients do not give up waiting for headers. Other requests
   // keep their plain JSON answers. Both share the bus: a notification reaches every listen stream.
   const streaming = createMcpHandler(() => build(false), { ...modernOptions, responseMode: "sse" });
-  const modernFetch = (request: Request) =>
+  const modernFetch = async (request: Request) =>
+    (await taskListenResponse(tasks, request)) ??
     (request.headers.get("mcp-method") === "tools/call" ? streaming : modern).fetch(request);
   const modernFeed = feedListeners(jobs, hub, {
     active: () => bus.listenerCount > 0,
@@ -139,12 +146,16 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
     { maxRequestBodySize: config.maxRequestBytes, onerror },
   );
   const guard = requestGuard(config);
+  const ui = createUi(jobs, uiAuth(config.authToken));
   const http = createHttpServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] as string;
     // Any other path is not found, token or not: a client probing for OAuth metadata
     // (/.well-known/oauth-*) must learn there is none, not be told to authenticate.
     const refusal = guard(req, { token: path === "/mcp" });
     if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
+    // The web page for people, beside /mcp on the same port (it checks the token itself: a browser
+    // signs in with a cookie).
+    if (ui.owns(path)) return ui.handle(req, res, path);
     if (path !== "/mcp") return refuse(res, 404, "Not found: MCP is served at /mcp");
     // A session with a request or stream open is in use, however long that takes.
     const session = sessions.get(String(req.headers["mcp-session-id"] ?? ""));
@@ -182,6 +193,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   sweep.unref();
 
   onStop(async () => {
+    tasks.stop();
     http.close();
     modernFeed.stop();
     stopModernList();

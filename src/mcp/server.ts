@@ -4,6 +4,8 @@ import { VERSION } from "../version.js";
 import { CHANNEL_CAPABILITY, CHANNEL_INSTRUCTIONS, channelNotifier } from "./channel.js";
 import type { ResourceHub } from "./resource-hub.js";
 import { chain, registerJobResources, serveSubscriptions } from "./resources.js";
+import { serveTasks } from "./tasks/serve-tasks.js";
+import type { TaskRuntime } from "./tasks/task-runtime.js";
 import { registerExecuteCommandTool } from "./tools/execute-command.js";
 import { registerGetJobOutputTool } from "./tools/get-job-output.js";
 import { registerGetJobStatusTool } from "./tools/get-job-status.js";
@@ -32,6 +34,8 @@ export interface ServerOptions {
    * only declare them.
    */
   subscribeElsewhere?: boolean;
+  /** Serve MCP tasks (both generations) run by this runtime. */
+  tasks?: TaskRuntime;
 }
 
 /**
@@ -66,5 +70,6 @@ export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServ
   registerKillJobTool(server, jobs);
   registerWaitForJobTool(server, jobs);
   registerSearchJobOutputTool(server, jobs);
+  if (opts.tasks) serveTasks(server, opts.tasks);
   return server;
 }

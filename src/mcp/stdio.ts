@@ -3,11 +3,12 @@ import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
-import { ListenCountingTransport } from "./listen-count.js";
 import { feedListeners } from "./listen-feed.js";
 import { ResourceHub } from "./resource-hub.js";
 import { chain } from "./resources.js";
 import { createServer } from "./server.js";
+import { TaskListenTransport } from "./tasks/task-listen.js";
+import { TaskRuntime } from "./tasks/task-runtime.js";
 
 /**
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
@@ -15,21 +16,23 @@ import { createServer } from "./server.js";
  * with resources/subscribe; a 2026-era one with subscriptions/listen, served by the SDK, which
  * passes on the change notifications this server's instance sends (and drops those nobody asked for).
  */
-export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | "notifyChannel">): void {
+export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | "notifyChannel" | "stateDir">): void {
   const hub = new ResourceHub(jobs);
+  const tasks = new TaskRuntime(jobs, config.stateDir);
   // Running jobs are watched for 2026-era listeners only while a listen stream is open.
   const feeds = new Set<() => void>();
-  const wire = new ListenCountingTransport(() => {
+  const wire = new TaskListenTransport(tasks, () => {
     for (const look of feeds) look();
   });
   const handle = serveStdio(
     (ctx) => {
       if (ctx.era === "legacy")
-        return createServer(jobs, { keepJobs: config.keepJobs, channel: config.notifyChannel, hub });
+        return createServer(jobs, { keepJobs: config.keepJobs, channel: config.notifyChannel, hub, tasks });
       const server = createServer(jobs, {
         keepJobs: config.keepJobs,
         channel: config.notifyChannel,
         subscribeElsewhere: true,
+        tasks,
       });
       const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
       const stops: (() => void)[] = [];
@@ -66,6 +69,7 @@ export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | 
     },
   );
   const stop = onStop(async () => {
+    tasks.stop();
     await jobs.shutdown();
     await handle.close();
   });

@@ -43,4 +43,23 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN executor TEXT NOT NULL DEFAULT 'local';
    ALTER TABLE jobs ADD COLUMN executor_id TEXT;
    ALTER TABLE jobs ADD COLUMN node TEXT;`,
+  // 6: MCP tasks (a wait run as a task): what was asked, how it stands, its answer, who runs it.
+  `CREATE TABLE tasks (
+     task_id TEXT PRIMARY KEY,
+     session TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     arguments TEXT NOT NULL,
+     job_id TEXT,
+     status TEXT NOT NULL CHECK (status IN ('working', 'completed', 'failed', 'cancelled')),
+     status_message TEXT,
+     result TEXT,
+     created_ms INTEGER NOT NULL,
+     updated_ms INTEGER NOT NULL,
+     ttl_ms INTEGER NOT NULL,
+     owner_pid INTEGER,
+     owner_start INTEGER,
+     boot_id TEXT
+   );
+   CREATE INDEX tasks_by_session ON tasks (session, created_ms);
+   CREATE INDEX tasks_by_status ON tasks (status);`,
 ];

@@ -210,7 +210,7 @@ describe("everyday workflows in few calls and few characters (bench/workflows.mj
   const text = async (name: string, args: Record<string, unknown>) => {
     const r = await s.call(name, args);
     expect(r.isError).toBeFalsy();
-    return { text: r.content.map((c) => c.text ?? "").join(""), value: r.structuredContent as Record<string, never> };
+    return { text: r.content.map((c) => c.text ?? "").join(""), value: r.structuredContent as Record<string, unknown> };
   };
 
   it("a 2,000-line test suite: its exit code and its 3 failure lines in 2 calls and at most 800 characters", async () => {
@@ -221,9 +221,9 @@ for i in range(1, 1998):
 print("1997 passed, 3 failed"); sys.exit(1)'`;
     const ran = await text("execute_command", { command: suite, wait_seconds: 50 });
     expect(ran.value).toMatchObject({ status: "failed", exit_code: 1 });
-    expect((ran.value.tail as { stdout: string }).stdout).toMatch(/1997 passed, 3 failed$/);
+    expect((ran.value.tail as unknown as { stdout: string }).stdout).toMatch(/1997 passed, 3 failed$/);
     const found = await text("search_job_output", { job_id: ran.value.job_id, pattern: "^FAIL" });
-    expect((found.value.matches as { text: string }[]).map((m) => m.text.split(":")[0])).toEqual([
+    expect((found.value.matches as unknown as { text: string }[]).map((m) => m.text.split(":")[0])).toEqual([
       "FAIL test_case_400",
       "FAIL test_case_1200",
       "FAIL test_case_1900",

@@ -21,8 +21,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   store: ["domain", "files", "log"],
   executors: ["domain", "files", "log", "package-root", "text", "process"],
   engine: ["domain", "files", "log", "config", "text", "process", "workers", "store", "executors"],
-  mcp: ["domain", "log", "version", "config", "text", "engine"],
-  cli: ["domain", "log", "version", "config", "text", "engine", "mcp"],
+  web: ["domain", "log", "version", "package-root", "config", "text", "engine"],
+  mcp: ["domain", "log", "version", "config", "text", "engine", "web"],
+  cli: ["domain", "log", "version", "config", "text", "engine", "web", "mcp"],
 };
 
 /** Module-level `let` or mutable collections that are allowed, and why. */

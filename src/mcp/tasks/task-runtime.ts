@@ -1,0 +1,205 @@
+import { randomUUID } from "node:crypto";
+import { type CallToolResult, McpServer } from "@modelcontextprotocol/server";
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
+import type { JobRecord } from "../../domain/record.js";
+import type { JobEngine, StartOptions } from "../../engine/job-engine.js";
+import { JobTasks, type TaskRecord } from "../../engine/tasks.js";
+import { log } from "../../log.js";
+import { VERSION } from "../../version.js";
+import { registerExecuteCommandTool } from "../tools/execute-command.js";
+import { registerWaitForJobTool } from "../tools/wait-for-job.js";
+import { callTool } from "./sdk-seams.js";
+import { internal, unknownTask } from "./task-wire.js";
+
+/** The tools that run as tasks (execute_command only when it waits, in 2026-07-28). */
+export const TASK_TOOLS: readonly string[] = ["wait_for_job", "execute_command"];
+/** How often working tasks of servers that died are looked for (and cancellations by another server). */
+const ADOPT_MS = 5000;
+
+const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+const waiting = (jobId: string, until: unknown) =>
+  `Waiting for job ${jobId}${text(until) ? ` to print /${text(until)}/ or end` : " to end"}`;
+/** What a task says while it works, from what was asked. */
+function workingMessage(tool: string, args: Record<string, unknown>, jobId: string | null): string {
+  if (jobId) return waiting(jobId, tool === "wait_for_job" ? args.until : args.wait_until);
+  return tool === "execute_command" ? "Starting the command" : "Starting";
+}
+/** What a settled call says, in a line: how the job ended, or how to wait on. */
+function doneMessage(result: CallToolResult): string {
+  const s = (result.structuredContent ?? {}) as Record<string, unknown>;
+  if (result.isError)
+    return `The call failed: ${result.content.map((c) => (c.type === "text" ? c.text : "")).join("")}`;
+  return text(s.outcome) ?? text(s.hint) ?? `Job ${String(s.job_id)} started`;
+}
+
+/**
+ * Runs tasks for every connection of this server: a tool call answered later, whose wait is not
+ * bounded by the call timeout (only by the tool's own maximum, MAX_WAIT_SECONDS). The call runs
+ * through the tools' own code (a server of its own with the same two tools), so a task's result
+ * is what the plain call would answer. Records live in the state database: a task outlives this
+ * server, and a wait under way when a server stopped is taken up again by the next one (for the
+ * time it had left). Cancelling a task stops its wait; the job keeps running.
+ */
+export class TaskRuntime {
+  readonly store: JobTasks;
+  private readonly running = new Map<string, AbortController>();
+  private readonly listeners = new Set<(task: TaskRecord) => void>();
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly jobs: JobEngine,
+    stateDir: string,
+  ) {
+    this.store = new JobTasks(stateDir);
+    this.timer = setInterval(() => this.adopt(), ADOPT_MS);
+    this.timer.unref();
+    setTimeout(() => this.adopt(), 200).unref();
+  }
+
+  /** Calls `fn` whenever a task settles; returns what stops that. */
+  onSettled(fn: (task: TaskRecord) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Creates a task for a tool call and starts it. */
+  create(session: string, tool: string, args: Record<string, unknown>, ttlMs: number): TaskRecord {
+    const jobId = tool === "wait_for_job" ? (text(args.job_id) ?? null) : null;
+    const task = this.store.create({
+      taskId: randomUUID(),
+      session,
+      tool,
+      arguments: args,
+      jobId,
+      statusMessage: workingMessage(tool, args, jobId),
+      ttlMs,
+    });
+    this.run(task, false);
+    return task;
+  }
+
+  /** A task by id, or the error for an unknown one. */
+  get(id: string): TaskRecord {
+    const task = this.store.get(id);
+    if (!task) throw unknownTask(id);
+    return task;
+  }
+
+  /** The task once it has settled (or the signal aborted). */
+  async settled(id: string, signal: AbortSignal): Promise<TaskRecord> {
+    for (;;) {
+      const task = this.get(id);
+      if (task.status !== "working" || signal.aborted) return task;
+      // Settled here, by another server, or at the next look.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          stop();
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, ADOPT_MS);
+        const stop = this.onSettled((t) => t.taskId === id && done());
+        signal.addEventListener("abort", done);
+      });
+    }
+  }
+
+  /** Cancels a working task: its wait stops, its job keeps running. Returns the task as it now is. */
+  cancel(id: string): TaskRecord {
+    const task = this.get(id);
+    if (task.status !== "working") return task;
+    const message = task.jobId
+      ? `Cancelled: stopped waiting; job ${task.jobId} keeps running (kill_job stops it)`
+      : "Cancelled: stopped waiting; a job it started keeps running (list_jobs shows it)";
+    if (this.store.settle(id, "cancelled", message, null)) this.running.get(id)?.abort();
+    return this.settledNow(id);
+  }
+
+  /** Stops running tasks without settling them (the next server takes them up) and closes the store. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const abort of this.running.values()) abort.abort();
+    this.store.close();
+  }
+
+  private settledNow(id: string): TaskRecord {
+    const task = this.get(id);
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(task);
+      } catch (err) {
+        log("warn", "task listener", err);
+      }
+    }
+    return task;
+  }
+
+  // Takes up the working tasks of servers that died, and stops waits another server cancelled.
+  private adopt(): void {
+    if (this.stopped) return;
+    for (const task of this.store.adopt()) if (!this.running.has(task.taskId)) this.run(task, true);
+    for (const [id, abort] of this.running) {
+      try {
+        if (this.store.get(id)?.status !== "working") {
+          abort.abort();
+          this.settledNow(id);
+        }
+      } catch {}
+    }
+  }
+
+  private run(task: TaskRecord, resumed: boolean): void {
+    const abort = new AbortController();
+    this.running.set(task.taskId, abort);
+    const settle = (status: "completed" | "failed", message: string, result: object) => {
+      // A cancelled wait, or one this server stopped at its end, leaves the record as it is.
+      if (abort.signal.aborted || this.stopped) return;
+      if (this.store.settle(task.taskId, status, message, result)) this.settledNow(task.taskId);
+    };
+    this.execute(task, resumed, abort.signal)
+      .then(
+        (result) => settle("completed", doneMessage(result), result),
+        (err: { code?: unknown; message?: string }) => {
+          const code = typeof err?.code === "number" ? err.code : internal("").code;
+          const text = err?.message ?? String(err);
+          settle("failed", `The call failed: ${text}`, { code, message: text });
+        },
+      )
+      .catch((err) => log("warn", `task ${task.taskId}`, err))
+      .finally(() => this.running.delete(task.taskId));
+  }
+
+  // The call, through the tools' own code, with a job engine whose waits may last as long as the
+  // tool allows, and that notes the job execute_command starts (or, taken up again, started).
+  private async execute(task: TaskRecord, resumed: boolean, signal: AbortSignal): Promise<CallToolResult> {
+    const args = { ...task.arguments };
+    const key = task.tool === "wait_for_job" ? "timeout_seconds" : "wait_seconds";
+    const waits = task.tool === "wait_for_job" || args.wait_until != null || args.wait_seconds != null;
+    if (resumed && waits) {
+      const asked = typeof args[key] === "number" ? (args[key] as number) : DEFAULT_WAIT_SECONDS;
+      args[key] = Math.max(0.001, asked - (Date.now() - task.createdMs) / 1000);
+    }
+    let start = async (opts: StartOptions): Promise<JobRecord> => {
+      const job = await this.jobs.start(opts);
+      this.store.setJob(task.taskId, job.job_id, workingMessage(task.tool, args, job.job_id));
+      return job;
+    };
+    if (resumed && task.tool === "execute_command") {
+      const jobId = task.jobId;
+      if (!jobId) throw internal("The server stopped before the job started: list_jobs shows whether it did");
+      start = async () => this.jobs.lookup(jobId).record();
+    }
+    const view = Object.create(this.jobs, {
+      callTimeoutMs: { value: MAX_WAIT_SECONDS * 1000 },
+      start: { value: start },
+    }) as JobEngine;
+    const tools = new McpServer({ name: "mcp-bg-jobs-tasks", version: VERSION }, { capabilities: { tools: {} } });
+    registerExecuteCommandTool(tools, view);
+    registerWaitForJobTool(tools, view);
+    if (!TASK_TOOLS.includes(task.tool)) throw internal(`${task.tool} does not run as a task`);
+    return callTool(tools, task.tool, args, signal);
+  }
+}

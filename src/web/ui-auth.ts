@@ -1,0 +1,77 @@
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+
+/** The cookie a person gets by signing in with the token. */
+const COOKIE = "mcpbg_ui";
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+
+// The value of one cookie of a request, if it has it.
+function cookieOf(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/** Who may see the page: anyone (no token set: loopback only), or whoever shows the token. */
+export interface UiAuth {
+  /** A token is needed. */
+  readonly required: boolean;
+  /** The request carries the sign-in cookie or the bearer token (always true when none is needed). */
+  signedIn(req: IncomingMessage): boolean;
+  /** The token a person typed is the right one. */
+  tokenIs(given: string): boolean;
+  /** The Set-Cookie header that signs a browser in: HttpOnly, SameSite=Strict, for the whole site. */
+  signInCookie(): string;
+}
+
+/**
+ * Signing in to the page. A browser cannot send a bearer header on a plain link, so a person types the
+ * token once into a form; the answer sets a cookie whose value is derived from the token (an HMAC:
+ * the token itself is never stored in the browser), so it holds across restarts and dies when the
+ * token changes. Scripts may send `Authorization: Bearer <token>` as to /mcp.
+ */
+export function uiAuth(token: string | undefined): UiAuth {
+  const session =
+    token === undefined ? undefined : createHmac("sha256", token).update("mcp-bg-jobs ui").digest("base64url");
+  return {
+    required: token !== undefined,
+    signedIn(req) {
+      if (token === undefined || session === undefined) return true;
+      const cookie = cookieOf(req, COOKIE);
+      if (cookie !== undefined && same(cookie, session)) return true;
+      const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization ?? "")?.[1];
+      return bearer !== undefined && same(bearer, token);
+    },
+    tokenIs(given) {
+      return token !== undefined && same(given, token);
+    },
+    signInCookie() {
+      return `${COOKIE}=${session ?? ""}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000`;
+    },
+  };
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+
+/** The sign-in page: one field for the token. */
+export function signInPage(message?: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mcp-bg-jobs: sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/ui/app.css"></head>
+<body class="signin"><main>
+<h1>mcp-bg-jobs</h1>
+<p>This job server needs its token (<code>MCP_BG_AUTH_TOKEN</code>).</p>
+${message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : ""}
+<form method="post" action="/login">
+<label>Token <input type="password" name="token" autocomplete="current-password" autofocus required></label>
+<button type="submit">Sign in</button>
+</form>
+</main></body></html>
+`;
+}

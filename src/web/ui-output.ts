@@ -1,0 +1,49 @@
+import type { ServerResponse } from "node:http";
+import type { JobEngine } from "../engine/job-engine.js";
+import type { TrackedJob } from "../engine/tracked-job.js";
+import { ringWritten } from "../text/ring-file.js";
+
+/** Bytes of a stream the page loads at first (the newest); the rest is a download away. */
+const FIRST_BYTES = 2 * 1024 * 1024;
+/** Bytes a page may fall behind before its stream is cut (it reloads). */
+const MAX_BEHIND = 8 * 1024 * 1024;
+
+const sse = (res: ServerResponse, event: string, data: unknown) =>
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+/**
+ * Streams one of a job's output streams to its page as text chunks (escape sequences and all: the
+ * page renders them as a terminal would): the newest FIRST_BYTES, then what the job prints until
+ * it has ended (`end`) or the page goes away. `skipped` says how many earlier bytes were left out.
+ */
+export function streamOutput(jobs: JobEngine, job: TrackedJob, stream: "stdout" | "stderr", res: ServerResponse) {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" });
+  const stop = new AbortController();
+  res.on("close", () => stop.abort());
+  const path = stream === "stdout" ? job.stdoutPath : job.stderrPath;
+  sse(res, "skipped", Math.max(0, ringWritten(path) - FIRST_BYTES));
+  const decoder = new TextDecoder("utf-8");
+  const sink = (bytes: Buffer) => {
+    if (stop.signal.aborted) return;
+    if (res.writableLength > MAX_BEHIND) {
+      sse(res, "behind", null);
+      res.end();
+      stop.abort();
+      return;
+    }
+    const text = decoder.decode(bytes, { stream: true });
+    if (text.length > 0) sse(res, "data", text);
+  };
+  const none = () => {};
+  const sinks = stream === "stdout" ? { stdout: sink, stderr: none } : { stdout: none, stderr: sink };
+  jobs
+    .logs(job, sinks, { lastBytes: FIRST_BYTES, follow: true, signal: stop.signal })
+    .then(() => {
+      if (stop.signal.aborted) return;
+      const rest = decoder.decode();
+      if (rest.length > 0) sse(res, "data", rest);
+      sse(res, "end", { status: job.status });
+      res.end();
+    })
+    .catch(() => res.end());
+}
