@@ -27,23 +27,31 @@ export function tempDir(prefix = "mcp-bg-test-"): { path: string; remove: () => 
 
 /**
  * Pids of live processes whose command line contains `marker`, read from /proc/PID/cmdline
- * (independent of the server's own /proc/environ logic). Zombies (no cmdline) are not counted, nor
- * is a copy of a counted process caught between fork and exec (a shell loop starting its `sleep`:
- * same command line, its parent counted), which would make a count of programs flicker.
+ * (independent of the server's own /proc/environ logic). Zombies (no cmdline) are not counted.
  */
 export function processesMatching(marker: string): number[] {
-  const found = new Map<number, { cmdline: string; ppid: number }>();
+  const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
       const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (!cmdline.includes(marker)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, "latin1");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      found.set(Number(entry), { cmdline, ppid });
+      if (cmdline.includes(marker)) found.push(Number(entry));
     } catch {}
   }
-  return [...found].filter(([, p]) => found.get(p.ppid)?.cmdline !== p.cmdline).map(([pid]) => pid);
+  return found;
+}
+
+/**
+ * How many processes carry `marker` for good: the fewest of three looks 30 ms apart, so that a shell
+ * loop's child caught between fork and exec (its command line is still the loop's) is not counted.
+ */
+export async function steadyCount(marker: string): Promise<number> {
+  let fewest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 30));
+    fewest = Math.min(fewest, processesMatching(marker).length);
+  }
+  return fewest;
 }
 
 /** Whether a process exists and is not a zombie. */

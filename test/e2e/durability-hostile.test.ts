@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAlive, markedLoop, processesMatching, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../helpers.js";
 import { type Status, useDurableFixture } from "./durable-fixture.js";
 import { runCli } from "./harness.js";
 
@@ -113,7 +113,7 @@ describe("a server on the state dir when another one dies", () => {
     void killer.call("kill_job", { job_id: job.job_id, grace_seconds: 2 }).catch(() => {});
     await new Promise((r) => setTimeout(r, 300));
     await crash(killer);
-    expect(processesMatching(m).length).toBe(1);
+    expect(await steadyCount(m)).toBe(1);
     await waitFor(() => processesMatching(m).length === 0, 10_000);
     // Its end is recorded once its shepherd has reported it, a moment after the processes are gone.
     await waitFor(async () => (await status(owner, job.job_id)).status !== "running", 5000);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAlive, markedLoop, processesMatching, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../helpers.js";
 import { type Status, useDurableFixture } from "./durable-fixture.js";
 import type { Harness } from "./harness.js";
 
@@ -200,7 +200,7 @@ describe("keep-jobs", () => {
     const job = await a.ok<Status>("execute_command", { command: markedLoop(m) });
     await waitFor(() => processesMatching(m).length === 1);
     await stop(a);
-    expect(processesMatching(m).length).toBe(1);
+    expect(await steadyCount(m)).toBe(1);
     const b = await server(state);
     expect(await b.ok("kill_job", { job_id: job.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
   });
@@ -244,7 +244,7 @@ describe("several servers on one state dir", () => {
     const job = await b.ok<Status>("execute_command", { command: markedLoop(m) });
     await waitFor(() => processesMatching(m).length === 1);
     await stop(a);
-    expect(processesMatching(m).length).toBe(1);
+    expect(await steadyCount(m)).toBe(1);
     expect(await status(b, job.job_id)).toMatchObject({ status: "running" });
   });
 });

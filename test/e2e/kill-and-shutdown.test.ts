@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childrenOf, cmdline, isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
+import {
+  childrenOf,
+  cmdline,
+  isAlive,
+  markedLoop,
+  marker,
+  processesMatching,
+  steadyCount,
+  tempDir,
+  waitFor,
+} from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean; lost: boolean };
@@ -144,7 +154,7 @@ describe("the server never leaves orphans", () => {
     process.kill(a.pid, "SIGKILL");
     await waitFor(() => !isAlive(a.pid));
     // A crash runs no code: the jobs live on, and nothing about them is lost.
-    expect(processesMatching(mark).length).toBe(2);
+    expect(await steadyCount(mark)).toBe(2);
     const b = await startServer({ stateDir: state.path });
     expect(await b.ok<Status>("get_job_status", { job_id: stubborn.job_id })).toMatchObject({ status: "running" });
     b.transport.close();
