@@ -9,6 +9,8 @@
   /** Rows drawn at once (more than a screen holds), and then each frame. */
   const FIRST_ROWS = 60;
   const ROWS_A_FRAME = 250;
+  /** Lines a job's terminal keeps (each costs the browser ~2 KB); Download has all that is kept. */
+  const SCROLLBACK = 50000;
 
   const $ = (sel) => document.querySelector(sel);
   function el(tag, props, ...children) {
@@ -231,6 +233,7 @@
     const termBox = el("div", { class: "term", id: "terminal" });
     const note = el("p", { class: "note", id: "output-note" });
     const found = el("span", { class: "note", id: "found" });
+    const save = el("a", { class: "button", id: "download", download: true, text: "Download" });
     const tools = el(
       "div",
       { class: "toolbar" },
@@ -241,6 +244,7 @@
       el("button", { text: "Start", id: "to-start", onclick: () => term && term.scrollToTop() }),
       el("button", { text: "End", id: "to-end", onclick: () => term && term.scrollToBottom() }),
       el("label", {}, follow, " Follow"),
+      save,
     );
     app.replaceChildren(
       el("section", { class: "job-head" }, title, facts, el("div", { class: "toolbar" }, killButton, killNote)),
@@ -265,13 +269,15 @@
 
     function open(stream) {
       for (const b of tabs.children) b.setAttribute("aria-selected", String(b.dataset.stream === stream));
+      save.href = `/api/jobs/${encodeURIComponent(job.job_id)}/raw?stream=${stream}`;
+      save.title = `All of ${stream} that is kept, as a file`;
       if (output) output.close();
       if (term) term.dispose();
       termBox.replaceChildren();
       note.textContent = "";
       term = new window.Terminal({
         convertEol: !job.pty,
-        scrollback: 1000000,
+        scrollback: SCROLLBACK,
         disableStdin: true,
         cols: 132,
         rows: Math.max(12, Math.floor((window.innerHeight - 420) / 17)),
@@ -285,15 +291,19 @@
       output = new EventSource(`/api/jobs/${encodeURIComponent(job.job_id)}/output?stream=${stream}`);
       output.addEventListener("skipped", (ev) => {
         const n = JSON.parse(ev.data);
-        if (n > 0) note.textContent = `The first ${n.toLocaleString()} bytes are not shown here (the newest 2 MB are).`;
+        if (n > 0) note.textContent = `The first ${n.toLocaleString()} bytes are not shown here (the newest 2 MB are, at most ${SCROLLBACK.toLocaleString()} lines): Download has them.`;
       });
       output.addEventListener("data", (ev) => {
         term.write(JSON.parse(ev.data), () => {
           if (follow.checked) term.scrollToBottom();
         });
       });
-      output.addEventListener("end", () => {
+      output.addEventListener("end", (ev) => {
         output.close();
+        // The job has ended: its record comes with the end of its output.
+        const ended = JSON.parse(ev.data);
+        job = { ...job, ...ended, ports: [] };
+        renderHead();
         term.write("", () => (document.body.dataset.outputEnded = stream));
       });
       output.addEventListener("behind", () => {
@@ -311,13 +321,7 @@
     }
     open("stdout");
 
-    // The job's record, live: the same feed as the list, this job's row.
-    followBoard((jobs) => {
-      const row = jobs.get(job.job_id);
-      if (!row) return;
-      job = { ...job, ...row, command: job.command };
-      renderHead();
-    });
+    setConn("live", true);
     setInterval(() => {
       const rt = $("#runtime");
       if (rt && job.status === "running") rt.textContent = runTime(job);

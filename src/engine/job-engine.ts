@@ -177,10 +177,10 @@ export class JobEngine {
     return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
   }
 
-  /** The TCP ports a running job's processes listen on; null where that cannot be seen from here. */
-  ports(job: TrackedJob): Promise<number[] | null> {
-    const root = job.running ? this.executor.processRoot(job.state) : undefined;
-    return root ? this.text.listeningPorts(root) : Promise.resolve(job.running ? null : []);
+  /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); not those run elsewhere. */
+  async ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>> {
+    const roots = jobs.filter((j) => j.running).flatMap((j) => this.executor.processRoot(j.state) ?? []);
+    return roots.length === 0 ? new Map() : this.text.listeningPorts(roots);
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */

@@ -55,14 +55,19 @@ function netNamespace(pid: number): string | undefined {
 }
 
 /**
- * The TCP ports these processes listen on, from /proc: each process's open sockets matched against
- * the listening sockets of its network namespace. Ascending, each once. Processes that are gone, or
- * whose descriptors may not be read, add nothing.
+ * The TCP ports each job's processes listen on, from /proc: each process's open sockets matched
+ * against the listening sockets of its network namespace (read once per namespace for all jobs).
+ * `processes` maps pid -> job id; every job of `jobIds` gets an entry, ascending, each port once.
+ * Processes that are gone, or whose descriptors may not be read, add nothing.
  */
-export function listeningPorts(pids: Iterable<number>): number[] {
+export function listeningPortsByJob(
+  processes: ReadonlyMap<number, string>,
+  jobIds: Iterable<string>,
+): Map<string, number[]> {
   const byNamespace = new Map<string, Map<string, number>>();
-  const ports = new Set<number>();
-  for (const pid of pids) {
+  const found = new Map<string, Set<number>>();
+  for (const id of jobIds) found.set(id, new Set());
+  for (const [pid, jobId] of processes) {
     const inodes = socketInodes(pid);
     if (inodes.length === 0) continue;
     const ns = netNamespace(pid) ?? `pid ${pid}`;
@@ -71,10 +76,15 @@ export function listeningPorts(pids: Iterable<number>): number[] {
       sockets = listeningSockets(pid);
       byNamespace.set(ns, sockets);
     }
+    let ports = found.get(jobId);
+    if (!ports) {
+      ports = new Set();
+      found.set(jobId, ports);
+    }
     for (const inode of inodes) {
       const port = sockets.get(inode);
       if (port !== undefined) ports.add(port);
     }
   }
-  return [...ports].sort((a, b) => a - b);
+  return new Map([...found].map(([id, ports]) => [id, [...ports].sort((a, b) => a - b)]));
 }

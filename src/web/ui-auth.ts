@@ -1,8 +1,9 @@
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 
-/** The cookie a person gets by signing in with the token. */
+/** The cookie a person gets by signing in with the token, and how long it lets them in. */
 const COOKIE = "mcpbg_ui";
+const SIGNED_IN_MS = 30 * 24 * 3600 * 1000;
 
 const digest = (s: string) => createHash("sha256").update(s).digest();
 const same = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
@@ -30,19 +31,23 @@ export interface UiAuth {
 
 /**
  * Signing in to the page. A browser cannot send a bearer header on a plain link, so a person types the
- * token once into a form; the answer sets a cookie whose value is derived from the token (an HMAC:
- * the token itself is never stored in the browser), so it holds across restarts and dies when the
- * token changes. Scripts may send `Authorization: Bearer <token>` as to /mcp.
+ * token once into a form; the answer sets a cookie that says until when it lets them in, signed with
+ * the token (an HMAC: the token itself is never stored in the browser). It holds across restarts for
+ * 30 days, and dies with the token. Scripts may send `Authorization: Bearer <token>` as to /mcp.
  */
 export function uiAuth(token: string | undefined): UiAuth {
-  const session =
-    token === undefined ? undefined : createHmac("sha256", token).update("mcp-bg-jobs ui").digest("base64url");
+  const sign = (expires: number) =>
+    createHmac("sha256", token ?? "")
+      .update(`mcp-bg-jobs ui until ${expires}`)
+      .digest("base64url");
   return {
     required: token !== undefined,
     signedIn(req) {
-      if (token === undefined || session === undefined) return true;
+      if (token === undefined) return true;
       const cookie = cookieOf(req, COOKIE);
-      if (cookie !== undefined && same(cookie, session)) return true;
+      const [until, mac] = (cookie ?? "").split(".");
+      const expires = Number(until);
+      if (mac && Number.isSafeInteger(expires) && expires > Date.now() && same(mac, sign(expires))) return true;
       const bearer = /^bearer +(.*)$/i.exec(req.headers.authorization ?? "")?.[1];
       return bearer !== undefined && same(bearer, token);
     },
@@ -50,7 +55,8 @@ export function uiAuth(token: string | undefined): UiAuth {
       return token !== undefined && same(given, token);
     },
     signInCookie() {
-      return `${COOKIE}=${session ?? ""}; HttpOnly; SameSite=Strict; Path=/; Max-Age=2592000`;
+      const expires = Date.now() + SIGNED_IN_MS;
+      return `${COOKIE}=${expires}.${sign(expires)}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SIGNED_IN_MS / 1000}`;
     },
   };
 }

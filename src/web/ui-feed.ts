@@ -5,10 +5,10 @@ import { log } from "../log.js";
 
 /** Jobs the page shows at most (newest first; `total` counts all). */
 export const BOARD_LIMIT = 5000;
-/** How often the state is looked at while a page is open. */
+/** How often the state is looked at while a page is open, at most. */
 const TICK_MS = 1000;
-/** Running jobs whose listening ports are looked up, newest first, each look. */
-const PORTS_OF = 30;
+/** Running jobs whose listening ports are looked up (newest first), in one look at /proc a tick. */
+const PORTS_OF = 50;
 /** Characters of a command a row carries (the job's page shows the rest). */
 const COMMAND_CHARS = 500;
 
@@ -30,58 +30,63 @@ export interface BoardRow {
   ports: number[] | null;
 }
 
-const sse = (res: ServerResponse, event: string, data: unknown) =>
+/** Writes one server-sent event. */
+export const sse = (res: ServerResponse, event: string, data: unknown) =>
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 
 /**
- * The live job list for every open page: one look at the state a second while a page is open (only
- * when the state changed or jobs run), and to each page only what changed since (`upsert` rows,
- * `remove` ids); a page that connects gets the whole list first (`snapshot`).
+ * The live job list for every open page. While a page is open, at most one look a second: the whole
+ * list is read when the state changed (a job started, ended or was dropped, here or by another
+ * process: SQLite's data_version) or when the set of running jobs changed (an end that only its
+ * capture process wrote down); otherwise only the running jobs are listed, and their listening
+ * ports looked up in one look at /proc. Each page gets the whole list first (`snapshot`), then
+ * only what changed (`change`: `upsert` rows, `remove` ids).
  */
 export class BoardFeed {
   private readonly pages = new Set<ServerResponse>();
-  private rows = new Map<string, string>();
+  private rows = new Map<string, BoardRow>();
   private total = 0;
   private version = "";
+  private running = "";
+  private ports = new Map<string, number[]>();
   private timer: NodeJS.Timeout | undefined;
-  /** The look under way, and whether another must follow it (a change came in meanwhile). */
-  private looking: Promise<void> | undefined;
-  private again = false;
-  /** The listening ports of running jobs, as last looked up, and the look under way. */
-  private ports = new Map<string, number[] | null>();
-  private portsLooking: Promise<void> | undefined;
   private stopList: (() => void) | undefined;
+  /** The look under way; whether the list must be read again (it changed meanwhile); when it last was. */
+  private looking: Promise<void> | undefined;
+  private dirty = true;
+  private lastRead = 0;
 
   constructor(private readonly jobs: JobEngine) {}
 
   /** Streams the list to a page until it goes away. */
   open(res: ServerResponse): void {
-    res.writeHead(200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-store",
-      "x-accel-buffering": "no",
-    });
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" });
     res.on("close", () => {
       this.pages.delete(res);
-      if (this.pages.size === 0) this.idle();
+      this.idle();
     });
     // A page gets the list as it stands, then what changes from there on.
     const join = () => {
       if (res.destroyed) return;
       this.pages.add(res);
-      sse(res, "snapshot", { total: this.total, jobs: [...this.rows.values()].map((r) => JSON.parse(r)) });
+      sse(res, "snapshot", { total: this.total, jobs: [...this.rows.values()] });
     };
     if (this.timer) {
       join();
       return;
     }
     this.timer = setInterval(() => void this.look(), TICK_MS);
-    this.stopList = this.jobs.changes.onListChanged(() => void this.look(true));
-    void this.look(true).then(join);
+    // A start or drop here: looked at now if the last read is a second old, else at the next tick.
+    this.stopList = this.jobs.changes.onListChanged(() => {
+      this.dirty = true;
+      if (Date.now() - this.lastRead >= TICK_MS) void this.look();
+    });
+    this.dirty = true;
+    void this.look().then(join);
   }
 
   private idle(): void {
-    if (this.pages.size > 0) return;
+    if (this.pages.size > 0 || !this.timer) return;
     clearInterval(this.timer);
     this.timer = undefined;
     this.stopList?.();
@@ -95,81 +100,84 @@ export class BoardFeed {
     this.idle();
   }
 
-  // Looks up the listening ports of these running jobs; when they differ from what was shown, the
-  // list is sent again.
-  private async lookPorts(ids: string[]): Promise<void> {
-    const next = new Map<string, number[] | null>();
-    for (const id of ids) {
-      try {
-        next.set(id, await this.jobs.ports(this.jobs.lookup(id)));
-      } catch {}
-    }
-    const before = JSON.stringify([...this.ports]);
-    this.ports = next;
-    if (JSON.stringify([...next]) !== before) void this.look(true);
-  }
-
-  // One look at a time; a forced one asked for meanwhile runs right after.
-  private look(force = false): Promise<void> {
-    if (this.looking) {
-      this.again ||= force;
-      return this.looking;
-    }
-    this.looking = this.lookNow(force).finally(() => {
-      this.looking = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.look(true);
-      }
-    });
+  // One look at a time: a look asked for while one runs is the one running.
+  private look(): Promise<void> {
+    this.looking ??= this.lookNow()
+      .catch((err) => log("warn", "web page: job list", err))
+      .finally(() => {
+        this.looking = undefined;
+      });
     return this.looking;
   }
 
-  // Reads the list when the state changed (or jobs run: their ends and ports show without a
-  // write to the state), and sends each page what changed.
-  private async lookNow(force: boolean): Promise<void> {
-    try {
-      const version = this.jobs.changes.stateVersion();
-      const anyRunning = [...this.rows.values()].some((r) => r.includes('"status":"running"'));
-      if (!force && version === this.version && !anyRunning) return;
+  private async lookNow(): Promise<void> {
+    const version = this.jobs.changes.stateVersion();
+    const running = this.jobs.list({ status: "running", limit: BOARD_LIMIT }).jobs;
+    const runningIds = running.map((j) => j.job_id).join(",");
+    let changed: BoardRow[] = [];
+    let removed: string[] = [];
+    let totalChanged = false;
+    if (this.dirty || version !== this.version || runningIds !== this.running) {
+      this.dirty = false;
       this.version = version;
-      const { jobs, total } = this.jobs.board(BOARD_LIMIT);
-      const ports = this.ports;
-      const next = new Map<string, string>();
-      for (const j of jobs) {
-        const row: BoardRow = {
-          job_id: j.job_id,
-          status: j.status,
-          name: j.name,
-          command: j.command.length > COMMAND_CHARS ? `${j.command.slice(0, COMMAND_CHARS - 1)}…` : j.command,
-          cwd: j.cwd,
-          started: j.started,
-          completed: j.completed,
-          exit_code: j.exit_code,
-          signal: j.signal,
-          outcome: j.status === "running" ? null : describeEnd(j),
-          owner_pid: j.owner_pid,
-          pty: j.pty,
-          executor: j.executor,
-          ports: ports.get(j.job_id) ?? (j.status === "running" ? null : []),
-        };
-        next.set(j.job_id, JSON.stringify(row));
-      }
-      const upsert = [...next].filter(([id, r]) => this.rows.get(id) !== r).map(([, r]) => JSON.parse(r));
-      const remove = [...this.rows.keys()].filter((id) => !next.has(id));
-      const changed = upsert.length > 0 || remove.length > 0 || total !== this.total;
-      this.rows = next;
-      this.total = total;
-      if (changed) for (const res of this.pages) sse(res, "change", { total, upsert, remove });
-      // The list goes out first; the ports of running jobs follow (they are looked up in /proc).
-      const running = jobs.filter((j) => j.status === "running" && j.executor === "local").slice(0, PORTS_OF);
-      if (!this.portsLooking) {
-        this.portsLooking = this.lookPorts(running.map((j) => j.job_id)).finally(() => {
-          this.portsLooking = undefined;
-        });
-      }
-    } catch (err) {
-      log("warn", "web page: job list", err);
+      this.running = runningIds;
+      this.lastRead = Date.now();
+      ({ changed, removed, totalChanged } = this.readAll());
     }
+    // The ports of running jobs change without a word to the state: looked up each tick.
+    const local = running.filter((j) => j.executor === "local").slice(0, PORTS_OF);
+    const ports = await this.jobs.ports(local.flatMap((j) => this.tracked(j.job_id) ?? []));
+    for (const [id, list] of ports) {
+      const row = this.rows.get(id);
+      if (row?.status !== "running" || JSON.stringify(row.ports) === JSON.stringify(list)) continue;
+      const next = { ...row, ports: list };
+      this.rows.set(id, next);
+      if (!changed.some((r) => r.job_id === id)) changed.push(next);
+    }
+    this.ports = ports;
+    if (changed.length === 0 && removed.length === 0 && !totalChanged) return;
+    for (const res of this.pages) sse(res, "change", { total: this.total, upsert: changed, remove: removed });
+  }
+
+  private tracked(id: string) {
+    try {
+      return this.jobs.lookup(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // Reads the whole list; returns the rows that differ from what the pages have, those gone, and
+  // whether the count of all jobs changed.
+  private readAll(): { changed: BoardRow[]; removed: string[]; totalChanged: boolean } {
+    const { jobs, total } = this.jobs.board(BOARD_LIMIT);
+    const next = new Map<string, BoardRow>();
+    const changed: BoardRow[] = [];
+    for (const j of jobs) {
+      const row: BoardRow = {
+        job_id: j.job_id,
+        status: j.status,
+        name: j.name,
+        command: j.command.length > COMMAND_CHARS ? `${j.command.slice(0, COMMAND_CHARS - 1)}…` : j.command,
+        cwd: j.cwd,
+        started: j.started,
+        completed: j.completed,
+        exit_code: j.exit_code,
+        signal: j.signal,
+        outcome: j.status === "running" ? null : describeEnd(j),
+        owner_pid: j.owner_pid,
+        pty: j.pty,
+        executor: j.executor,
+        ports: j.status !== "running" ? [] : (this.ports.get(j.job_id) ?? null),
+      };
+      next.set(j.job_id, row);
+      const before = this.rows.get(j.job_id);
+      if (!before || JSON.stringify(before) !== JSON.stringify(row)) changed.push(row);
+    }
+    const removed = [...this.rows.keys()].filter((id) => !next.has(id));
+    this.rows = next;
+    const totalChanged = total !== this.total;
+    this.total = total;
+    return { changed, removed, totalChanged };
   }
 }

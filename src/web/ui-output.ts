@@ -1,20 +1,20 @@
 import type { ServerResponse } from "node:http";
+import { describeEnd } from "../domain/ending.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import type { TrackedJob } from "../engine/tracked-job.js";
 import { ringWritten } from "../text/ring-file.js";
+import { sse } from "./ui-feed.js";
 
 /** Bytes of a stream the page loads at first (the newest); the rest is a download away. */
 const FIRST_BYTES = 2 * 1024 * 1024;
 /** Bytes a page may fall behind before its stream is cut (it reloads). */
 const MAX_BEHIND = 8 * 1024 * 1024;
 
-const sse = (res: ServerResponse, event: string, data: unknown) =>
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-
 /**
  * Streams one of a job's output streams to its page as text chunks (escape sequences and all: the
  * page renders them as a terminal would): the newest FIRST_BYTES, then what the job prints until
- * it has ended (`end`) or the page goes away. `skipped` says how many earlier bytes were left out.
+ * it has ended (`end`, with the job's record: the page needs no other stream) or the page goes away.
+ * `skipped` says how many earlier bytes were left out.
  */
 export function streamOutput(jobs: JobEngine, job: TrackedJob, stream: "stdout" | "stderr", res: ServerResponse) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" });
@@ -42,8 +42,31 @@ export function streamOutput(jobs: JobEngine, job: TrackedJob, stream: "stdout" 
       if (stop.signal.aborted) return;
       const rest = decoder.decode();
       if (rest.length > 0) sse(res, "data", rest);
-      sse(res, "end", { status: job.status });
+      const record = job.record();
+      sse(res, "end", { ...record, outcome: describeEnd(record) });
       res.end();
     })
     .catch(() => res.end());
+}
+
+/**
+ * All a job's stream holds (its retained bytes, escape sequences and all), as a file to save: what
+ * the page leaves out of its terminal is here.
+ */
+export async function download(
+  jobs: JobEngine,
+  job: TrackedJob,
+  stream: "stdout" | "stderr",
+  res: ServerResponse,
+): Promise<void> {
+  res.writeHead(200, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-disposition": `attachment; filename="job-${job.id.replace(/[^A-Za-z0-9-]/g, "_")}-${stream}.log"`,
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+  });
+  const none = () => {};
+  const sink = (bytes: Buffer) => void res.write(bytes);
+  await jobs.logs(job, stream === "stdout" ? { stdout: sink, stderr: none } : { stdout: none, stderr: sink }, {});
+  res.end();
 }

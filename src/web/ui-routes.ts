@@ -8,7 +8,7 @@ import { log } from "../log.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { signInPage, type UiAuth } from "./ui-auth.js";
 import { BoardFeed } from "./ui-feed.js";
-import { streamOutput } from "./ui-output.js";
+import { download, streamOutput } from "./ui-output.js";
 
 /** The page's files (built into dist/ui by scripts/build-ui.mjs), by name, with their types. */
 const ASSETS: Record<string, string> = {
@@ -37,8 +37,11 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-const json = (res: ServerResponse, status: number, value: unknown) =>
-  send(res, status, "application/json", JSON.stringify(value), { "cache-control": "no-store" });
+const json = (res: ServerResponse, status: number, value: unknown, headers = {}) =>
+  send(res, status, "application/json", JSON.stringify(value), { "cache-control": "no-store", ...headers });
+
+/** A request body over MAX_BODY: answered 413, the rest of it not read. */
+class BodyTooLarge extends Error {}
 
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -47,13 +50,29 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on("data", (chunk: string) => {
       body += chunk;
       if (body.length > MAX_BODY) {
-        reject(new Error("body too large"));
-        req.destroy();
+        reject(new BodyTooLarge(`The body is over ${MAX_BODY} bytes`));
+        req.pause();
       }
     });
     req.on("end", () => resolve(body));
     req.on("error", reject);
   });
+}
+
+/**
+ * Whether a request comes from the page itself: its Origin names the very host it was sent to (the
+ * Host/Origin guard only checks that both are allowed names; a page of another port on localhost is
+ * another origin).
+ */
+function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (!origin || !req.headers.host) return false;
+  try {
+    const o = new URL(origin);
+    return (o.protocol === "http:" || o.protocol === "https:") && o.host === req.headers.host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 /** The web page's side of an HTTP server: what `handle` answers, and what `close` ends. */
@@ -86,17 +105,28 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
 
   async function kill(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
     if (
-      !req.headers.origin ||
+      !sameOrigin(req) ||
       req.headers["x-mcp-bg-jobs"] !== "ui" ||
       !/^application\/json\b/.test(req.headers["content-type"] ?? "")
     )
       return json(res, 403, { error: "A kill must come from the page itself" });
-    let choice: { signal?: unknown; grace_seconds?: unknown };
+    let choice: unknown;
     try {
       choice = JSON.parse(await readBody(req));
-    } catch {
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return json(res, 413, { error: err.message });
       return json(res, 400, { error: "The body is not JSON" });
     }
+    if (choice === null || typeof choice !== "object" || Array.isArray(choice))
+      return json(res, 400, { error: "The body must be a JSON object: {signal, grace_seconds}" });
+    return killWith(res, id, choice as { signal?: unknown; grace_seconds?: unknown });
+  }
+
+  async function killWith(
+    res: ServerResponse,
+    id: string,
+    choice: { signal?: unknown; grace_seconds?: unknown },
+  ): Promise<void> {
     const signal = (choice.signal ?? "SIGTERM") as KillSignal;
     const grace = choice.grace_seconds ?? DEFAULT_GRACE_SECONDS;
     if (!KILL_SIGNALS.includes(signal))
@@ -108,7 +138,14 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
   }
 
   async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const form = new URLSearchParams(await readBody(req));
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) return send(res, 413, "text/plain", `${err.message}\n`);
+      throw err;
+    }
+    const form = new URLSearchParams(body);
     if (!auth.tokenIs(form.get("token") ?? ""))
       return send(res, 401, "text/html; charset=utf-8", signInPage("That is not the token."));
     res.writeHead(303, { ...SAFE_HEADERS, location: "/", "set-cookie": auth.signInCookie() });
@@ -136,21 +173,29 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
       if (method !== "GET") return send(res, 405, "text/plain", "GET only", { allow: "GET" });
       return send(res, 200, ASSETS["index.html"] as string, asset("index.html"), { "cache-control": "no-cache" });
     }
-    if (path === "/api/events" && method === "GET") return feed.open(res);
-    const m = /^\/api\/jobs\/([^/]+)(\/output|\/kill)?$/.exec(path);
+    if (path === "/api/events") {
+      if (method !== "GET") return json(res, 405, { error: "GET only" }, { allow: "GET" });
+      return feed.open(res);
+    }
+    const m = /^\/api\/jobs\/([^/]+)(\/output|\/raw|\/kill)?$/.exec(path);
     if (!m) return json(res, 404, { error: "Not found" });
-    const id = decodeURIComponent(m[1] as string);
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1] as string);
+    } catch {
+      return json(res, 400, { error: "The job id is not valid percent-encoding" });
+    }
     if (m[2] === "/kill") {
-      if (method !== "POST") return json(res, 405, { error: "POST only" });
+      if (method !== "POST") return json(res, 405, { error: "POST only" }, { allow: "POST" });
       return kill(req, res, id);
     }
-    if (method !== "GET") return json(res, 405, { error: "GET only" });
+    if (method !== "GET") return json(res, 405, { error: "GET only" }, { allow: "GET" });
     const job = jobs.lookup(id);
-    if (m[2] === "/output") {
-      const stream = new URL(req.url ?? "/", "http://x").searchParams.get("stream") === "stderr" ? "stderr" : "stdout";
-      return streamOutput(jobs, job, stream, res);
-    }
-    return json(res, 200, { ...job.record(), ports: await jobs.ports(job), waiting: jobs.waiting(job) ?? null });
+    const stream = new URL(req.url ?? "/", "http://x").searchParams.get("stream") === "stderr" ? "stderr" : "stdout";
+    if (m[2] === "/output") return streamOutput(jobs, job, stream, res);
+    if (m[2] === "/raw") return download(jobs, job, stream, res);
+    const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
+    return json(res, 200, { ...job.record(), ports, waiting: jobs.waiting(job) ?? null });
   }
 
   return {

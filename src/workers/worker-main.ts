@@ -4,7 +4,7 @@
 // thread. Whatever they cost, the server goes on answering; a request that runs too long is cut
 // off by terminating this worker.
 import { parentPort } from "node:worker_threads";
-import { listeningPorts } from "../process/listening-ports.js";
+import { listeningPortsByJob } from "../process/listening-ports.js";
 import { findTreeProcesses } from "../process/process-tree.js";
 import { LineScanner } from "../text/line-scanner.js";
 import { compileSafeRegex, PatternError } from "../text/safe-regex.js";
@@ -98,7 +98,12 @@ async function handle(id: number, req: TextRequest): Promise<unknown> {
     case "tree":
       return [...findTreeProcesses(req.roots, new Set(req.skip))];
     case "ports":
-      return listeningPorts(findTreeProcesses(req.roots).keys());
+      return [
+        ...listeningPortsByJob(
+          findTreeProcesses(req.roots),
+          req.roots.map((r) => r.jobId),
+        ),
+      ];
   }
 }
 

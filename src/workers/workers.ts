@@ -123,16 +123,16 @@ export class TextWorkers {
   }
 
   /**
-   * The TCP ports the processes of this job listen on (its whole tree, as findTree finds it), read
-   * off the server's thread; null if the look could not finish.
+   * The TCP ports the processes of these jobs listen on (each job's whole tree, as findTree finds
+   * it; job id -> ports), in one look at /proc off the server's thread; empty if it could not finish.
    */
-  async listeningPorts(root: TreeRoot): Promise<number[] | null> {
-    const { jobId, shepherd, cgroup } = root;
-    const req: TextRequest = { op: "ports", roots: [{ jobId, shepherd, cgroup }] };
+  async listeningPorts(roots: readonly TreeRoot[]): Promise<Map<string, number[]>> {
+    const plain = roots.map(({ jobId, shepherd, cgroup }) => ({ jobId, shepherd, cgroup }));
+    const req: TextRequest = { op: "ports", roots: plain };
     try {
-      return (await this.request("proc", req, TREE_LIMIT_MS)) as number[];
+      return new Map((await this.request("proc", req, TREE_LIMIT_MS)) as [string, number[]][]);
     } catch (err) {
-      if (err instanceof CutOffError) return null;
+      if (err instanceof CutOffError) return new Map();
       throw err;
     }
   }

@@ -101,11 +101,20 @@ describe.skipIf(!CHROMIUM)("the web page, in Chromium", () => {
         "for i in $(seq 1 40); do printf '\\033[32mPASS\\033[0m line %s\\n' $i; sleep 0.1; done; printf '\\033[1;31mFAIL\\033[0m done-marker\\n'",
       name: "test suite",
     });
+    // A job's page holds one stream (its output, which ends with the job's record): a browser allows
+    // six connections a host, and each open page must not take two of them.
+    const streams: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (r.url().includes("/api/")) streams.push(new URL(r.url()).pathname);
+    };
+    page.on("request", onRequest);
     await page.goto(`${ui.url}job/${id}`);
     await expect.poll(() => terminalText(page), { timeout: 10_000 }).toContain("line 1");
     await expect.poll(() => terminalText(page), { timeout: 15_000 }).toContain("done-marker");
     await page.waitForSelector("body[data-output-ended=stdout]", { timeout: 10_000 });
     await page.waitForSelector(".job-head .badge.completed", { timeout: 10_000 });
+    page.off("request", onRequest);
+    expect(streams).toEqual([`/api/jobs/${id}`, `/api/jobs/${id}/output`]);
     await page.screenshot({ path: join(SHOTS, "job.png") });
     await page.fill("input[aria-label='Search the output']", "line 17");
     await page.click("text=Next");

@@ -28,7 +28,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): vo
     (args) =>
       runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
-        const ports = await jobs.ports(job);
+        const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
         return { ...recordView(job.record(), jobs.waiting(job)), ports };
       }),
   );
