@@ -100,7 +100,10 @@ export class TaskStore {
          WHERE status = 'working' AND owner_pid IS @old_pid AND owner_start IS @old_start AND boot_id IS @old_boot`,
       ),
       ownedBy: prep("SELECT * FROM tasks WHERE status = 'working' AND owner_pid = ? AND owner_start = ?"),
-      expired: prep("DELETE FROM tasks WHERE status != 'working' AND created_ms + ttl_ms < ?"),
+      // A result is kept its ttl from creation, and at least a minute after it came (a long wait).
+      expired: prep(
+        "DELETE FROM tasks WHERE status != 'working' AND created_ms + ttl_ms < @now AND updated_ms + 60000 < @now",
+      ),
     };
   }
 
@@ -179,7 +182,7 @@ export class TaskStore {
 
   /** Drops settled tasks whose time to live has passed; returns how many. */
   dropExpired(now: number): number {
-    return this.run("cleanup", () => this.sql.expired.run(now).changes);
+    return this.run("cleanup", () => this.sql.expired.run({ now }).changes);
   }
 
   close(): void {

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { Client, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { JsonRpcResponseError, type TaskEnabledSession } from "@modelcontextprotocol/ext-tasks/client";
@@ -211,6 +212,41 @@ describe.each([
     await execution.settle();
   });
 
+  it("a task one server runs is told of on another server on the same state dir (settled there, or cancelled here)", async () => {
+    const a = await connect(kind, modern);
+    const b = await connect(kind, modern);
+    const job = await started(a, "sleep 1.5");
+    const execution = await taskCall(a, "wait_for_job", { job_id: job });
+    const taskId = execution.handle.taskId;
+    if (modern) {
+      // A listen on b for a's task: b sees it settle in the database, tells its listener, and ends.
+      const listen = b.wire.dispatch({
+        method: "subscriptions/listen",
+        params: { notifications: { taskIds: [taskId] }, _meta: modernMeta() },
+      });
+      const seen = () => b.wire.notifications.find((n) => n.method === "notifications/tasks");
+      await until(() => seen() !== undefined, 15_000, "notifications/tasks on the other server");
+      expect(seen()).toMatchObject({ params: { taskId, status: "completed" } });
+      expect(await listen).toMatchObject({ kind: "result" });
+    } else {
+      // b cancels a's task; a's wait ends (the job ends) before a looks at the database again: a still
+      // tells its client that the task was cancelled.
+      const ending = await started(a, "sleep 1");
+      const other = await taskCall(a, "wait_for_job", { job_id: ending, timeout_seconds: 60 });
+      await b.session.task(other.handle.taskId as never).cancel();
+      const status = () =>
+        a.wire.notifications.find(
+          (n) =>
+            n.method === "notifications/tasks/status" &&
+            (n.params as { taskId?: string }).taskId === other.handle.taskId,
+        ) as { params: { status: string } } | undefined;
+      await until(() => status() !== undefined, 15_000, "the cancelled task's status on the server that ran it");
+      expect(status()?.params.status).toBe("cancelled");
+      expect((await statusOf(a, other.handle.taskId)).status).toBe("cancelled");
+    }
+    await execution.settle();
+  });
+
   it("keeps tasks across a server restart, and takes up a wait under way", async () => {
     const a = await connect(kind, modern);
     const quick = await started(a, "echo quick");
@@ -261,6 +297,50 @@ describe.each([
       expect(JSON.stringify(result)).toMatch(/-32601|Method not found/);
     }
   });
+
+  if (!modern && kind === "stdio")
+    it("a client of an earlier protocol (2025-06-18) sees no tasks: no taskSupport, and `task` is ignored", async () => {
+      // Spoken to line by line: the SDK client of this version negotiates 2025-11-25 at the least.
+      const proc = spawn(process.execPath, [BIN], {
+        env: { ...cleanEnv(), MCP_BG_STATE_DIR: state.path, MCP_BG_KEEP_JOBS: "1" },
+        stdio: ["pipe", "pipe", "ignore"],
+      });
+      const answers = new Map<number, Record<string, unknown>>();
+      let buffered = "";
+      proc.stdout.on("data", (c: Buffer) => {
+        buffered += c.toString();
+        for (let at = buffered.indexOf("\n"); at !== -1; at = buffered.indexOf("\n")) {
+          const m = JSON.parse(buffered.slice(0, at)) as { id?: number };
+          if (typeof m.id === "number") answers.set(m.id, m);
+          buffered = buffered.slice(at + 1);
+        }
+      });
+      let id = 0;
+      const ask = async (method: string, params: object) => {
+        const n = ++id;
+        proc.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id: n, method, params })}\n`);
+        await until(() => answers.has(n), 15_000, method);
+        return answers.get(n) as { result: Record<string, unknown> };
+      };
+      try {
+        const init = await ask("initialize", {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: CLIENT_INFO,
+        });
+        expect(init.result.protocolVersion).toBe("2025-06-18");
+        proc.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
+        const { tools } = (await ask("tools/list", {})).result as unknown as { tools: object[] };
+        expect(tools.filter((t) => "execution" in t)).toEqual([]);
+        const job = (await ask("tools/call", { name: "execute_command", arguments: { command: "echo old" } })).result
+          .structuredContent as unknown as { job_id: string };
+        const call = await ask("tools/call", { name: "wait_for_job", arguments: { job_id: job.job_id }, task: {} });
+        expect(call.result).not.toHaveProperty("task");
+        expect(call.result).toMatchObject({ structuredContent: { status: "completed", exit_code: 0 } });
+      } finally {
+        proc.kill("SIGTERM");
+      }
+    });
 
   it("changes nothing for a client that takes no tasks", async () => {
     const c = await connect(kind, modern);

@@ -13,7 +13,16 @@ import { z } from "zod";
 import { chain } from "../resources.js";
 import { replaceHandler } from "./sdk-seams.js";
 import { TASK_TOOLS, type TaskRuntime } from "./task-runtime.js";
-import { created, DEFAULT_TTL_MS, TASKS_EXTENSION, taskV1, taskV2, ttlOf } from "./task-wire.js";
+import {
+  created,
+  DEFAULT_TTL_MS,
+  knowsTasks,
+  startWaits,
+  TASKS_EXTENSION,
+  taskV1,
+  taskV2,
+  ttlOf,
+} from "./task-wire.js";
 
 const byId = z.object({ taskId: z.string().min(1, "taskId is empty") });
 const page = z.object({ cursor: z.string().optional() });
@@ -70,6 +79,7 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
 
   replaceHandler(server, "tools/list", (previous) => async (request, ctx) => {
     const result = (await previous(request, ctx)) as { tools: Tool[] };
+    if (!modernOf(ctx) && !knowsTasks(server.server.getNegotiatedProtocolVersion())) return result;
     const tools = result.tools.map((t) =>
       TASK_TOOLS.includes(t.name) ? { ...t, execution: { taskSupport: "optional" as const } } : t,
     );
@@ -95,11 +105,13 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
       const args = params.arguments ?? {};
       if (modernOf(ctx)) {
         // The server decides: a wait (or a start that waits) becomes a task for a client that takes them.
-        const waits = params.name === "wait_for_job" || args.wait_until != null || args.wait_seconds != null;
+        const waits = params.name === "wait_for_job" || startWaits(args);
         if (!declaresTasks(ctx) || !TASK_TOOLS.includes(params.name) || !waits) return plain(request, ctx);
         return created(runtime.create("", params.name, args, DEFAULT_TTL_MS), true);
       }
-      if (params.task === undefined) return plain(request, ctx);
+      // A `task` from a client of an earlier protocol (which has none) is not one: a plain call.
+      if (params.task === undefined || !knowsTasks(server.server.getNegotiatedProtocolVersion()))
+        return plain(request, ctx);
       if (!TASK_TOOLS.includes(params.name)) {
         throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Tool ${params.name} does not run as a task`);
       }
@@ -125,6 +137,9 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
       );
     }
     const now = runtime.cancel(taskId);
+    if (!modern && now.status !== "cancelled") {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${taskId} is ${now.status}: it settled first`);
+    }
     return modern ? { resultType: "complete" } : taskV1(now);
   });
 

@@ -64,6 +64,7 @@ function serveListen(
     if (ended) return;
     ended = true;
     unsubscribe();
+    unwatch();
     if (graceful) write({ jsonrpc: "2.0", id: req.id, result: { resultType: "complete", _meta: stamp } });
     end();
   };
@@ -74,6 +75,8 @@ function serveListen(
     if (open.size === 0) finish(true);
   };
   const unsubscribe = runtime.onSettled((task) => send(task.taskId));
+  // Tasks another server runs settle in the database only: looked at until they have.
+  const unwatch = runtime.watch([...open]);
   write({
     jsonrpc: "2.0",
     method: "notifications/subscriptions/acknowledged",

@@ -9,12 +9,16 @@ import { VERSION } from "../../version.js";
 import { registerExecuteCommandTool } from "../tools/execute-command.js";
 import { registerWaitForJobTool } from "../tools/wait-for-job.js";
 import { callTool } from "./sdk-seams.js";
-import { internal, unknownTask } from "./task-wire.js";
+import { internal, startWaits, unknownTask } from "./task-wire.js";
 
 /** The tools that run as tasks (execute_command only when it waits, in 2026-07-28). */
 export const TASK_TOOLS: readonly string[] = ["wait_for_job", "execute_command"];
 /** How often working tasks of servers that died are looked for (and cancellations by another server). */
 const ADOPT_MS = 5000;
+/** How often tasks that listeners wait for, and that another server runs, are looked at. */
+const WATCH_MS = 1000;
+/** Tasks one server runs at once (each holds a wait and its own small tools server). */
+const MAX_RUNNING = 1000;
 
 const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
 const waiting = (jobId: string, until: unknown) =>
@@ -46,6 +50,9 @@ export class TaskRuntime {
   private readonly listeners = new Set<(task: TaskRecord) => void>();
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  /** Tasks listeners wait for (how many listeners each), looked at every WATCH_MS. */
+  private readonly watched = new Map<string, number>();
+  private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly jobs: JobEngine,
@@ -63,8 +70,10 @@ export class TaskRuntime {
     return () => this.listeners.delete(fn);
   }
 
-  /** Creates a task for a tool call and starts it. */
+  /** Creates a task for a tool call and starts it; refused when MAX_RUNNING are under way here. */
   create(session: string, tool: string, args: Record<string, unknown>, ttlMs: number): TaskRecord {
+    if (this.running.size >= MAX_RUNNING)
+      throw internal(`Too many tasks under way here (${MAX_RUNNING}): wait for some to settle, or cancel some`);
     const jobId = tool === "wait_for_job" ? (text(args.job_id) ?? null) : null;
     const task = this.store.create({
       taskId: randomUUID(),
@@ -91,19 +100,64 @@ export class TaskRuntime {
     for (;;) {
       const task = this.get(id);
       if (task.status !== "working" || signal.aborted) return task;
-      // Settled here, by another server, or at the next look.
+      // Settled here (told at once), or by another server (seen within WATCH_MS).
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
           stop();
+          unwatch();
           signal.removeEventListener("abort", done);
           resolve();
         };
         const timer = setTimeout(done, ADOPT_MS);
         const stop = this.onSettled((t) => t.taskId === id && done());
+        const unwatch = this.watch([id]);
         signal.addEventListener("abort", done);
       });
     }
+  }
+
+  /**
+   * Looks at these tasks every WATCH_MS until each has settled, and tells the onSettled listeners
+   * when one has: a task another server runs (or cancelled) is settled in the database only. Returns
+   * what stops watching them.
+   */
+  watch(ids: readonly string[]): () => void {
+    for (const id of ids) this.watched.set(id, (this.watched.get(id) ?? 0) + 1);
+    if (!this.watchTimer && this.watched.size > 0) {
+      this.watchTimer = setInterval(() => this.lookWatched(), WATCH_MS);
+      this.watchTimer.unref();
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const id of ids) {
+        const n = (this.watched.get(id) ?? 0) - 1;
+        if (n > 0) this.watched.set(id, n);
+        else this.watched.delete(id);
+      }
+      this.idleWatch();
+    };
+  }
+
+  private lookWatched(): void {
+    for (const id of [...this.watched.keys()]) {
+      // This server's own tasks are told of when they settle here.
+      if (this.running.has(id)) continue;
+      try {
+        const task = this.store.get(id);
+        if (!task) this.watched.delete(id);
+        else if (task.status !== "working") this.settledNow(id);
+      } catch {}
+    }
+    this.idleWatch();
+  }
+
+  private idleWatch(): void {
+    if (this.watched.size > 0 || !this.watchTimer) return;
+    clearInterval(this.watchTimer);
+    this.watchTimer = undefined;
   }
 
   /** Cancels a working task: its wait stops, its job keeps running. Returns the task as it now is. */
@@ -113,7 +167,9 @@ export class TaskRuntime {
     const message = task.jobId
       ? `Cancelled: stopped waiting; job ${task.jobId} keeps running (kill_job stops it)`
       : "Cancelled: stopped waiting; a job it started keeps running (list_jobs shows it)";
-    if (this.store.settle(id, "cancelled", message, null)) this.running.get(id)?.abort();
+    // Settled meanwhile (it ended, or another server cancelled it): as it is, told once already.
+    if (!this.store.settle(id, "cancelled", message, null)) return this.get(id);
+    this.running.get(id)?.abort();
     return this.settledNow(id);
   }
 
@@ -121,11 +177,13 @@ export class TaskRuntime {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.watchTimer);
     for (const abort of this.running.values()) abort.abort();
     this.store.close();
   }
 
   private settledNow(id: string): TaskRecord {
+    this.watched.delete(id);
     const task = this.get(id);
     for (const fn of [...this.listeners]) {
       try {
@@ -157,7 +215,9 @@ export class TaskRuntime {
     const settle = (status: "completed" | "failed", message: string, result: object) => {
       // A cancelled wait, or one this server stopped at its end, leaves the record as it is.
       if (abort.signal.aborted || this.stopped) return;
-      if (this.store.settle(task.taskId, status, message, result)) this.settledNow(task.taskId);
+      // Lost to a cancel by another server (seen here at the next look): its record goes out now.
+      this.store.settle(task.taskId, status, message, result);
+      this.settledNow(task.taskId);
     };
     this.execute(task, resumed, abort.signal)
       .then(
@@ -177,7 +237,7 @@ export class TaskRuntime {
   private async execute(task: TaskRecord, resumed: boolean, signal: AbortSignal): Promise<CallToolResult> {
     const args = { ...task.arguments };
     const key = task.tool === "wait_for_job" ? "timeout_seconds" : "wait_seconds";
-    const waits = task.tool === "wait_for_job" || args.wait_until != null || args.wait_seconds != null;
+    const waits = task.tool === "wait_for_job" || startWaits(args);
     if (resumed && waits) {
       const asked = typeof args[key] === "number" ? (args[key] as number) : DEFAULT_WAIT_SECONDS;
       args[key] = Math.max(0.001, asked - (Date.now() - task.createdMs) / 1000);
