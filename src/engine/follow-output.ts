@@ -3,10 +3,10 @@ import { lastLinesStart } from "../text/tail.js";
 import { watchWrites } from "../text/watch-writes.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
-/** What `logs` writes each stream to. */
+/** What `logs` writes each stream to; a stream without a sink is not read. */
 export interface LogSinks {
-  stdout: (bytes: Buffer) => void;
-  stderr: (bytes: Buffer) => void;
+  stdout?: (bytes: Buffer) => void;
+  stderr?: (bytes: Buffer) => void;
 }
 
 /** What part of the output `logs` writes, and for how long. */
@@ -42,7 +42,7 @@ export async function writeLogs(job: Job, sinks: LogSinks, opts: LogOptions): Pr
   const streams = [
     { path: job.stdoutPath, sink: sinks.stdout, at: 0 },
     { path: job.stderrPath, sink: sinks.stderr, at: 0 },
-  ];
+  ].flatMap((s) => (s.sink ? [{ ...s, sink: s.sink }] : []));
   for (const s of streams) {
     let from = opts.tail !== undefined ? lastLinesStart(s.path, opts.tail).start : 0;
     if (opts.lastBytes !== undefined) from = Math.max(from, ringWritten(s.path) - opts.lastBytes);

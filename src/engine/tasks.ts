@@ -68,7 +68,8 @@ export class JobTasks {
       for (const owner of this.store.owners()) {
         const mine = owner.pid === self.pid && owner.start === self.start && owner.bootId === self.bootId;
         const alive = thisBoot(owner.bootId) && isSameProcessAlive(owner.pid, owner.start);
-        if (mine || !alive) adopted.push(...this.store.claim(owner, self));
+        // This server's own tasks run here already: only a dead server's are taken (and re-read).
+        if (!mine && !alive) adopted.push(...this.store.claim(owner, self));
       }
       return adopted;
     } catch (err) {

@@ -9,6 +9,8 @@ export const BOARD_LIMIT = 5000;
 const TICK_MS = 1000;
 /** Running jobs whose listening ports are looked up (newest first), in one look at /proc a tick. */
 const PORTS_OF = 50;
+/** Bytes a page may leave unread on a stream before the stream is closed (list and output alike). */
+export const MAX_BEHIND = 8 * 1024 * 1024;
 /** Characters of a command a row carries (the job's page shows the rest). */
 const COMMAND_CHARS = 500;
 
@@ -136,7 +138,12 @@ export class BoardFeed {
     }
     this.ports = ports;
     if (changed.length === 0 && removed.length === 0 && !totalChanged) return;
-    for (const res of this.pages) sse(res, "change", { total: this.total, upsert: changed, remove: removed });
+    for (const res of this.pages) {
+      // A page that does not read is let go (its browser reconnects and starts from a snapshot):
+      // what waits for it here stays bounded.
+      if (res.writableLength > MAX_BEHIND) res.destroy();
+      else sse(res, "change", { total: this.total, upsert: changed, remove: removed });
+    }
   }
 
   private tracked(id: string) {

@@ -2,13 +2,11 @@ import type { ServerResponse } from "node:http";
 import { describeEnd } from "../domain/ending.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import type { TrackedJob } from "../engine/tracked-job.js";
-import { ringWritten } from "../text/ring-file.js";
-import { sse } from "./ui-feed.js";
+import { readRing, ringWritten } from "../text/ring-file.js";
+import { MAX_BEHIND, sse } from "./ui-feed.js";
 
 /** Bytes of a stream the page loads at first (the newest); the rest is a download away. */
 const FIRST_BYTES = 2 * 1024 * 1024;
-/** Bytes a page may fall behind before its stream is cut (it reloads). */
-const MAX_BEHIND = 8 * 1024 * 1024;
 
 /**
  * Streams one of a job's output streams to its page as text chunks (escape sequences and all: the
@@ -34,8 +32,7 @@ export function streamOutput(jobs: JobEngine, job: TrackedJob, stream: "stdout" 
     const text = decoder.decode(bytes, { stream: true });
     if (text.length > 0) sse(res, "data", text);
   };
-  const none = () => {};
-  const sinks = stream === "stdout" ? { stdout: sink, stderr: none } : { stdout: none, stderr: sink };
+  const sinks = { [stream]: sink };
   jobs
     .logs(job, sinks, { lastBytes: FIRST_BYTES, follow: true, signal: stop.signal })
     .then(() => {
@@ -49,24 +46,41 @@ export function streamOutput(jobs: JobEngine, job: TrackedJob, stream: "stdout" 
     .catch(() => res.end());
 }
 
+// Resolves once the response can take more, or has gone away.
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
+/** Bytes a download reads at a time. */
+const DOWNLOAD_CHUNK = 1024 * 1024;
+
 /**
  * All a job's stream holds (its retained bytes, escape sequences and all), as a file to save: what
- * the page leaves out of its terminal is here.
+ * the page leaves out of its terminal is here. Read a chunk at a time, each once the last has gone
+ * out: a slow client holds one chunk here, whatever the stream keeps.
  */
-export async function download(
-  jobs: JobEngine,
-  job: TrackedJob,
-  stream: "stdout" | "stderr",
-  res: ServerResponse,
-): Promise<void> {
+export async function download(job: TrackedJob, stream: "stdout" | "stderr", res: ServerResponse): Promise<void> {
   res.writeHead(200, {
     "content-type": "text/plain; charset=utf-8",
     "content-disposition": `attachment; filename="job-${job.id.replace(/[^A-Za-z0-9-]/g, "_")}-${stream}.log"`,
     "x-content-type-options": "nosniff",
     "cache-control": "no-store",
   });
-  const none = () => {};
-  const sink = (bytes: Buffer) => void res.write(bytes);
-  await jobs.logs(job, stream === "stdout" ? { stdout: sink, stderr: none } : { stdout: none, stderr: sink }, {});
+  const path = stream === "stdout" ? job.stdoutPath : job.stderrPath;
+  let at = 0;
+  while (!res.destroyed) {
+    const slice = readRing(path, { from: at, maxBytes: DOWNLOAD_CHUNK });
+    if (slice.end <= at || slice.bytes.length === 0) break;
+    at = slice.end;
+    if (!res.write(slice.bytes)) await drained(res);
+  }
   res.end();
 }

@@ -193,7 +193,7 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
     const job = jobs.lookup(id);
     const stream = new URL(req.url ?? "/", "http://x").searchParams.get("stream") === "stderr" ? "stderr" : "stdout";
     if (m[2] === "/output") return streamOutput(jobs, job, stream, res);
-    if (m[2] === "/raw") return download(jobs, job, stream, res);
+    if (m[2] === "/raw") return download(job, stream, res);
     const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
     return json(res, 200, { ...job.record(), ports, waiting: jobs.waiting(job) ?? null });
   }

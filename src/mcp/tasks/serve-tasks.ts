@@ -11,13 +11,14 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { chain } from "../resources.js";
+import { startWaits } from "../tools/execute-command.js";
 import { replaceHandler } from "./sdk-seams.js";
 import { TASK_TOOLS, type TaskRuntime } from "./task-runtime.js";
 import {
   created,
   DEFAULT_TTL_MS,
+  declaresTasksIn,
   knowsTasks,
-  startWaits,
   TASKS_EXTENSION,
   taskV1,
   taskV2,
@@ -33,12 +34,8 @@ const PAGE_SIZE = 50;
 const modernOf = (ctx: ServerContext) => ctx.mcpReq.envelope !== undefined;
 
 /** Whether a 2026-07-28 request declares the tasks extension among its client capabilities. */
-function declaresTasks(ctx: ServerContext): boolean {
-  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const caps = envelope?.[CLIENT_CAPABILITIES_META_KEY] as { extensions?: Record<string, unknown> } | undefined;
-  const ext = caps?.extensions?.[TASKS_EXTENSION];
-  return typeof ext === "object" && ext !== null;
-}
+const declaresTasks = (ctx: ServerContext) =>
+  declaresTasksIn((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY]);
 
 /** The era of a tasks/* request; a 2026-07-28 client must have declared the extension. */
 function eraOf(ctx: ServerContext): "modern" | "legacy" {

@@ -6,7 +6,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { ListenCountingTransport } from "../listen-count.js";
 import type { TaskRuntime } from "./task-runtime.js";
-import { TASKS_EXTENSION, taskV2 } from "./task-wire.js";
+import { declaresTasksIn, TASKS_EXTENSION, taskV2 } from "./task-wire.js";
 
 /** Task ids one listen may ask for. */
 const MAX_IDS = 100;
@@ -41,11 +41,7 @@ function serveListen(
   write: (message: JSONRPCMessage) => void,
   end: () => void,
 ): { stop: () => void; ended: () => boolean } | { error: JSONRPCMessage } {
-  const caps = req.params?._meta?.[CLIENT_CAPABILITIES_META_KEY] as
-    | { extensions?: Record<string, unknown> }
-    | undefined;
-  const declared = caps?.extensions?.[TASKS_EXTENSION];
-  if (typeof declared !== "object" || declared === null) {
+  if (!declaresTasksIn(req.params?._meta?.[CLIENT_CAPABILITIES_META_KEY])) {
     const requiredCapabilities = { extensions: { [TASKS_EXTENSION]: {} } };
     const error = {
       code: ProtocolErrorCode.MissingRequiredClientCapability,

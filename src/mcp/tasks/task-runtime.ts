@@ -6,10 +6,10 @@ import type { JobEngine, StartOptions } from "../../engine/job-engine.js";
 import { JobTasks, type TaskRecord } from "../../engine/tasks.js";
 import { log } from "../../log.js";
 import { VERSION } from "../../version.js";
-import { registerExecuteCommandTool } from "../tools/execute-command.js";
+import { registerExecuteCommandTool, startWaits } from "../tools/execute-command.js";
 import { registerWaitForJobTool } from "../tools/wait-for-job.js";
 import { callTool } from "./sdk-seams.js";
-import { internal, startWaits, unknownTask } from "./task-wire.js";
+import { internal, unknownTask } from "./task-wire.js";
 
 /** The tools that run as tasks (execute_command only when it waits, in 2026-07-28). */
 export const TASK_TOOLS: readonly string[] = ["wait_for_job", "execute_command"];

@@ -72,9 +72,11 @@ export const internal = (text: string) => ({ code: ProtocolErrorCode.InternalErr
 export const unknownTask = (id: string) =>
   new ProtocolError(ProtocolErrorCode.InvalidParams, `Task ${id} not found (unknown, or dropped after its ttl)`);
 
-/** Whether an execute_command call waits (and so may run as a task): any of its wait_* arguments. */
-export const startWaits = (args: Record<string, unknown>) =>
-  ["wait_until", "wait_port", "wait_http", "wait_seconds"].some((k) => args[k] != null);
+/** Whether a 2026-07-28 request's client capabilities declare the tasks extension. */
+export function declaresTasksIn(capabilities: unknown): boolean {
+  const ext = (capabilities as { extensions?: Record<string, unknown> } | undefined)?.extensions?.[TASKS_EXTENSION];
+  return typeof ext === "object" && ext !== null;
+}
 
 /** Whether a 2025-era connection speaks a protocol with tasks (2025-11-25 or later). */
 export const knowsTasks = (version: string | undefined) => version !== undefined && version >= "2025-11-25";

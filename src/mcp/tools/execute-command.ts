@@ -57,6 +57,10 @@ const output = waitOutput.partial().extend({
   tail: z.object(streams).optional().describe("The last lines of each stream, once the job has ended"),
 });
 
+/** Whether an execute_command call waits (start and wait in one call): any of its wait_* arguments. */
+export const startWaits = (args: Record<string, unknown>) =>
+  ["wait_until", "wait_port", "wait_http", "wait_seconds"].some((k) => args[k] != null);
+
 /** Lines of each stream a start-and-wait shows once the job has ended, and their characters at most. */
 const END_TAIL_LINES = 5;
 const END_TAIL_CHARS = 1000;
@@ -96,8 +100,7 @@ export function registerExecuteCommandTool(
         });
         onStarted?.(job.job_id);
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };
-        const waits = until !== undefined || ready.port !== undefined || ready.http !== undefined;
-        if (!waits && args.wait_seconds === undefined) return started;
+        if (!startWaits(args)) return started;
         const tracked = jobs.lookup(job.job_id);
         const waited = await waitAnswer(
           jobs,

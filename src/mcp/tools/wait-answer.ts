@@ -113,10 +113,9 @@ export async function waitManyAnswer(
     const results = await withProgress(ctx, seconds, `waiting for ${ask.mode} of jobs ${ids}`, Promise.all(waits));
     const each = results.map((r, i) => {
       const job = tracked[i] as TrackedJob;
-      const { hint: _, ...rest } = r as WaitResult & { hint?: string };
       return {
         job_id: job.id,
-        ...rest,
+        ...r,
         ...(r.status !== "running" ? { outcome: describeEnd({ ...job.record(), status: r.status }) } : {}),
       };
     });
