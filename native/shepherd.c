@@ -732,9 +732,24 @@ static void linger(job_t *j) {
   if (j->cgroup[0]) remove_cgroup(j->cgroup);
 }
 
+/* A server's shepherd (and its spawner) takes orders from the server only: on its pipe, its FIFO
+   and SIGUSR2. The job it runs can name it ($PPID) but cannot end, stop or read it that way: the
+   signals that would end or stop it are ignored (SIGKILL and SIGSTOP cannot be: a SIGKILLed
+   shepherd's job is killed and ends lost, a stopped one is continued by its spawner at once and by
+   any server that looks at or kills its job), and it is not dumpable, so a process of the same
+   user that lacks CAP_SYS_PTRACE cannot attach to it or read its memory. The job's own signals
+   are back to their defaults before its exec (exec_job). */
+static void shield_from_job(void) {
+  int sigs[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGTERM, SIGUSR1, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU,
+                SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPIPE, SIGTRAP, SIGSYS,  SIGABRT, SIGBUS};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_IGN);
+  prctl(PR_SET_DUMPABLE, 0);
+}
+
 /* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */
 static int run(const spec_t *s, int relay) {
   static job_t job;
+  if (!relay) shield_from_job();
   if (setup_io(s, &job) < 0 || spawn(s, &job) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
@@ -827,10 +842,17 @@ static struct {
   char job_id[48];
 } kids[4096];
 
-/* Reaps the shepherds that ended and says so, naming their jobs. */
+/* Reaps the shepherds that ended and says so, naming their jobs. A shepherd that was stopped
+   (SIGSTOP from its job: `kill -STOP $PPID`) is continued at once: stopped, it would neither
+   capture its job's output nor report its end. */
 static void reap_shepherds(void) {
   pid_t w;
-  while ((w = waitpid(-1, NULL, WNOHANG)) > 0) {
+  int st;
+  while ((w = waitpid(-1, &st, WNOHANG | WUNTRACED)) > 0) {
+    if (WIFSTOPPED(st)) {
+      kill(w, SIGCONT);
+      continue;
+    }
     for (size_t i = 0; i < sizeof kids / sizeof kids[0]; i++) {
       if (kids[i].pid != w) continue;
       char line[80];
@@ -858,12 +880,13 @@ static int spawner(void) {
   pid_t server = getppid();
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != server) return 0; /* the server died before the line above */
-  signal(SIGPIPE, SIG_IGN);
+  shield_from_job();
   if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return 1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigchld;
-  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  /* Told of shepherds that stop as well as of those that end (no SA_NOCLDSTOP): see reap_shepherds. */
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGCHLD, &sa, NULL);
   pid_t self = getpid();
   for (;;) {

@@ -1,4 +1,5 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { sendSignal } from "./signals.js";
 
 const MARK = Buffer.from("MCP_BG_JOB_ID=");
 
@@ -109,3 +110,16 @@ export const BOOT_ID: string | null = (() => {
     return null;
   }
 })();
+
+/**
+ * Continues the process `pid` that started at `start` if it is stopped (SIGSTOP, or a tty stop):
+ * a job can stop its own shepherd (`kill -STOP $PPID`), which would then neither capture its output
+ * nor report its end. One read of /proc/PID/stat; true if it was stopped.
+ */
+export function resumeIfStopped(ref: { pid: number; start: number } | null | undefined): boolean {
+  if (!ref) return false;
+  const stat = readStat(ref.pid);
+  if (!stat || stat.start !== ref.start || (stat.state !== "T" && stat.state !== "t")) return false;
+  sendSignal(ref.pid, "SIGCONT");
+  return true;
+}

@@ -3,14 +3,14 @@ import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
-import { BOOT_ID, processStartTime } from "../../process/proc.js";
+import { BOOT_ID, processStartTime, resumeIfStopped } from "../../process/proc.js";
 import type { TreeRoot } from "../../process/process-tree.js";
 import { sendSignal } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
 import type { Executor, JobSpec, KillOrder, Observation, Placement, Started, Starting } from "../executor.js";
 import { readPidFile } from "../job-folder.js";
 import { JobStdin } from "./job-stdin.js";
-import { believedEnd, observeLocal } from "./observe.js";
+import { believedEnd, jobProcesses, observeLocal } from "./observe.js";
 import { recoveredJob } from "./recover.js";
 import { JobSupport } from "./shepherd-binary.js";
 import { Spawner } from "./spawner.js";
@@ -106,6 +106,9 @@ export class LocalExecutor implements Executor {
   }
 
   observe(job: JobState, ownerGone: boolean): Observation {
+    // A shepherd its job stopped is continued (its spawner does so at once, but a taken-over job's
+    // spawner is gone): stopped, it would capture nothing and never report the end.
+    if (job.bootId === null || job.bootId === BOOT_ID) resumeIfStopped(jobProcesses(job, this.dirOf(job))?.shepherd);
     return observeLocal(job, this.dirOf(job), ownerGone);
   }
 
@@ -164,6 +167,8 @@ export class LocalExecutor implements Executor {
 
   kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const ids = new Set(orders.map((o) => o.job.id));
+    // A stopped shepherd would never report the end this kill waits for.
+    for (const o of orders) resumeIfStopped(this.treeRoot(o.job).shepherd);
     const targets: KillTarget[] = orders.map((o) => ({
       ...this.treeRoot(o.job),
       pgid: this.groupOf(o.job),

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { JobEnd, ProcessRef } from "../../domain/job-state.js";
-import { processStartTime } from "../../process/proc.js";
+import { processStartTime, resumeIfStopped } from "../../process/proc.js";
 import { sendSignal, signalName } from "../../process/signals.js";
 import { StartError } from "../executor.js";
 import { SHEPHERD_PATH } from "./shepherd-binary.js";
@@ -124,6 +124,8 @@ export class Spawner {
     }
     this.identity();
     const proc = this.proc;
+    // A job can find and stop the spawner too: stopped, it would answer no start.
+    resumeIfStopped(proc?.ref);
     return new Promise((resolve, reject) => {
       this.waiting.set(req.jobId, { resolve, reject });
       this.holdWhileWaiting();
