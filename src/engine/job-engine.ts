@@ -284,6 +284,26 @@ export class JobEngine {
     }
   }
 
+  /**
+   * The last resort when this process exits without having stopped (a library's process.exit, a
+   * stop that overran its deadline): synchronous, as an exit handler must be. The running jobs it
+   * owns (but keep-jobs ones) are recorded as being killed, where the database takes it, and sent
+   * SIGKILL; whoever looks next records their ends (`killed`) and ends what they left.
+   */
+  abandon(): void {
+    const ending = [...this.registry.known()].filter(
+      (j) => j.running && this.ownership.isOwn(j.state) && !j.state.keep,
+    );
+    if (ending.length === 0) return;
+    log("warn", `exiting without a stop: ${ending.length} running job(s) killed`);
+    for (const job of ending) {
+      try {
+        this.store.requestKill(job.id, false, Date.now());
+      } catch {}
+    }
+    this.executor.killNow(ending.map((j) => j.state));
+  }
+
   /** Stops watching jobs, closes the state database (the command line when done; shutdown). */
   close(): void {
     this.watch?.stop();

@@ -95,6 +95,11 @@ export interface Executor {
   /** Ends, with SIGKILL, whatever these jobs left running (their main processes have ended or are lost). */
   reapLeftovers(jobs: readonly JobState[]): Promise<void>;
   /**
+   * SIGKILL, at once and without waiting for anything, to what of these jobs can be reached so: the
+   * last thing a server does when it exits without having stopped (an exit handler cannot wait).
+   */
+  killNow(jobs: readonly JobState[]): void;
+  /**
    * Where a running job's processes can be found on this machine (see findTreeProcesses); undefined
    * where they run elsewhere (on a cluster's node).
    */

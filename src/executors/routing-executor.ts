@@ -65,6 +65,10 @@ export class RoutingExecutor implements Executor {
     await Promise.all([...by].map(([e, js]) => e.reapLeftovers(js)));
   }
 
+  killNow(jobs: readonly JobState[]): void {
+    for (const j of jobs) this.of(j).killNow([j]);
+  }
+
   processRoot(job: JobState): TreeRoot | undefined {
     return this.of(job).processRoot(job);
   }

@@ -192,16 +192,19 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   );
   sweep.unref();
 
-  onStop(async () => {
-    tasks.stop();
-    http.close();
-    modernFeed.stop();
-    stopModernList();
-    await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
-    await Promise.allSettled([modern.close(), streaming.close()]);
-    http.closeAllConnections();
-    await jobs.shutdown();
-  });
+  onStop(
+    async () => {
+      tasks.stop();
+      http.close();
+      modernFeed.stop();
+      stopModernList();
+      await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
+      await Promise.allSettled([modern.close(), streaming.close()]);
+      http.closeAllConnections();
+      await jobs.shutdown();
+    },
+    () => jobs.abandon(),
+  );
   http.on("error", (err) => {
     log("error", `cannot listen on ${config.host}:${config.port}: ${err.message}`);
     void jobs.shutdown().finally(() => process.exit(2));

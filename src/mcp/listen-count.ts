@@ -1,18 +1,22 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
+import { BoundedStdioTransport } from "./stdio-lines.js";
 
 /**
- * Stdin/stdout as the SDK's stdio transport, counting the 2026-era `subscriptions/listen` streams the
+ * Stdin/stdout as the SDK's stdio transport (messages bounded: BoundedStdioTransport), counting the 2026-era `subscriptions/listen` streams the
  * client holds open (the SDK serves them at its entry and does not say): a listen request opens one;
  * its `notifications/cancelled`, or any answer to it (a refusal, or the stream's end), closes it. While
  * none is open, nothing needs watching for listeners.
  */
-export class ListenCountingTransport extends StdioServerTransport {
+export class ListenCountingTransport extends BoundedStdioTransport {
   private readonly open = new Set<string | number>();
   private deliver: ((message: JSONRPCMessage, extra?: unknown) => void) | undefined;
 
-  constructor(private readonly onOpen: () => void) {
-    super();
+  constructor(
+    private readonly onOpen: () => void,
+    maxBytes: number,
+    onClosed?: () => void,
+  ) {
+    super(maxBytes, onClosed);
     // The SDK sets onmessage; what it receives passes here first.
     Object.defineProperty(this, "onmessage", {
       configurable: true,

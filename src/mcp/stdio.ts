@@ -16,14 +16,24 @@ import { TaskRuntime } from "./tasks/task-runtime.js";
  * with resources/subscribe; a 2026-era one with subscriptions/listen, served by the SDK, which
  * passes on the change notifications this server's instance sends (and drops those nobody asked for).
  */
-export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | "notifyChannel" | "stateDir">): void {
+export function serveOnStdio(
+  jobs: JobEngine,
+  config: Pick<Config, "keepJobs" | "notifyChannel" | "stateDir" | "maxRequestBytes">,
+): void {
   const hub = new ResourceHub(jobs);
   const tasks = new TaskRuntime(jobs, config.stateDir);
   // Running jobs are watched for 2026-era listeners only while a listen stream is open.
   const feeds = new Set<() => void>();
-  const wire = new TaskListenTransport(tasks, () => {
-    for (const look of feeds) look();
-  });
+  const wire = new TaskListenTransport(
+    tasks,
+    () => {
+      for (const look of feeds) look();
+    },
+    config.maxRequestBytes,
+    // However the connection closes (stdin's end, stdout gone, a transport error), the server stops
+    // as on SIGTERM: it never falls silent with its jobs running.
+    () => void stop("the stdio connection closed"),
+  );
   const handle = serveStdio(
     (ctx) => {
       if (ctx.era === "legacy")
@@ -68,11 +78,14 @@ export function serveOnStdio(jobs: JobEngine, config: Pick<Config, "keepJobs" | 
       onerror: (err) => log("warn", "transport", err),
     },
   );
-  const stop = onStop(async () => {
-    tasks.stop();
-    await jobs.shutdown();
-    await handle.close();
-  });
+  const stop = onStop(
+    async () => {
+      tasks.stop();
+      await jobs.shutdown();
+      await handle.close();
+    },
+    () => jobs.abandon(),
+  );
   process.stdin.on("end", () => void stop("stdin closed"));
   process.stdin.on("close", () => void stop("stdin closed"));
   // stdout gone (host died): nothing can be answered any more.

@@ -187,6 +187,15 @@ export class LocalExecutor implements Executor {
     for (const pid of (await this.settings.findTree(roots, new Set())).keys()) sendSignal(pid, "SIGKILL");
   }
 
+  killNow(jobs: readonly JobState[]): void {
+    for (const job of jobs) {
+      const pgid = this.groupOf(job);
+      if (pgid) sendSignal(-pgid, "SIGKILL");
+      const { cgroup } = this.treeRoot(job);
+      if (cgroup) killCgroup(cgroup);
+    }
+  }
+
   writeInput(job: JobState, data: string): Promise<void> {
     return this.stdin.write(join(this.dirOf(job), "stdin"), data);
   }

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
@@ -251,6 +252,20 @@ export class SlurmExecutor implements Executor {
       // same, unrecorded: it is found by its name.
       const which = job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`];
       await slurm("scancel", which, this.settings.env).catch(() => {});
+    }
+  }
+
+  killNow(jobs: readonly JobState[]): void {
+    // scancel outlives this process (it is exiting): started, not waited for.
+    for (const job of jobs) {
+      const which = job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`];
+      try {
+        spawn("scancel", which, {
+          env: this.settings.env,
+          stdio: "ignore",
+          detached: true,
+        }).on("error", () => {});
+      } catch {}
     }
   }
 

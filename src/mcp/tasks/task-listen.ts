@@ -146,8 +146,8 @@ export async function taskListenResponse(runtime: TaskRuntime, request: Request)
 export class TaskListenTransport extends ListenCountingTransport {
   private readonly taskListens = new Map<Id, () => void>();
 
-  constructor(runtime: TaskRuntime, onOpen: () => void) {
-    super(onOpen);
+  constructor(runtime: TaskRuntime, onOpen: () => void, maxBytes: number, onClosed?: () => void) {
+    super(onOpen, maxBytes, onClosed);
     const parent = Object.getOwnPropertyDescriptor(this, "onmessage");
     type Deliver = (message: JSONRPCMessage, extra?: unknown) => void;
     Object.defineProperty(this, "onmessage", {
