@@ -306,9 +306,11 @@
         renderHead();
         term.write("", () => (document.body.dataset.outputEnded = stream));
       });
-      output.addEventListener("behind", () => {
-        output.close();
-        note.textContent = "This page fell behind the job's output: reload to catch up.";
+      // The job printed faster than this page read: the server's ring overwrote what the page had not
+      // read yet. Said where it happened; what follows is the oldest output still kept.
+      output.addEventListener("dropped", (ev) => {
+        const n = JSON.parse(ev.data);
+        term.write(`\r\n\x1b[2m[${n.toLocaleString()} bytes dropped here: the job printed faster than this page read]\x1b[0m\r\n`);
       });
       output.addEventListener("error", () => {
         if (output.readyState === EventSource.CLOSED) return;

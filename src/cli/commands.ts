@@ -9,7 +9,9 @@ import { describeEnd } from "../domain/ending.js";
 import type { JobStatus } from "../domain/job-state.js";
 import type { JobRecord } from "../domain/record.js";
 import { JobError } from "../engine/errors.js";
+import type { LogSink } from "../engine/follow-output.js";
 import type { JobEngine } from "../engine/job-engine.js";
+import { droppedNote } from "../engine/job-output.js";
 import { lastLinesOf } from "../text/tail.js";
 import { printable } from "./printable.js";
 
@@ -23,10 +25,30 @@ export interface CommandArgs {
   switches: Set<string>;
 }
 
-/** Where a command writes (stdout for results, stderr for the job's stderr and for errors). */
+/**
+ * Where a command writes (stdout for results, stderr for the job's stderr and for errors). A promise
+ * says the reader has not taken it all yet: `logs` waits for it before it reads on.
+ */
 export interface Output {
-  out: (text: string | Buffer) => void;
-  err: (text: string | Buffer) => void;
+  out: (text: string | Buffer) => void | Promise<void>;
+  err: (text: string | Buffer) => void | Promise<void>;
+}
+
+// A stream of `logs`, written to `write` at the reader's pace, with the note where bytes were dropped
+// (the ring overwrote them before they were read) on a line of its own.
+function logSink(write: Output["out"]): LogSink {
+  let last = 10;
+  return {
+    write(bytes) {
+      if (bytes.length > 0) last = bytes[bytes.length - 1] as number;
+      return write(bytes);
+    },
+    dropped(bytes, capacity) {
+      const text = `${last === 10 ? "" : "\n"}${droppedNote(bytes, capacity)}\n`;
+      last = 10;
+      return write(text);
+    },
+  };
 }
 
 /** A bad command line: printed with the usage, exit code 2. */
@@ -175,7 +197,7 @@ const logs: Command = {
       );
       return EXIT.ok;
     }
-    await jobs.logs(job, { stdout: io.out, stderr: io.err }, { tail, follow });
+    await jobs.logs(job, { stdout: logSink(io.out), stderr: logSink(io.err) }, { tail, follow });
     return EXIT.ok;
   },
 };

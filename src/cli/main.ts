@@ -108,6 +108,9 @@ function openedOnFirstUse(make: () => JobEngine): { engine: JobEngine; open: () 
   };
   const engine = new Proxy({} as JobEngine, {
     get(_, prop) {
+      // An engine never opened runs no job: nothing to abandon (and a state dir that cannot be
+      // opened must not be tried again on the way out).
+      if (prop === "abandon" && !real) return () => {};
       const target = open();
       const value = Reflect.get(target, prop, target);
       return typeof value === "function" ? value.bind(target) : value;
@@ -119,10 +122,20 @@ function openedOnFirstUse(make: () => JobEngine): { engine: JobEngine; open: () 
 // Runs `mcp-bg-jobs NAME ...`: the command's own options, then the settings (--state-dir ...).
 async function runCli(name: string, argv: string[]): Promise<void> {
   const command = COMMANDS[name] as (typeof COMMANDS)[string];
-  const io = {
-    out: (t: string | Buffer) => void process.stdout.write(t),
-    err: (t: string | Buffer) => void process.stderr.write(t),
-  };
+  // A write the stream cannot take at once resolves when it can (a `logs -f` piped to a slow reader).
+  const writeTo = (stream: NodeJS.WriteStream) => (t: string | Buffer) =>
+    stream.write(t)
+      ? undefined
+      : new Promise<void>((resolve) => {
+          const done = () => {
+            stream.off("drain", done);
+            stream.off("close", done);
+            resolve();
+          };
+          stream.on("drain", done);
+          stream.on("close", done);
+        });
+  const io = { out: writeTo(process.stdout), err: writeTo(process.stderr) };
   // `logs ... | head` closes the pipe early: that is not an error.
   process.stdout.on("error", () => process.exit(EXIT.ok));
   const fail = (code: number, message: string) => {

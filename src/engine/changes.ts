@@ -1,6 +1,5 @@
 import { log } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
-import { watchJobWrites } from "./job-writes.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** What changed about one job: its output grew, or its status (it ended). */
@@ -115,7 +114,7 @@ export class JobChanges {
         log("warn", "job listener", err);
       }
     };
-    const stopWatching = watchJobWrites(job, (name) => {
+    const stopWatching = job.writes.subscribe((name) => {
       if (name === "stdout" || name === "stderr") guard("output");
     });
     this.follow(job);

@@ -41,6 +41,10 @@ export function currentCursor(job: Job): Cursor {
 
 const n = (x: number) => x.toLocaleString("en-US");
 
+/** The note that stands where a stream's oldest bytes were dropped from its ring (it keeps the newest `capacity`). */
+export const droppedNote = (bytes: number, capacity: number) =>
+  `[mcp-bg-jobs: ${n(bytes)} bytes dropped here: the log keeps the newest ${n(capacity)} bytes per stream]`;
+
 const unstoredNote = (bytes: number) =>
   `[mcp-bg-jobs: ${n(bytes)} bytes of this stream could not be stored (the disk was full) and are missing]`;
 
@@ -51,7 +55,7 @@ function annotate(s: StreamText, text: string, cursor: string, limit: number): s
     out = `[mcp-bg-jobs: ${n(s.omittedBefore)} earlier bytes not shown (limit ${n(limit)} per result); get_job_output with since="0:0" reads from the oldest kept byte]\n${out}`;
   }
   if (s.dropped > 0) {
-    out = `[mcp-bg-jobs: ${n(s.dropped)} bytes dropped here: the log keeps the newest ${n(s.capacity)} bytes per stream]\n${out}`;
+    out = `${droppedNote(s.dropped, s.capacity)}\n${out}`;
   }
   if (s.unstored > 0) out = `${unstoredNote(s.unstored)}\n${out}`;
   if (s.omittedAfter > 0) {

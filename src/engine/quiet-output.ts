@@ -1,5 +1,4 @@
 import { type Cursor, currentCursor } from "./job-output.js";
-import { watchJobWrites } from "./job-writes.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
 /** A wait that can be given up early. */
@@ -24,7 +23,7 @@ export function waitForQuietOutput(job: Job, from: Cursor, quietMs: number, maxM
       clearTimeout(quiet);
       quiet = setTimeout(finish, quietMs);
     };
-    const stop = watchJobWrites(job, check);
+    const stop = job.writes.subscribe(check);
     const deadline = setTimeout(() => finish(), maxMs);
     finish = () => {
       stop();

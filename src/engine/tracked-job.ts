@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { ended, type JobEnd, type JobState, type JobStatus } from "../domain/job-state.js";
 import { exitCode, type JobRecord, recordOf } from "../domain/record.js";
+import { SharedWrites } from "./job-writes.js";
 
 /**
  * A job as this process follows it: its state (the shared truth, refreshed from the state
@@ -15,6 +16,8 @@ export class TrackedJob {
   stopWatching: (() => void) | undefined;
   /** Settles once it has ended, whoever saw the end. */
   readonly ended: Promise<void>;
+  /** Writes to its folder, watched once for all in this process who follow it. */
+  readonly writes = new SharedWrites(this);
   private markEnded: () => void = () => {};
 
   constructor(

@@ -2,7 +2,6 @@ import type { JobStatus } from "../domain/job-state.js";
 import { cutText, MAX_LINE_CHARS } from "../text/cut.js";
 import type { ScanSession, TextWorkers } from "../workers/workers.js";
 import { type Cursor, currentCursor, formatCursor } from "./job-output.js";
-import { watchJobWrites } from "./job-writes.js";
 import { type Readiness, untilReady } from "./readiness.js";
 import type { TrackedJob as Job } from "./tracked-job.js";
 
@@ -139,7 +138,7 @@ export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Prom
       .then((opened) => {
         if (done) return opened.close();
         session = opened;
-        stopWatching = watchJobWrites(job, () => void step());
+        stopWatching = job.writes.subscribe(() => void step());
         void step();
       }, fail);
   });

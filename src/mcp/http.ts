@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer as createHttpServer, type ServerResponse } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   createMcpHandler,
@@ -12,6 +12,7 @@ import {
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
+import { ConnectionBudget } from "../web/connections.js";
 import { requestGuard } from "../web/http-guards.js";
 import { uiAuth } from "../web/ui-auth.js";
 import { createUi } from "../web/ui-routes.js";
@@ -31,13 +32,6 @@ interface Session {
   /** Requests and streams of this session still open: while any is, it is not idle. */
   open: number;
 }
-
-/** Connections served at once (each holds a file descriptor; jobs need some too). */
-const MAX_CONNECTIONS = 512;
-/** A client gets this long to send its request headers (a slow trickle must not hold a connection). */
-const HEADERS_TIMEOUT_MS = 10_000;
-/** ... and this long to send a whole request, body included. */
-const REQUEST_TIMEOUT_MS = 60_000;
 
 const jsonError = (status: number, code: number, message: string) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
@@ -146,8 +140,10 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
     { maxRequestBodySize: config.maxRequestBytes, onerror },
   );
   const guard = requestGuard(config);
-  const ui = createUi(jobs, uiAuth(config.authToken));
-  const http = createHttpServer((req, res) => {
+  const http = createHttpServer();
+  const budget = new ConnectionBudget(http);
+  const ui = createUi(jobs, uiAuth(config.authToken), budget);
+  http.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0] as string;
     // Any other path is not found, token or not: a client probing for OAuth metadata
     // (/.well-known/oauth-*) must learn there is none, not be told to authenticate.
@@ -157,6 +153,8 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
     // signs in with a cookie).
     if (ui.owns(path)) return ui.handle(req, res, path);
     if (path !== "/mcp") return refuse(res, 404, "Not found: MCP is served at /mcp");
+    // Past the token check: this connection is a client's, not a stranger's (see ConnectionBudget).
+    budget.prove(req.socket);
     // A session with a request or stream open is in use, however long that takes.
     const session = sessions.get(String(req.headers["mcp-session-id"] ?? ""));
     if (session) {
@@ -172,9 +170,6 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
     });
   });
   http.on("clientError", (_err, socket) => socket.destroy());
-  http.headersTimeout = HEADERS_TIMEOUT_MS;
-  http.requestTimeout = REQUEST_TIMEOUT_MS;
-  http.maxConnections = MAX_CONNECTIONS;
 
   const sweep = setInterval(
     () => {

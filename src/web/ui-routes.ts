@@ -6,6 +6,7 @@ import { JobError } from "../engine/errors.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import { AttemptLimit, ByteRate, type ConnectionBudget } from "./connections.js";
 import { signInPage, type UiAuth } from "./ui-auth.js";
 import { BoardFeed } from "./ui-feed.js";
 import { download, streamOutput } from "./ui-output.js";
@@ -43,20 +44,49 @@ const json = (res: ServerResponse, status: number, value: unknown, headers = {})
 /** A request body over MAX_BODY: answered 413, the rest of it not read. */
 class BodyTooLarge extends Error {}
 
+/** A request body that did not arrive within BODY_DEADLINE_MS: answered 408. */
+class BodyTooSlow extends Error {}
+
+/** How long a body the page takes (a sign-in, a kill) may take to arrive: a few bytes. */
+const BODY_DEADLINE_MS = 5000;
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = "";
+    const timer = setTimeout(() => {
+      reject(new BodyTooSlow(`The body did not arrive within ${BODY_DEADLINE_MS / 1000} s`));
+      req.pause();
+    }, BODY_DEADLINE_MS);
     req.setEncoding("utf8");
     req.on("data", (chunk: string) => {
       body += chunk;
       if (body.length > MAX_BODY) {
+        clearTimeout(timer);
         reject(new BodyTooLarge(`The body is over ${MAX_BODY} bytes`));
         req.pause();
       }
     });
-    req.on("end", () => resolve(body));
-    req.on("error", reject);
+    req.on("end", () => {
+      clearTimeout(timer);
+      resolve(body);
+    });
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
+}
+
+// Answers a body that broke a rule (too large, too slow) and lets the connection go: the rest of it
+// is not read.
+function refuseBody(res: ServerResponse, err: unknown, type: "json" | "text"): boolean {
+  const status = err instanceof BodyTooLarge ? 413 : err instanceof BodyTooSlow ? 408 : 0;
+  if (status === 0) return false;
+  const message = (err as Error).message;
+  if (type === "json") json(res, status, { error: message }, { connection: "close" });
+  else send(res, status, "text/plain", `${message}\n`, { connection: "close" });
+  res.on("finish", () => res.socket?.destroy());
+  return true;
 }
 
 /**
@@ -90,8 +120,10 @@ export interface Ui {
  * with the page's Origin, a JSON body and the page's own header, which a form or a plain
  * cross-site request cannot send.
  */
-export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
+export function createUi(jobs: JobEngine, auth: UiAuth, budget: ConnectionBudget): Ui {
   const feed = new BoardFeed(jobs);
+  const attempts = new AttemptLimit();
+  const rate = new ByteRate();
   const dir = join(PACKAGE_ROOT, "dist", "ui");
   const cache = new Map<string, Buffer>();
   const asset = (name: string) => {
@@ -114,7 +146,7 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
     try {
       choice = JSON.parse(await readBody(req));
     } catch (err) {
-      if (err instanceof BodyTooLarge) return json(res, 413, { error: err.message });
+      if (refuseBody(res, err, "json")) return;
       return json(res, 400, { error: "The body is not JSON" });
     }
     if (choice === null || typeof choice !== "object" || Array.isArray(choice))
@@ -138,11 +170,21 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
   }
 
   async function signIn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Sign-ins are guesses at the token until one is right: a few a second, and a small share of
+    // the connections, whoever sends them.
+    // Refused without reading the body, and the connection let go (what is left of the body would
+    // be read as the next request).
+    const refuse = (status: number, message: string) => {
+      send(res, status, "text/plain", `${message}\n`, { "retry-after": "1", connection: "close" });
+      res.on("finish", () => req.socket.destroy());
+    };
+    if (!attempts.take(req.socket.remoteAddress ?? "")) return refuse(429, "Too many sign-in attempts: wait a second");
+    if (!budget.holdUnauthenticated(req.socket)) return refuse(503, "Too many sign-ins under way: try again shortly");
     let body: string;
     try {
       body = await readBody(req);
     } catch (err) {
-      if (err instanceof BodyTooLarge) return send(res, 413, "text/plain", `${err.message}\n`);
+      if (refuseBody(res, err, "text")) return;
       throw err;
     }
     const form = new URLSearchParams(body);
@@ -169,6 +211,7 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
       if (page) return send(res, 401, "text/html; charset=utf-8", signInPage());
       return json(res, 401, { error: "Sign in with the token first" });
     }
+    budget.prove(req.socket);
     if (page) {
       if (method !== "GET") return send(res, 405, "text/plain", "GET only", { allow: "GET" });
       return send(res, 200, ASSETS["index.html"] as string, asset("index.html"), { "cache-control": "no-cache" });
@@ -192,8 +235,8 @@ export function createUi(jobs: JobEngine, auth: UiAuth): Ui {
     if (method !== "GET") return json(res, 405, { error: "GET only" }, { allow: "GET" });
     const job = jobs.lookup(id);
     const stream = new URL(req.url ?? "/", "http://x").searchParams.get("stream") === "stderr" ? "stderr" : "stdout";
-    if (m[2] === "/output") return streamOutput(jobs, job, stream, res);
-    if (m[2] === "/raw") return download(job, stream, res);
+    if (m[2] === "/output") return streamOutput(jobs, job, stream, res, rate);
+    if (m[2] === "/raw") return download(job, stream, res, rate);
     const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
     return json(res, 200, { ...job.record(), ports, waiting: jobs.waiting(job) ?? null });
   }

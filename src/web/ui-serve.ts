@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JobEngine } from "../engine/job-engine.js";
+import { ConnectionBudget } from "./connections.js";
 import { type GuardSettings, requestGuard } from "./http-guards.js";
 import { uiAuth } from "./ui-auth.js";
 import { createUi } from "./ui-routes.js";
@@ -18,8 +19,10 @@ export interface UiServer {
  */
 export function serveUi(jobs: JobEngine, settings: GuardSettings & { port: number }): Promise<UiServer> {
   const guard = requestGuard(settings);
-  const ui = createUi(jobs, uiAuth(settings.authToken));
-  const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const http = createServer();
+  const budget = new ConnectionBudget(http);
+  const ui = createUi(jobs, uiAuth(settings.authToken), budget);
+  http.on("request", (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0] as string;
     const refusal = guard(req, { token: false });
     if (refusal) {
@@ -33,8 +36,6 @@ export function serveUi(jobs: JobEngine, settings: GuardSettings & { port: numbe
     ui.handle(req, res, path);
   });
   http.on("clientError", (_err, socket) => socket.destroy());
-  http.headersTimeout = 10_000;
-  http.requestTimeout = 60_000;
   return new Promise((resolve, reject) => {
     http.once("error", reject);
     http.listen(settings.port, settings.host, () => {

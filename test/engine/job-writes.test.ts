@@ -1,31 +1,41 @@
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { TrackedJob } from "../../src/engine/tracked-job.js";
 import { tempDir, waitFor } from "../helpers.js";
 
-// As on a shared filesystem, where inotify does not see what other machines write: no events at all.
-vi.mock("../../src/text/watch-writes.js", () => ({ watchWrites: () => () => {} }));
+// As on a shared filesystem, where inotify does not see what other machines write: no events at all
+// (the folder is still looked at where the executor says so). Counts the watches made.
+const watches = vi.hoisted(() => ({ made: 0, fire: [] as ((name: string | null) => void)[] }));
+vi.mock("../../src/text/watch-writes.js", async (original) => ({
+  ...(await original<typeof import("../../src/text/watch-writes.js")>()),
+  watchWrites: (_dir: string, onWrite: (name: string | null) => void) => {
+    watches.made++;
+    watches.fire.push(onWrite);
+    return () => {};
+  },
+}));
 
-const { watchJobWrites } = await import("../../src/engine/job-writes.js");
+const { SharedWrites } = await import("../../src/engine/job-writes.js");
 
 const dirs: { remove: () => void }[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) d.remove();
+  watches.made = 0;
+  watches.fire = [];
 });
 
-function jobIn(executor: "local" | "slurm"): { job: TrackedJob; dir: string } {
+function jobIn(executor: "local" | "slurm") {
   const d = tempDir("mcp-bg-writes-");
   dirs.push(d);
   writeFileSync(join(d.path, "stdout"), "");
-  return { job: { dir: d.path, state: { executor } } as unknown as TrackedJob, dir: d.path };
+  return { writes: new SharedWrites({ dir: d.path, state: { executor } }), dir: d.path };
 }
 
-describe("watchJobWrites without inotify events", () => {
+describe("a job's writes without inotify events", () => {
   it("tells of a Slurm job's output and end within about a second, by looking at its files", async () => {
-    const { job, dir } = jobIn("slurm");
+    const { writes, dir } = jobIn("slurm");
     const seen: (string | null)[] = [];
-    const stop = watchJobWrites(job, (name) => seen.push(name));
+    const stop = writes.subscribe((name) => seen.push(name));
     try {
       appendFileSync(join(dir, "stdout"), "a line\n");
       await waitFor(() => seen.includes("stdout"), 3000);
@@ -40,12 +50,29 @@ describe("watchJobWrites without inotify events", () => {
   });
 
   it("leaves a local job to inotify alone (no look every second)", async () => {
-    const { job, dir } = jobIn("local");
+    const { writes, dir } = jobIn("local");
     const seen: (string | null)[] = [];
-    const stop = watchJobWrites(job, (name) => seen.push(name));
+    const stop = writes.subscribe((name) => seen.push(name));
     appendFileSync(join(dir, "stdout"), "a line\n");
     await new Promise((r) => setTimeout(r, 1500));
     stop();
     expect(seen).toEqual([]);
+  });
+});
+
+describe("one watch for every follower of a job", () => {
+  it("a hundred followers share one watch, and a burst of events is told once per name", async () => {
+    const { writes } = jobIn("local");
+    const seen = Array.from({ length: 100 }, () => [] as (string | null)[]);
+    const stops = seen.map((list) => writes.subscribe((name) => list.push(name)));
+    expect(watches.made).toBe(1);
+    const fire = watches.fire[0] as (name: string | null) => void;
+    for (let i = 0; i < 1000; i++) fire(i % 2 ? "stdout" : "stderr");
+    await waitFor(() => seen.every((l) => l.length === 2));
+    expect(seen[0]?.sort()).toEqual(["stderr", "stdout"]);
+    // The last one gone, the watch goes; the next follower makes a new one.
+    for (const stop of stops) stop();
+    writes.subscribe(() => {})();
+    expect(watches.made).toBe(2);
   });
 });
