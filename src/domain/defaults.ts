@@ -47,3 +47,6 @@ export const PTY_SIZE = { cols: 120, rows: 40 } as const;
 
 /** Shortest job id prefix the command line accepts. */
 export const MIN_PREFIX = 8;
+
+/** Listening ports shown for one job at most (the lowest): a job may listen on thousands. */
+export const MAX_PORTS_SHOWN = 50;

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
-import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT, MAX_PORTS_SHOWN } from "../domain/defaults.js";
 import type { ExecutorName, JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { RoutingExecutor } from "../executors/routing-executor.js";
@@ -177,10 +177,16 @@ export class JobEngine {
     return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
   }
 
-  /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); not those run elsewhere. */
+  /**
+   * The TCP ports running jobs' processes listen on, in one look (job id -> ports, the lowest
+   * MAX_PORTS_SHOWN of each); not those run elsewhere.
+   */
   async ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>> {
     const roots = jobs.filter((j) => j.running).flatMap((j) => this.executor.processRoot(j.state) ?? []);
-    return roots.length === 0 ? new Map() : this.text.listeningPorts(roots);
+    if (roots.length === 0) return new Map();
+    const found = await this.text.listeningPorts(roots);
+    for (const [id, ports] of found) found.set(id, [...new Set(ports)].sort((a, b) => a - b).slice(0, MAX_PORTS_SHOWN));
+    return found;
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */

@@ -1,5 +1,6 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { MAX_PORTS_SHOWN } from "../../domain/defaults.js";
 import type { JobEngine } from "../../engine/job-engine.js";
 import { recordView } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -20,7 +21,9 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): vo
           ports: z
             .array(z.number().int())
             .nullable()
-            .describe("TCP ports its processes listen on while it runs; null where not seen (on a Slurm node)"),
+            .describe(
+              `TCP ports its processes listen on while it runs (the lowest ${MAX_PORTS_SHOWN}); null where not seen (on a Slurm node)`,
+            ),
         }),
       ),
       annotations: { readOnlyHint: true, openWorldHint: false },
