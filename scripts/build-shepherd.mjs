@@ -44,8 +44,16 @@ if (process.platform !== "linux") {
   say(`jobs need Linux, and this is ${process.platform}: the server starts, and each tool says so (README: Platforms)`);
   process.exit(0);
 }
-// In a clone, `npm ci` runs this as the install script and then `npm run build` (prepare): the build compiles.
-if (!dev && inClone && process.env.npm_lifecycle_event === "install") process.exit(0);
+// In a clone, `npm ci` (or `npm install`) runs this as the install script: it builds all, this included
+// (`npm run build`). The package has no `prepare` script: one would be carried into the tarball, where it
+// could not run (no sources, no TypeScript).
+if (!dev && inClone && process.env.npm_lifecycle_event === "install") {
+  const npm = process.env.npm_execpath;
+  const r = npm
+    ? spawnSync(process.execPath, [npm, "run", "build"], { stdio: "inherit", cwd: root })
+    : spawnSync("npm", ["run", "build"], { stdio: "inherit", cwd: root });
+  process.exit(r.status ?? 1);
+}
 if (!dev && existsSync(prebuilt) && runs(prebuilt)) process.exit(0);
 // Up to date, and (at install) it starts here: one compiled elsewhere (a glibc build/ mounted into
 // an Alpine container) is compiled again.

@@ -1,7 +1,6 @@
 // The web page of mcp-bg-jobs: the live job list (/) and one job's page (/job/ID). Plain browser
 // script, no framework: every text a job or its command supplies goes in as text (textContent,
 // xterm's renderer), never as HTML. Live data comes over server-sent events; nothing is polled.
-"use strict";
 
 (() => {
   const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2"];
@@ -45,7 +44,21 @@
     return (d.toDateString() === today ? timeOnly : dateAndTime).format(d);
   };
   const result = (j) => (j.status === "running" ? "" : j.outcome || j.status);
-  const label = (j) => j.name || j.command;
+  // Text a job supplies (its name, command, dir), shown as the command line shows it: the controls that
+  // reorder or break text (U+202E shows what follows backwards) or that a terminal obeys are
+  // shown escaped (`\u202e`, `\n`, `\e`), so that they are seen, not obeyed.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
+  const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+  const NAMED = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e" };
+  const visible = (text) =>
+    String(text).replace(CONTROLS, (c) => {
+      const code = c.charCodeAt(0);
+      return (
+        NAMED[c] ||
+        (code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`)
+      );
+    });
+  const label = (j) => visible(j.name || j.command);
   const badge = (status) => el("span", { class: `badge ${status}`, text: status });
   const ports = (j) => (j.ports && j.ports.length > 0 ? j.ports.join(", ") : "");
 
@@ -85,7 +98,11 @@
     document.title = "mcp-bg-jobs: jobs";
     const status = el("select", { "aria-label": "Status" }, el("option", { value: "", text: "All statuses" }));
     for (const s of STATUSES) status.append(el("option", { value: s, text: s }));
-    const text = el("input", { type: "search", placeholder: "Filter: name, command, directory, id", "aria-label": "Filter" });
+    const text = el("input", {
+      type: "search",
+      placeholder: "Filter: name, command, directory, id",
+      "aria-label": "Filter",
+    });
     const count = el("span", { class: "count" });
     const body = el("tbody");
     const table = el(
@@ -119,9 +136,9 @@
       if (r && r.key === key) return r;
       const what = el(
         "td",
-        { class: "what", title: j.command },
+        { class: "what", title: visible(j.command) },
         el("a", { href: `/job/${encodeURIComponent(j.job_id)}`, text: label(j) }),
-        j.name ? el("span", { class: "cmd mono", text: `  ${j.command}` }) : null,
+        j.name ? el("span", { class: "cmd mono", text: `  ${visible(j.command)}` }) : null,
       );
       const run = el("td", { class: "run mono", text: runTime(j) });
       const tr = el(
@@ -129,7 +146,7 @@
         { "data-job": j.job_id, "data-status": j.status },
         el("td", {}, badge(j.status)),
         what,
-        el("td", { class: "cwd mono", title: j.cwd, text: j.cwd }),
+        el("td", { class: "cwd mono", title: visible(j.cwd), text: visible(j.cwd) }),
         el("td", { title: j.started, text: when(j.started) }),
         run,
         el("td", { class: "result", text: result(j) }),
@@ -147,13 +164,15 @@
       const shown = [];
       for (const j of jobs.values()) {
         if (want && j.status !== want) continue;
-        if (needle && ![j.name || "", j.command, j.cwd, j.job_id].some((s) => s.toLowerCase().includes(needle))) continue;
+        if (needle && ![j.name || "", j.command, j.cwd, j.job_id].some((s) => s.toLowerCase().includes(needle)))
+          continue;
         shown.push(j);
       }
       shown.sort((a, b) => (a.started < b.started ? 1 : a.started > b.started ? -1 : a.job_id < b.job_id ? 1 : -1));
       for (const id of rows.keys()) if (!jobs.has(id)) rows.delete(id);
       count.textContent = `${shown.length} shown of ${total} job${total === 1 ? "" : "s"}`;
-      empty.textContent = shown.length === 0 ? (total === 0 ? "No jobs on this state dir yet." : "No job matches.") : "";
+      empty.textContent =
+        shown.length === 0 ? (total === 0 ? "No jobs on this state dir yet." : "No job matches.") : "";
       empty.hidden = shown.length > 0;
       // The first time, the first screenful at once and the rest a chunk a frame: a long list paints as
       // soon as a short one. Later, all at once (a person scrolled down stays where they are).
@@ -213,8 +232,8 @@
       const rows = [
         ["Status", badge(job.status)],
         ["Result", result(job) || "still running"],
-        ["Command", el("code", { text: job.command })],
-        ["Directory", el("code", { text: job.cwd })],
+        ["Command", el("code", { text: visible(job.command) })],
+        ["Directory", el("code", { text: visible(job.cwd) })],
         ["Started", `${when(job.started)} (${job.started})`],
         ["Run time", el("span", { id: "runtime", text: runTime(job) })],
         ["Server", job.owner_pid ? `pid ${job.owner_pid}` : "none"],
@@ -241,8 +260,8 @@
       el("button", { text: "Next", onclick: () => find(false) }),
       el("button", { text: "Previous", onclick: () => find(true) }),
       found,
-      el("button", { text: "Start", id: "to-start", onclick: () => term && term.scrollToTop() }),
-      el("button", { text: "End", id: "to-end", onclick: () => term && term.scrollToBottom() }),
+      el("button", { text: "Start", id: "to-start", onclick: () => term?.scrollToTop() }),
+      el("button", { text: "End", id: "to-end", onclick: () => term?.scrollToBottom() }),
       el("label", {}, follow, " Follow"),
       save,
     );
@@ -291,7 +310,8 @@
       output = new EventSource(`/api/jobs/${encodeURIComponent(job.job_id)}/output?stream=${stream}`);
       output.addEventListener("skipped", (ev) => {
         const n = JSON.parse(ev.data);
-        if (n > 0) note.textContent = `The first ${n.toLocaleString()} bytes are not shown here (the newest 2 MB are, at most ${SCROLLBACK.toLocaleString()} lines): Download has them.`;
+        if (n > 0)
+          note.textContent = `The first ${n.toLocaleString()} bytes are not shown here (the newest 2 MB are, at most ${SCROLLBACK.toLocaleString()} lines): Download has them.`;
       });
       output.addEventListener("data", (ev) => {
         term.write(JSON.parse(ev.data), () => {
@@ -310,7 +330,9 @@
       // read yet. Said where it happened; what follows is the oldest output still kept.
       output.addEventListener("dropped", (ev) => {
         const n = JSON.parse(ev.data);
-        term.write(`\r\n\x1b[2m[${n.toLocaleString()} bytes dropped here: the job printed faster than this page read]\x1b[0m\r\n`);
+        term.write(
+          `\r\n\x1b[2m[${n.toLocaleString()} bytes dropped here: the job printed faster than this page read]\x1b[0m\r\n`,
+        );
       });
       output.addEventListener("error", () => {
         if (output.readyState === EventSource.CLOSED) return;
@@ -351,7 +373,10 @@
         });
         const body = await r.json();
         if (!r.ok) throw new Error(body.error || r.statusText);
-        killNote.textContent = body.status === "killed" ? "Killed: the job and every process it started have ended." : `Already ended (${body.status}).`;
+        killNote.textContent =
+          body.status === "killed"
+            ? "Killed: the job and every process it started have ended."
+            : `Already ended (${body.status}).`;
       } catch (err) {
         killNote.textContent = `Kill failed: ${err.message}`;
         killButton.disabled = job.status !== "running";

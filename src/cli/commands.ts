@@ -74,6 +74,18 @@ function intOption(args: CommandArgs, name: string, min: number, max: number, fa
   return Number(raw);
 }
 
+// A number of seconds (fractions too, as kill_job's grace_seconds takes them) within bounds, or its default.
+function secondsOption(args: CommandArgs, name: string, max: number, fallback: number): number {
+  const raw = args.options.get(name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) > max) {
+    throw new UsageError(
+      `${name} expects a number of seconds from 0 to ${max} (0.5 is half a second), not ${JSON.stringify(raw)}`,
+    );
+  }
+  return Number(raw);
+}
+
 // The one job ID a command takes.
 function idArg(args: CommandArgs): string {
   if (args.positionals.length !== 1) throw new UsageError("expected one job ID (or a prefix of 8+ characters)");
@@ -213,7 +225,7 @@ const kill: Command = {
     if (!KILL_SIGNALS.includes(signal)) {
       throw new UsageError(`--signal expects ${KILL_SIGNALS.slice(0, -1).join(", ")} or ${KILL_SIGNALS.at(-1)}`);
     }
-    const grace = intOption(args, "--grace", 0, MAX_GRACE_SECONDS, DEFAULT_GRACE_SECONDS) as number;
+    const grace = secondsOption(args, "--grace", MAX_GRACE_SECONDS, DEFAULT_GRACE_SECONDS);
     const result = await jobs.kill(job.id, { signal, graceMs: grace * 1000 });
     if (args.switches.has("--json")) io.out(json({ job_id: job.id, status: result }));
     else io.out(result === "killed" ? `killed ${job.id}\n` : `${job.id} had already ended (${job.status})\n`);

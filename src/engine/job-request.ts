@@ -13,6 +13,11 @@ export interface StartOptions {
   pty?: boolean;
   /** Where to run it (the server's default executor otherwise). */
   executor?: ExecutorName;
+  /**
+   * The id it gets (a new random UUID otherwise): a task that starts a job takes the job's id, so
+   * that the id a host shows of the task is one the job's tools take.
+   */
+  id?: string;
 }
 
 /** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */
@@ -44,11 +49,21 @@ export function checkStrings(opts: StartOptions): void {
 /** A job's working directory: relative to the configured one, and it must exist. */
 export function resolveCwd(workingDir: string, cwd: string | undefined): string {
   const dir = resolve(workingDir, cwd ?? ".");
-  let isDir: boolean | undefined;
+  let isDir: boolean;
   try {
     isDir = statSync(dir).isDirectory();
-  } catch {}
-  if (isDir === undefined) throw new JobError("invalid_input", `Working directory ${dir} does not exist`);
+  } catch (err) {
+    // Said as it is: a loop of symlinks, a folder that may not be entered, ... are not "does not exist".
+    const code = (err as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      ENOENT: "does not exist",
+      ENOTDIR: "is not a directory (a part of its path is a file)",
+      ELOOP: "cannot be reached: its path has a loop of symbolic links",
+      EACCES: "cannot be reached: permission denied",
+      ENAMETOOLONG: "is too long a path",
+    };
+    throw new JobError("invalid_input", `Working directory ${dir} ${why[code ?? ""] ?? `cannot be used (${code})`}`);
+  }
   if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
   return dir;
 }

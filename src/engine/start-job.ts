@@ -52,8 +52,11 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       `Job limit reached: ${config.maxJobs} jobs are running (MCP_BG_MAX_JOBS). Wait for one to end or kill one.`,
     );
   }
+  if (opts.id !== undefined && (!/^[0-9a-f-]{36}$/.test(opts.id) || deps.store.get(opts.id))) {
+    throw new JobError("invalid_input", `Job id ${opts.id} is not a new UUID`);
+  }
+  const id = opts.id ?? randomUUID();
   ownership.pendingStarts++;
-  const id = randomUUID();
   const dir = deps.registry.dirOf(id);
   const now = Date.now();
   const timeout = opts.timeoutSeconds ?? config.jobTimeoutSeconds;

@@ -61,6 +61,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
       hub: session ? hub : undefined,
       subscribeElsewhere: !session,
       tasks,
+      era: session ? ("legacy" as const) : ("modern" as const),
     });
   const bus = new InMemoryServerEventBus(onerror);
   const modernOptions = { legacy: "reject" as const, onerror, bus, maxRequestBodySize: config.maxRequestBytes };

@@ -37,13 +37,21 @@ export interface ServerOptions {
   subscribeElsewhere?: boolean;
   /** Serve MCP tasks (both generations) run by this runtime. */
   tasks?: TaskRuntime;
+  /**
+   * The protocol era of the connection this instance serves, if known: what it declares follows it
+   * (tasks as a capability or as an extension; channels only where they can reach a client).
+   */
+  era?: "legacy" | "modern";
 }
 
 /**
  * Builds an MCP server whose tools and resources act on the given job engine. With a hub, the
  * instance serves subscriptions and ends them when its connection closes.
  */
-export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServer {
+export function createServer(jobs: JobEngine, options: ServerOptions = {}): McpServer {
+  // A 2026-07-28 connection has no way to push a channel's notification to its client (Claude Code:
+  // "no channel delivery path"): the capability is not declared to it.
+  const opts = options.era === "modern" ? { ...options, channel: false } : options;
   const server = new McpServer(
     { name: "mcp-bg-jobs", version: VERSION },
     {
@@ -75,7 +83,7 @@ export function createServer(jobs: JobEngine, opts: ServerOptions = {}): McpServ
     // Tasks reach into the SDK (tasks/sdk-seams.ts): if a new SDK breaks that, the server serves
     // everything else, and says why there are no tasks.
     try {
-      serveTasks(server, opts.tasks);
+      serveTasks(server, opts.tasks, opts.era);
     } catch (err) {
       log("error", "MCP tasks are not served (the SDK changed?)", err);
     }

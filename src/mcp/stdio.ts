@@ -37,12 +37,19 @@ export function serveOnStdio(
   const handle = serveStdio(
     (ctx) => {
       if (ctx.era === "legacy")
-        return createServer(jobs, { keepJobs: config.keepJobs, channel: config.notifyChannel, hub, tasks });
+        return createServer(jobs, {
+          keepJobs: config.keepJobs,
+          channel: config.notifyChannel,
+          hub,
+          tasks,
+          era: "legacy",
+        });
       const server = createServer(jobs, {
         keepJobs: config.keepJobs,
         channel: config.notifyChannel,
         subscribeElsewhere: true,
         tasks,
+        era: "modern",
       });
       const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
       const stops: (() => void)[] = [];

@@ -108,3 +108,30 @@ describe("without --notify-channel", () => {
     expect(got).toEqual([]);
   });
 });
+
+describe("Claude Code channels in the 2026-07-28 era", () => {
+  it("are not declared: that era has no way to push them to the client", async () => {
+    const { Client } = await import("@modelcontextprotocol/client");
+    const { StdioClientTransport } = await import("@modelcontextprotocol/client/stdio");
+    const { BIN, cleanEnv } = await import("./harness.js");
+    const { tempDir } = await import("../helpers.js");
+    const state = tempDir("mcp-bg-state-");
+    const client = new Client(
+      { name: "modern", version: "1" },
+      { versionNegotiation: { mode: { pin: "2026-07-28" } } },
+    );
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, "--notify-channel"],
+      env: { ...cleanEnv(), MCP_BG_STATE_DIR: state.path },
+    });
+    try {
+      await client.connect(transport);
+      expect(client.getServerCapabilities()).not.toHaveProperty("experimental");
+      expect(client.getInstructions()).not.toMatch(/<channel> line/);
+    } finally {
+      await client.close();
+      state.remove();
+    }
+  });
+});

@@ -120,7 +120,8 @@ describe("the command line for people, on a server's state", () => {
   it("kill: ends a running job and its tree; the server sees it killed", async () => {
     const job = await s.ok<Status>("execute_command", { command: `setsid ${markedLoop(mark)} & sleep 300` });
     await waitFor(() => processesMatching(mark).length === 1);
-    const r = await runCli(state, ["kill", job.job_id.slice(0, 8), "--grace", "1"]);
+    // A grace in fractions of a second, as kill_job takes it.
+    const r = await runCli(state, ["kill", job.job_id.slice(0, 8), "--grace", "0.2"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`killed ${job.job_id}\n`);
     expect(processesMatching(mark)).toEqual([]);

@@ -1,3 +1,5 @@
+import { symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
@@ -27,6 +29,10 @@ describe("every setting is used", () => {
     expect((await run(s, "pwd")).out.stdout).toBe(`${dir.path}\n`);
     expect((await run(s, "pwd", { cwd: "/" })).out.stdout).toBe("/\n");
     expect(await s.error("execute_command", { command: "pwd", cwd: "no/such/dir" })).toMatch(/does not exist/);
+    // A loop of symlinks is said as one, not as a missing folder.
+    symlinkSync(join(dir.path, "b"), join(dir.path, "a"));
+    symlinkSync(join(dir.path, "a"), join(dir.path, "b"));
+    expect(await s.error("execute_command", { command: "pwd", cwd: "a" })).toMatch(/a loop of symbolic links/);
     dir.remove();
   });
 

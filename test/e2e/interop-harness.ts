@@ -4,17 +4,38 @@
  * Each is driven the way its users drive it (the library starts the stdio server itself, or is pointed at
  * an HTTP URL) and answers with what the library hands on to the model or agent.
  */
+import { spawnSync } from "node:child_process";
 import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { createMCPClient as createMCPClient6 } from "@ai-sdk/mcp";
 import { Experimental_StdioMCPTransport as StdioTransport6 } from "@ai-sdk/mcp/mcp-stdio";
 import type { DynamicStructuredTool } from "@langchain/core/tools";
 import { MultiServerMCPClient } from "@langchain/mcp-adapters";
-import { createMCPClient as createMCPClient7 } from "ai-sdk7-mcp";
-import { Experimental_StdioMCPTransport as StdioTransport7 } from "ai-sdk7-mcp/mcp-stdio";
 import { isAlive, tempDir, waitFor } from "../helpers.js";
 import { BIN, cleanEnv } from "./harness.js";
 import { startHttpServer } from "./http-harness.js";
+
+/**
+ * AI SDK 7's MCP client (`@ai-sdk/mcp` 2.x), or why it is not here. It wants Node >= 22, so it is not a
+ * dev dependency (`npm ci` printed EBADENGINE for it on the Node 20 the package supports): it is
+ * installed into the test cache by scripts/install-test-deps.mjs (a second when it is there) and
+ * imported from there. Its API is 1.x's.
+ */
+export const AI_SDK7: { createMCPClient: typeof createMCPClient6; StdioTransport: typeof StdioTransport6 } | string =
+  await (async () => {
+    const script = fileURLToPath(new URL("../../scripts/install-test-deps.mjs", import.meta.url));
+    const r = spawnSync(process.execPath, [script, "--json", "ai-sdk7"], { encoding: "utf8", timeout: 10 * 60_000 });
+    let found: { folder?: string; error?: string } | undefined;
+    try {
+      found = JSON.parse((r.stdout ?? "").trim().split("\n").at(-1) ?? "")["ai-sdk7"];
+    } catch {}
+    if (!found?.folder) return found?.error ?? `install-test-deps.mjs failed: ${(r.stderr ?? "").slice(-300)}`;
+    const dist = join(found.folder, "node_modules", "@ai-sdk", "mcp", "dist");
+    const main = await import(pathToFileURL(join(dist, "index.js")).href);
+    const stdio = await import(pathToFileURL(join(dist, "mcp-stdio", "index.js")).href);
+    return { createMCPClient: main.createMCPClient, StdioTransport: stdio.Experimental_StdioMCPTransport };
+  })();
 
 /** The nine tools every client must be offered. */
 export const TOOL_NAMES = [
@@ -275,6 +296,8 @@ export async function connectAiSdk7(
   transport: Transport,
   era: "modern" | "legacy" | "default",
 ): Promise<InteropClient> {
+  if (typeof AI_SDK7 === "string") throw new Error(`AI SDK 7 is not here: ${AI_SDK7}`);
+  const { createMCPClient: createMCPClient7, StdioTransport: StdioTransport7 } = AI_SDK7;
   const options = {
     clientName: "interop-ai-sdk-7",
     protocolVersionDiscovery: era !== "legacy",
@@ -289,7 +312,7 @@ export async function connectAiSdk7(
       // MCPTransport property, which the HTTP transport sets): the client then waits for the answer.
       if (era === "modern") Object.assign(stdio, { waitsForProtocolVersionDiscovery: true });
       const client = await createMCPClient7({ transport: stdio, ...options });
-      return { client, version: () => client.initializeResult.protocolVersion };
+      return { client, version: () => versionOf7(client) };
     });
   }
   const server = await httpSetup();
@@ -297,12 +320,16 @@ export async function connectAiSdk7(
   const close = () => inOrder([() => client?.close(), () => server.stop()]);
   try {
     client = await createMCPClient7({ transport: { type: "http", url: server.url }, ...options });
-    return aiSdkTools(await client.tools(), client.initializeResult.protocolVersion, close);
+    return aiSdkTools(await client.tools(), versionOf7(client), close);
   } catch (e) {
     await close().catch(() => {});
     throw e;
   }
 }
+
+// The protocol version a 2.x client ended up on (typed with 1.x's API, which does not say it).
+const versionOf7 = (client: unknown) =>
+  (client as { initializeResult: { protocolVersion: string } }).initializeResult.protocolVersion;
 
 function aiSdkTools(
   tools: Record<string, AiSdkTool>,

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AI_SDK7,
   connectAiSdk6,
   connectAiSdk7,
   connectLangChain,
@@ -67,10 +68,14 @@ const scenarios: Scenario[] = [
   },
 ];
 
+// AI SDK 7 comes from the test cache (interop-harness.ts): where it cannot be installed, its rows are skipped.
+const here = scenarios.filter((s) => typeof AI_SDK7 !== "string" || !s.name.startsWith("AI SDK 7"));
+if (here.length < scenarios.length) console.log(`interop: AI SDK 7 tests skipped: ${AI_SDK7}`);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const COMMAND = "echo hello; sleep 30";
 
-describe.each(scenarios)("$name", ({ connect, version, refusesNull }) => {
+describe.each(here)("$name", ({ connect, version, refusesNull }) => {
   let client: InteropClient;
   beforeAll(async () => {
     client = await connect();

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { arch } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import { isAlive, marker, markedLoop, processesMatching, waitFor } from "../helpers.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
 import { BIN, type Harness, startServer } from "./harness.js";
 
 // A job can name its capture process ($PPID) and the spawner above it, and send them signals or
@@ -58,9 +58,9 @@ describe("a job that turns on its shepherd", () => {
     expect(stateOf(shepherd)).not.toBe("T");
     // The next start goes through the spawner the job stopped.
     const next = await s.ok<{ job_id: string; status: string }>("execute_command", { command: "echo second" });
-    expect(
-      (await s.ok<{ status: string }>("wait_for_job", { job_id: next.job_id, timeout_seconds: 30 })).status,
-    ).toBe("completed");
+    expect((await s.ok<{ status: string }>("wait_for_job", { job_id: next.job_id, timeout_seconds: 30 })).status).toBe(
+      "completed",
+    );
     expect(await s.ok("kill_job", { job_id, grace_seconds: 2 })).toEqual({ status: "killed" });
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", signal: "SIGTERM" });
     expect(processesMatching(m)).toEqual([]);

@@ -138,8 +138,30 @@ describe.each([
     // Settled, it says how the job ended.
     expect(await statusOf(c, execution.handle.taskId)).toEqual({
       status: "completed",
-      message: plain.structuredContent?.outcome,
+      message: `Job ${job} completed: ${plain.structuredContent?.outcome}`,
     });
+  });
+
+  it("a task of execute_command has its job's id: the job's tools take it at once; settled, it says what matched", async () => {
+    const c = await connect(kind, modern);
+    const execution = await taskCall(c, "execute_command", {
+      command: "echo starting; sleep 1; echo ready; sleep 30",
+      wait_until: "^ready$",
+      wait_seconds: 20,
+    });
+    const id = execution.handle.taskId as string;
+    // What a host shows of the task (Claude Code: only its id) is enough to act on the job.
+    expect((await c.plain("get_job_status", { job_id: id })).structuredContent).toMatchObject({
+      job_id: id,
+      status: "running",
+    });
+    await c.plain("wait_for_job", { job_id: id, until: "^starting$", timeout_seconds: 20 });
+    expect((await c.plain("tail_job_output", { job_id: id })).structuredContent).toMatchObject({ stdout: "starting" });
+    const { outcome } = await execution.settle();
+    expect((outcome as { result: Result }).result.structuredContent).toMatchObject({ job_id: id, matched: true });
+    // Settled while the job runs on: the message says what the task did, not "Still running: ...".
+    expect(await statusOf(c, id)).toEqual({ status: "completed", message: `Job ${id} is running; matched: ready` });
+    await c.plain("kill_job", { job_id: id });
   });
 
   it("runs execute_command with wait_until as a task, and a wait past the call bound", async () => {
@@ -329,6 +351,9 @@ describe.each([
           clientInfo: CLIENT_INFO,
         });
         expect(init.result.protocolVersion).toBe("2025-06-18");
+        // Offered neither the 2025-11-25 capability nor the 2026-07-28 extension.
+        expect(init.result.capabilities).not.toHaveProperty("tasks");
+        expect(init.result.capabilities).not.toHaveProperty("extensions");
         proc.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })}\n`);
         const { tools } = (await ask("tools/list", {})).result as unknown as { tools: object[] };
         expect(tools.filter((t) => "execution" in t)).toEqual([]);
@@ -341,6 +366,30 @@ describe.each([
         proc.kill("SIGTERM");
       }
     });
+
+  it("declares tasks as its era knows them; a null in `task` counts as absent, a wrong type is invalid params", async () => {
+    const c = await connect(kind, modern);
+    const caps = c.client.getServerCapabilities() as Record<string, unknown>;
+    if (modern) {
+      expect(caps).toMatchObject({ extensions: { "io.modelcontextprotocol/tasks": {} } });
+      expect(caps).not.toHaveProperty("tasks");
+      return;
+    }
+    expect(caps).toMatchObject({ tasks: { list: {}, cancel: {} } });
+    expect(caps).not.toHaveProperty("extensions");
+    const job = await started(c, "echo x");
+    // Raw, past the SDK client's own checks of what it sends and gets.
+    const call = (task: JsonValue) =>
+      c.wire.dispatch({ method: "tools/call", params: { name: "wait_for_job", arguments: { job_id: job }, task } });
+    expect(await call({ ttl: null })).toMatchObject({
+      kind: "result",
+      result: { task: { status: "working", ttl: 86_400_000 } },
+    });
+    expect(await call({ ttl: "soon" })).toMatchObject({
+      kind: "error",
+      error: { code: -32602, message: expect.stringMatching(/^Invalid params for tools\/call: params\.task\.ttl: /) },
+    });
+  });
 
   it("changes nothing for a client that takes no tasks", async () => {
     const c = await connect(kind, modern);

@@ -1,4 +1,12 @@
-import type { CallToolResult, JSONRPCRequest, McpServer, Result, ServerContext } from "@modelcontextprotocol/server";
+import {
+  type CallToolResult,
+  type JSONRPCRequest,
+  type McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  type Result,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
 
 /**
  * The few places where tasks reach into the SDK, kept here. The SDK (2.x) has no server runtime for
@@ -25,10 +33,34 @@ export function storedHandler(server: McpServer, method: string): Handler {
   return handler;
 }
 
+// The SDK's own words for params that fail its schema (a zod issue list as JSON), in one line.
+function invalidParams(method: string, err: unknown): ProtocolError {
+  const text = err instanceof Error ? err.message : String(err);
+  let said = text;
+  try {
+    const issues = JSON.parse(text) as { path?: unknown[]; message?: string }[];
+    said = issues.map((i) => `${(i.path ?? []).join(".")}: ${i.message ?? "invalid"}`).join("; ");
+  } catch {}
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: ${said.slice(0, 500)}`);
+}
+
+// `null` for an optional field of a tools/call's task counts as leaving it out, as for tool arguments.
+function withoutNulls(request: JSONRPCRequest): JSONRPCRequest {
+  const params = request.params as { task?: Record<string, unknown> | null } | undefined;
+  if (!params || !("task" in params)) return request;
+  const { task, ...rest } = params;
+  if (task === null) return { ...request, params: rest };
+  if (typeof task !== "object") return request;
+  const kept = Object.fromEntries(Object.entries(task).filter(([, v]) => v !== null));
+  return { ...request, params: { ...rest, task: kept } };
+}
+
 /**
  * Replaces a spec method's handler by `make(previous)`. The SDK still parses the request; with
  * `unchecked`, it does not check the result again (a task-creating tools/call answers a
- * CreateTaskResult, which its tools/call check refuses; the previous handler keeps its checks).
+ * CreateTaskResult, which its tools/call check refuses; the previous handler keeps its checks), a
+ * `null` in the call's `task` counts as absent, and params its schema refuses are an invalid-params
+ * error (-32602, in a line) rather than an internal one with the schema's dump.
  */
 export function replaceHandler(
   server: McpServer,
@@ -37,13 +69,26 @@ export function replaceHandler(
   unchecked = false,
 ): void {
   const s = seams(server);
-  const next = make(storedHandler(server, method));
+  const made = make(storedHandler(server, method));
   if (!unchecked) {
-    s.setRequestHandler(method, next);
+    s.setRequestHandler(method, made);
     return;
   }
+  // Calls that got past the SDK's parsing into `made` (their errors are their own).
+  const entered = new WeakSet<object>();
+  const next: Handler = (request, ctx) => {
+    entered.add(ctx);
+    return made(request, ctx);
+  };
   const own = Object.getOwnPropertyDescriptor(s, "_wrapHandler");
-  s._wrapHandler = (_method, handler) => handler;
+  s._wrapHandler = (_method, handler) => async (request, ctx) => {
+    try {
+      return await handler(withoutNulls(request), ctx);
+    } catch (err) {
+      if (entered.has(ctx) || err instanceof ProtocolError) throw err;
+      throw invalidParams(method, err);
+    }
+  };
   try {
     s.setRequestHandler(method, next);
   } finally {

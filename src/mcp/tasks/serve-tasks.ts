@@ -66,12 +66,20 @@ function afterOf(cursor: string | undefined): { ms: number; id: string } | undef
  * for none sees the same server as before. Tasks this connection created are listed to it only;
  * any connection that knows a task's id (unguessable) may read or cancel it.
  */
-export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
+export function serveTasks(server: McpServer, runtime: TaskRuntime, era?: "legacy" | "modern"): void {
   // The connection (a 2025-era session, or stdio): what tasks/list shows, where status goes.
   const session = randomUUID();
+  // Declared as each era knows them: the capability to 2025-11-25 (initialize), the extension to
+  // 2026-07-28 (discover); neither to a client of an earlier protocol.
   server.server.registerCapabilities({
-    tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
-    extensions: { [TASKS_EXTENSION]: {} },
+    ...(era !== "modern" ? { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } } : {}),
+    ...(era !== "legacy" ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
+  });
+  replaceHandler(server, "initialize", (previous) => async (request, ctx) => {
+    const result = (await previous(request, ctx)) as { protocolVersion: string; capabilities: Record<string, unknown> };
+    if (knowsTasks(result.protocolVersion)) return result;
+    const { tasks: _tasks, extensions: _extensions, ...capabilities } = result.capabilities;
+    return { ...result, capabilities };
   });
 
   replaceHandler(server, "tools/list", (previous) => async (request, ctx) => {
@@ -104,7 +112,7 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
         // The server decides: a wait (or a start that waits) becomes a task for a client that takes them.
         const waits = params.name === "wait_for_job" || startWaits(args);
         if (!declaresTasks(ctx) || !TASK_TOOLS.includes(params.name) || !waits) return plain(request, ctx);
-        return created(runtime.create("", params.name, args, DEFAULT_TTL_MS), true);
+        return created(await runtime.create("", params.name, args, DEFAULT_TTL_MS), true);
       }
       // A `task` from a client of an earlier protocol (which has none) is not one: a plain call.
       if (params.task === undefined || !knowsTasks(server.server.getNegotiatedProtocolVersion()))
@@ -113,7 +121,7 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime): void {
         throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `Tool ${params.name} does not run as a task`);
       }
       notifyStatus();
-      return created(runtime.create(session, params.name, args, ttlOf(params.task.ttl)), false);
+      return created(await runtime.create(session, params.name, args, ttlOf(params.task.ttl)), false);
     },
     true,
   );

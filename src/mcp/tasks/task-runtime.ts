@@ -9,6 +9,7 @@ import { VERSION } from "../../version.js";
 import { registerExecuteCommandTool, startWaits } from "../tools/execute-command.js";
 import { registerWaitForJobTool } from "../tools/wait-for-job.js";
 import { callTool } from "./sdk-seams.js";
+import { doneMessage, text, workingMessage } from "./task-messages.js";
 import { internal, unknownTask } from "./task-wire.js";
 
 /** The tools that run as tasks (execute_command only when it waits, in 2026-07-28). */
@@ -19,22 +20,6 @@ const ADOPT_MS = 5000;
 const WATCH_MS = 1000;
 /** Tasks one server runs at once (each holds a wait and its own small tools server). */
 const MAX_RUNNING = 1000;
-
-const text = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
-const waiting = (jobId: string, until: unknown) =>
-  `Waiting for job ${jobId}${text(until) ? ` to print /${text(until)}/ or end` : " to end"}`;
-/** What a task says while it works, from what was asked. */
-function workingMessage(tool: string, args: Record<string, unknown>, jobId: string | null): string {
-  if (jobId) return waiting(jobId, tool === "wait_for_job" ? args.until : args.wait_until);
-  return tool === "execute_command" ? "Starting the command" : "Starting";
-}
-/** What a settled call says, in a line: how the job ended, or how to wait on. */
-function doneMessage(result: CallToolResult): string {
-  const s = (result.structuredContent ?? {}) as Record<string, unknown>;
-  if (result.isError)
-    return `The call failed: ${result.content.map((c) => (c.type === "text" ? c.text : "")).join("")}`;
-  return text(s.outcome) ?? text(s.hint) ?? `Job ${String(s.job_id)} started`;
-}
 
 /**
  * Runs tasks for every connection of this server: a tool call answered later, whose wait is not
@@ -70,11 +55,19 @@ export class TaskRuntime {
     return () => this.listeners.delete(fn);
   }
 
-  /** Creates a task for a tool call and starts it; refused when MAX_RUNNING are under way here. */
-  create(session: string, tool: string, args: Record<string, unknown>, ttlMs: number): TaskRecord {
+  /**
+   * Creates a task for a tool call and starts it; refused when MAX_RUNNING are under way here. The
+   * task of an execute_command has its job's id as its id (the job gets it when it starts): a host
+   * that shows the model only the task id (Claude Code) shows one that the job's tools take.
+   * Resolves once that job has started (or the start failed: the task has settled), so that the id
+   * is a job's by the time anyone sees it.
+   */
+  async create(session: string, tool: string, args: Record<string, unknown>, ttlMs: number): Promise<TaskRecord> {
     if (this.running.size >= MAX_RUNNING)
       throw internal(`Too many tasks under way here (${MAX_RUNNING}): wait for some to settle, or cancel some`);
     const jobId = tool === "wait_for_job" ? (text(args.job_id) ?? null) : null;
+    let started: () => void = () => {};
+    const start = new Promise<void>((resolve) => (started = resolve));
     const task = this.store.create({
       taskId: randomUUID(),
       session,
@@ -84,8 +77,9 @@ export class TaskRuntime {
       statusMessage: workingMessage(tool, args, jobId),
       ttlMs,
     });
-    this.run(task, false);
-    return task;
+    this.run(task, false, started);
+    if (tool === "execute_command") await start;
+    return this.get(task.taskId);
   }
 
   /** A task by id, or the error for an unknown one. */
@@ -209,19 +203,20 @@ export class TaskRuntime {
     }
   }
 
-  private run(task: TaskRecord, resumed: boolean): void {
+  private run(task: TaskRecord, resumed: boolean, started: () => void = () => {}): void {
     const abort = new AbortController();
     this.running.set(task.taskId, abort);
     const settle = (status: "completed" | "failed", message: string, result: object) => {
+      started();
       // A cancelled wait, or one this server stopped at its end, leaves the record as it is.
       if (abort.signal.aborted || this.stopped) return;
       // Lost to a cancel by another server (seen here at the next look): its record goes out now.
       this.store.settle(task.taskId, status, message, result);
       this.settledNow(task.taskId);
     };
-    this.execute(task, resumed, abort.signal)
+    this.execute(task, resumed, abort.signal, started)
       .then(
-        (result) => settle("completed", doneMessage(result), result),
+        (result) => settle("completed", doneMessage(result, this.store.get(task.taskId)?.jobId ?? null), result),
         (err: { code?: unknown; message?: string }) => {
           const code = typeof err?.code === "number" ? err.code : internal("").code;
           const text = err?.message ?? String(err);
@@ -229,12 +224,20 @@ export class TaskRuntime {
         },
       )
       .catch((err) => log("warn", `task ${task.taskId}`, err))
-      .finally(() => this.running.delete(task.taskId));
+      .finally(() => {
+        started();
+        this.running.delete(task.taskId);
+      });
   }
 
   // The call, through the tools' own code, with a job engine whose waits may last as long as the
   // tool allows, and that notes the job execute_command starts (or, taken up again, started).
-  private async execute(task: TaskRecord, resumed: boolean, signal: AbortSignal): Promise<CallToolResult> {
+  private async execute(
+    task: TaskRecord,
+    resumed: boolean,
+    signal: AbortSignal,
+    started: () => void,
+  ): Promise<CallToolResult> {
     const args = { ...task.arguments };
     const key = task.tool === "wait_for_job" ? "timeout_seconds" : "wait_seconds";
     const waits = task.tool === "wait_for_job" || startWaits(args);
@@ -243,8 +246,10 @@ export class TaskRuntime {
       args[key] = Math.max(0.001, asked - (Date.now() - task.createdMs) / 1000);
     }
     let start = async (opts: StartOptions): Promise<JobRecord> => {
-      const job = await this.jobs.start(opts);
+      // The job takes the task's id (see create).
+      const job = await this.jobs.start({ ...opts, id: task.taskId });
       this.store.setJob(task.taskId, job.job_id, workingMessage(task.tool, args, job.job_id));
+      started();
       return job;
     };
     if (resumed && task.tool === "execute_command") {
