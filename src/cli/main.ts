@@ -6,6 +6,7 @@ import { serveOnStdio } from "../mcp/stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
+import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
@@ -20,6 +21,7 @@ Usage:
   mcp-bg-jobs --version        the version
 
 Commands for people, on the same state (while a server runs or not; ID: a job ID or 8+ characters of it):
+  mcp-bg-jobs ${RUN_USAGE}
 ${Object.values(COMMANDS)
   .map((c) => `  mcp-bg-jobs ${c.usage}`)
   .join("\n")}
@@ -46,6 +48,10 @@ function main(argv: string[]): void {
   const name = argv[0];
   if (name === "ui") {
     void runUi(argv.slice(1));
+    return;
+  }
+  if (name === "run") {
+    void runJob(argv.slice(1));
     return;
   }
   if (name !== undefined && Object.hasOwn(COMMANDS, name)) {

@@ -52,11 +52,12 @@ export class JobEngine {
 
   /**
    * Opens the state dir. As a server (the default) it owns the jobs it starts and takes over running
-   * jobs whose server died; as a command line (`server: false`) it only looks and kills.
+   * jobs whose server died; as a command line (`server: false`) it only looks and kills. `watch:
+   * false` (the command line's `run`): it starts jobs but neither sweeps nor takes over.
    */
   constructor(
     private readonly config: Config,
-    opts: { server?: boolean } = {},
+    opts: { server?: boolean; watch?: boolean } = {},
   ) {
     const server = opts.server ?? true;
     const jobsDir = join(config.stateDir, "jobs");
@@ -73,7 +74,7 @@ export class JobEngine {
     this.ownership = new Ownership(this.store, this.registry, this.executor, self);
     this.ownership.killOne = (job, o) => void this.killTracked(job, o).catch(() => {});
     this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
-    if (server) {
+    if (server && opts.watch !== false) {
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
       this.sweep();
       this.watch = new StateWatch(this.store, config.cleanupIntervalSeconds * 1000, {
