@@ -314,6 +314,7 @@ export class JobEngine {
   /** Stops watching jobs, closes the state database (the command line when done; shutdown). */
   close(): void {
     this.watch?.stop();
+    this.ownership.pending.stop();
     for (const job of this.registry.known()) job.stopWatching?.();
     this.text.close();
     this.slurm.dispose();

@@ -10,9 +10,10 @@ export type KillResult = (typeof KILL_RESULTS)[number];
 
 /**
  * Ends these running jobs and everything they started as one batch, resolving once all of it is
- * gone and their ends are recorded. The kill is recorded first, so whichever process sees a job's
- * end records it as `killed` (`timed_out` too if set); the kill escalates to SIGKILL at the grace's
- * end, a time the record keeps too (whoever takes a job over finishes a kill at that time).
+ * gone and their ends are recorded (or wait for room to be). The kill is recorded first where there
+ * is room, so whichever process sees a job's end records it as `killed` (`timed_out` too if set);
+ * the kill escalates to SIGKILL at the grace's end, a time the record keeps too (whoever takes a job
+ * over finishes a kill at that time).
  */
 export async function killJobs(
   deps: { store: JobStore; executor: Executor; ownership: Ownership },
@@ -24,7 +25,10 @@ export async function killJobs(
   const live = jobs.filter((j) => j.running);
   const deadline = Date.now() + (signal === "SIGKILL" ? 0 : graceMs);
   for (const job of live) {
-    deps.store.requestKill(job.id, timedOut, deadline);
+    // Written down first where there is room (whoever sees the end then records it `killed`), but a
+    // kill never waits for room: with the disk full, the signals go out all the same and the kill is
+    // written once it can be.
+    deps.ownership.pending.write(job.id, "the kill", () => deps.store.requestKill(job.id, timedOut, deadline));
     const s = job.state;
     job.state = {
       ...s,

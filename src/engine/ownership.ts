@@ -4,6 +4,7 @@ import type { Executor } from "../executors/executor.js";
 import { log } from "../log.js";
 import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
 import type { JobStore } from "../store/job-store.js";
+import { PendingWrites } from "./pending-writes.js";
 import type { JobRegistry } from "./registry.js";
 import type { TrackedJob } from "./tracked-job.js";
 
@@ -33,8 +34,8 @@ export class Ownership {
   pendingStarts = 0;
   /** Jobs this server is killing now. */
   readonly killing = new Set<string>();
-  /** Jobs whose end could not be written to the database yet (a full disk): tried again at each check. */
-  private readonly unrecorded = new Set<TrackedJob>();
+  /** Kills and ends that could not be written down yet (a full disk): written once there is room. */
+  readonly pending = new PendingWrites();
   /** Every job this server started or took over without keep-jobs: what they leave ends at its stop too. */
   readonly leftoversToEnd = new Set<string>();
   /** Owners looked at lately: alive or not, and when. */
@@ -79,14 +80,10 @@ export class Ownership {
    * at a later check.
    */
   finish(job: TrackedJob, end: JobEnd): void {
-    try {
+    this.pending.write(job.id, "the end", () => {
       const state = this.store.finish(job.id, end);
       if (state) job.update(state);
-      this.unrecorded.delete(job);
-    } catch (err) {
-      if (!this.unrecorded.has(job)) log("error", `recording the end of job ${job.id} (will try again)`, err);
-      this.unrecorded.add(job);
-    }
+    });
     if (job.running) job.end(end);
   }
 
@@ -143,7 +140,15 @@ export class Ownership {
     }
     if (!this.self) return; // the command line only looks
     if (!mine) {
-      const claimed = this.store.claim(job.id, state.owner, this.self);
+      let claimed = false;
+      try {
+        claimed = this.store.claim(job.id, state.owner, this.self);
+      } catch (err) {
+        // No room to write the take-over down (a full disk): not taken over now, but a kill or a
+        // wait on it goes on all the same; the next look tries again.
+        log("warn", `taking over job ${job.id}`, err);
+        return;
+      }
       const now = this.store.get(job.id);
       if (now) job.update(now);
       if (!claimed) return;
@@ -174,10 +179,7 @@ export class Ownership {
 
   /** Records the ends not recorded before, then settles the running jobs of every owner that is gone. */
   reconcile(): void {
-    for (const job of this.unrecorded) {
-      const s = job.state;
-      this.finish(job, { code: s.exitCode, signal: s.signal, endedMs: s.completedMs ?? Date.now(), lost: s.lost });
-    }
+    this.pending.retry();
     for (const owner of this.store.owners()) {
       if (this.ownerAlive(owner, owner?.bootId ?? null)) continue;
       for (const state of this.store.runningOf(owner)) this.refresh(this.registry.track(state));
