@@ -146,7 +146,7 @@ const list: Command = {
     const now = Date.now();
     const rows = result.jobs.map((r) => [
       r.job_id.slice(0, 8),
-      r.lost ? "failed (lost)" : r.status,
+      r.lost ? `${r.status} (lost)` : r.status,
       r.exit_code === null ? (r.signal ?? "-") : String(r.exit_code),
       when(r.started),
       duration(r, now),
@@ -172,7 +172,7 @@ const status: Command = {
     }
     const rows: [string, string][] = [
       ["job", r.job_id],
-      ["status", r.lost ? "failed (lost: its processes were gone when it was looked for)" : r.status],
+      ["status", r.lost ? `${r.status} (lost: how it ended was not seen)` : r.status],
       ["outcome", outcome],
       ["command", printable(r.command)],
       ["name", r.name === null ? "-" : printable(r.name)],

@@ -70,10 +70,11 @@ export function describeEnd(end: {
   lost?: boolean;
 }): string {
   if (end.status === "running") return "still running";
-  if (end.lost) {
-    return "lost: its server stopped watching it, and its processes were gone when next looked for (exit status unknown)";
-  }
   const by = end.timed_out ? " after its timeout" : end.status === "killed" ? " on request" : "";
+  if (end.lost) {
+    const killed = end.status === "killed" ? `killed${by}, ` : "";
+    return `${killed}lost: how it ended was not seen (its capture process was gone before it wrote the end down, or the machine restarted); exit status unknown`;
+  }
   if (end.signal) {
     const meaning = SIGNAL_MEANING[end.signal];
     return `ended by ${end.signal}${by}${meaning ? ` (${meaning})` : ""}`;

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT, MAX_PORTS_SHOWN } from "../domain/defaults.js";
-import type { ExecutorName, JobStatus, Owner } from "../domain/job-state.js";
+import { type ExecutorName, type JobStatus, lostEnd, type Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { RoutingExecutor } from "../executors/routing-executor.js";
 import type { SlurmExecutor } from "../executors/slurm/slurm-executor.js";
@@ -27,6 +27,10 @@ import type { TrackedJob } from "./tracked-job.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
 export type { StartOptions } from "./job-request.js";
+
+/** How long a kill waits for a job another server is starting to have its processes recorded. */
+const START_WAIT_MS = 10_000;
+
 export type { KillResult } from "./kill.js";
 
 /**
@@ -239,8 +243,25 @@ export class JobEngine {
       await killLeftovers(this.executor, job, signal, graceMs);
       return "already_terminated";
     }
+    // Another server is starting it this very moment: killed once it is known what to kill (its
+    // processes recorded), a few milliseconds from now.
+    if (!job.firstHand && this.executor.observe(job.state, false).state === "starting") await this.placed(job);
+    if (!job.running) return "killed";
     await this.killTracked(job, { signal, graceMs, timedOut: false });
     return "killed";
+  }
+
+  // Waits until a job another process is starting has its processes recorded (or its start failed,
+  // or it ended), looking at its record every 10 ms, for at most START_WAIT_MS.
+  private async placed(job: TrackedJob): Promise<void> {
+    const until = Date.now() + START_WAIT_MS;
+    while (Date.now() < until) {
+      const state = this.store.get(job.id);
+      if (!state) return job.end(lostEnd());
+      job.update(state);
+      if (state.status !== "running" || state.process) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   private killTracked(

@@ -238,7 +238,9 @@ export function createUi(jobs: JobEngine, auth: UiAuth, budget: ConnectionBudget
     if (m[2] === "/output") return streamOutput(jobs, job, stream, res, rate);
     if (m[2] === "/raw") return download(job, stream, res, rate);
     const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
-    return json(res, 200, { ...job.record(), ports, waiting: jobs.waiting(job) ?? null });
+    // The server that owns it, as the list shows it.
+    const owner_pid = job.state.owner?.pid ?? null;
+    return json(res, 200, { ...job.record(), owner_pid, ports, waiting: jobs.waiting(job) ?? null });
   }
 
   return {

@@ -138,7 +138,9 @@ export class LocalExecutor implements Executor {
     const sameBoot = job.bootId === null || job.bootId === BOOT_ID;
     return {
       jobId: job.id,
-      shepherd: sameBoot ? (job.shepherd ?? undefined) : undefined,
+      // Until its processes are recorded, a record names the process that starts the job (the spawner,
+      // the parent of every job's shepherd), not its shepherd: never a tree to walk.
+      shepherd: sameBoot && job.process ? (job.shepherd ?? undefined) : undefined,
       // As recorded from its shepherd's report; for a job whose start was never recorded (its
       // server died at that moment), the file its shepherd wrote, if it names a real job cgroup.
       cgroup: job.cgroup ?? jobCgroup(this.dirOf(job), job.id),
