@@ -163,6 +163,11 @@ async function runCli(name: string, argv: string[]): Promise<void> {
   try {
     const config = loadConfig(settings, process.env);
     jobs = new JobEngine(config, { server: false });
+    const strays = jobs.unrecordedFolders();
+    if (strays > 0)
+      process.stderr.write(
+        `mcp-bg-jobs: ${strays} job folder(s) in ${config.stateDir}/jobs have no record in the state database (it lost them: a damaged or deleted WAL, or a state.db moved away); a server started on this state dir recovers them\n`,
+      );
     process.exitCode = await runCommand(jobs, name, own, io);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) fail(EXIT.usage, err.message);

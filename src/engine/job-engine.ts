@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
-import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT, MAX_PORTS_SHOWN } from "../domain/defaults.js";
-import { type ExecutorName, type JobStatus, lostEnd, type Owner } from "../domain/job-state.js";
+import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
+import type { ExecutorName, JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { RoutingExecutor } from "../executors/routing-executor.js";
 import type { SlurmExecutor } from "../executors/slurm/slurm-executor.js";
@@ -17,20 +17,17 @@ import { type LogOptions, type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
 import type { StartOptions } from "./job-request.js";
-import { type KillResult, killJobs, killLeftovers } from "./kill.js";
+import { abandonJobs, type KillResult, killJobs, killOne } from "./kill.js";
 import { Ownership } from "./ownership.js";
+import { portsOf } from "./ports.js";
 import { JobRegistry } from "./registry.js";
-import { dropExpired, dropFinished } from "./retention.js";
+import { countStrayDirs, dropExpired, dropFinished, recoverLostRecords } from "./retention.js";
 import { startJob } from "./start-job.js";
 import { StateWatch } from "./state-watch.js";
 import type { TrackedJob } from "./tracked-job.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
 export type { StartOptions } from "./job-request.js";
-
-/** How long a kill waits for a job another server is starting to have its processes recorded. */
-const START_WAIT_MS = 10_000;
-
 export type { KillResult } from "./kill.js";
 
 /**
@@ -55,9 +52,9 @@ export class JobEngine {
   private readonly starting = new Set<Promise<unknown>>();
 
   /**
-   * Opens the state dir. As a server (the default) it owns the jobs it starts and takes over running
-   * jobs whose server died; as a command line (`server: false`) it only looks and kills. `watch:
-   * false` (the command line's `run`): it starts jobs but neither sweeps nor takes over.
+   * Opens the state dir. A server (the default) owns the jobs it starts and takes over running jobs
+   * whose server died; a command line (`server: false`) only looks and kills; `watch: false` (`run`)
+   * starts jobs but neither sweeps nor takes over.
    */
   constructor(
     private readonly config: Config,
@@ -79,6 +76,7 @@ export class JobEngine {
     this.ownership.killOne = (job, o) => void this.killTracked(job, o).catch(() => {});
     this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
     if (server && opts.watch !== false) {
+      recoverLostRecords(this.registry, this.executor, config.stateDir);
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
       this.sweep();
       this.watch = new StateWatch(this.store, config.cleanupIntervalSeconds * 1000, {
@@ -101,16 +99,9 @@ export class JobEngine {
     const self = this.ownership.self;
     if (this.closing || !self) throw new JobError("not_running", "The server is shutting down");
     // Shutdown waits for starts under way, so that no job slips past it.
-    const deps = {
-      config: this.config,
-      store: this.store,
-      registry: this.registry,
-      ownership: this.ownership,
-      executor: this.executor,
-      executorOf: (name: ExecutorName) =>
-        name === "slurm" && !this.config.slurm ? undefined : this.executor.get(name),
-      owner: self,
-    };
+    const { config, store, registry, ownership, executor } = this;
+    const executorOf = (name: ExecutorName) => (name === "slurm" && !config.slurm ? undefined : executor.get(name));
+    const deps = { config, store, registry, ownership, executor, executorOf, owner: self };
     const starting = startJob(deps, opts);
     this.starting.add(starting);
     try {
@@ -182,16 +173,9 @@ export class JobEngine {
     return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
   }
 
-  /**
-   * The TCP ports running jobs' processes listen on, in one look (job id -> ports, the lowest
-   * MAX_PORTS_SHOWN of each); not those run elsewhere.
-   */
-  async ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>> {
-    const roots = jobs.filter((j) => j.running).flatMap((j) => this.executor.processRoot(j.state) ?? []);
-    if (roots.length === 0) return new Map();
-    const found = await this.text.listeningPorts(roots);
-    for (const [id, ports] of found) found.set(id, [...new Set(ports)].sort((a, b) => a - b).slice(0, MAX_PORTS_SHOWN));
-    return found;
+  /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); see portsOf. */
+  ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>> {
+    return portsOf(jobs, this.executor, this.text);
   }
 
   /** Why no job can run here (no capture process, not Linux), or undefined when jobs can run. */
@@ -237,31 +221,8 @@ export class JobEngine {
     const job = this.registry.lookup(id);
     if (!job) return "not_found";
     this.ownership.refresh(job);
-    const signal = opts.signal ?? "SIGTERM";
-    const graceMs = opts.graceMs ?? DEFAULT_GRACE_SECONDS * 1000;
-    if (!job.running) {
-      await killLeftovers(this.executor, job, signal, graceMs);
-      return "already_terminated";
-    }
-    // Another server is starting it this very moment: killed once it is known what to kill (its
-    // processes recorded), a few milliseconds from now.
-    if (!job.firstHand && this.executor.observe(job.state, false).state === "starting") await this.placed(job);
-    if (!job.running) return "killed";
-    await this.killTracked(job, { signal, graceMs, timedOut: false });
-    return "killed";
-  }
-
-  // Waits until a job another process is starting has its processes recorded (or its start failed,
-  // or it ended), looking at its record every 10 ms, for at most START_WAIT_MS.
-  private async placed(job: TrackedJob): Promise<void> {
-    const until = Date.now() + START_WAIT_MS;
-    while (Date.now() < until) {
-      const state = this.store.get(job.id);
-      if (!state) return job.end(lostEnd());
-      job.update(state);
-      if (state.status !== "running" || state.process) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const deps = { store: this.store, executor: this.executor, ownership: this.ownership };
+    return killOne(deps, job, opts.signal ?? "SIGTERM", opts.graceMs ?? DEFAULT_GRACE_SECONDS * 1000);
   }
 
   private killTracked(
@@ -282,6 +243,11 @@ export class JobEngine {
     } catch (err) {
       log("warn", "cleanup sweep", err);
     }
+  }
+
+  /** Job folders that have no record (the database lost them): the command line warns of them. */
+  unrecordedFolders(): number {
+    return countStrayDirs(this.registry);
   }
 
   /** Drops every finished job and its output (the command line's `prune`); returns how many. */
@@ -312,24 +278,9 @@ export class JobEngine {
     }
   }
 
-  /**
-   * The last resort when this process exits without having stopped (a library's process.exit, a
-   * stop that overran its deadline): synchronous, as an exit handler must be. The running jobs it
-   * owns (but keep-jobs ones) are recorded as being killed, where the database takes it, and sent
-   * SIGKILL; whoever looks next records their ends (`killed`) and ends what they left.
-   */
+  /** Exiting without a stop (an exit handler: synchronous): SIGKILL to the jobs it owns; see abandonJobs. */
   abandon(): void {
-    const ending = [...this.registry.known()].filter(
-      (j) => j.running && this.ownership.isOwn(j.state) && !j.state.keep,
-    );
-    if (ending.length === 0) return;
-    log("warn", `exiting without a stop: ${ending.length} running job(s) killed`);
-    for (const job of ending) {
-      try {
-        this.store.requestKill(job.id, false, Date.now());
-      } catch {}
-    }
-    this.executor.killNow(ending.map((j) => j.state));
+    abandonJobs({ store: this.store, executor: this.executor, ownership: this.ownership }, this.registry.known());
   }
 
   /** Stops watching jobs, closes the state database (the command line when done; shutdown). */

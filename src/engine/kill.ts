@@ -1,4 +1,6 @@
+import { lostEnd } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
+import { log } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
 import type { Ownership } from "./ownership.js";
 import type { TrackedJob } from "./tracked-job.js";
@@ -57,4 +59,65 @@ export async function killJobs(
  */
 export function killLeftovers(executor: Executor, job: TrackedJob, signal: NodeJS.Signals, graceMs: number) {
   return executor.kill([{ job: job.state, exited: Promise.resolve() }], signal, graceMs);
+}
+
+/** How long a kill waits for a job another server is starting to have its processes recorded. */
+const START_WAIT_MS = 10_000;
+
+/**
+ * Waits until a job another process is starting has its processes recorded (or its start failed,
+ * or it ended), looking at its record every 10 ms, for at most START_WAIT_MS: what to kill is known
+ * then (before, the record names the process that starts jobs, not the job's).
+ */
+export async function untilPlaced(store: JobStore, job: TrackedJob): Promise<void> {
+  const until = Date.now() + START_WAIT_MS;
+  while (Date.now() < until) {
+    const state = store.get(job.id);
+    if (!state) return job.end(lostEnd());
+    job.update(state);
+    if (state.status !== "running" || state.process) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * The last resort when a server exits without having stopped (a library's process.exit, a stop that
+ * overran its deadline): synchronous, as an exit handler must be. The running jobs it owns (but
+ * keep-jobs ones) are recorded as being killed, where the database takes it, and sent SIGKILL;
+ * whoever looks next records their ends (`killed`) and ends what they left.
+ */
+export function abandonJobs(
+  deps: { store: JobStore; executor: Executor; ownership: Ownership },
+  known: Iterable<TrackedJob>,
+): void {
+  const ending = [...known].filter((j) => j.running && deps.ownership.isOwn(j.state) && !j.state.keep);
+  if (ending.length === 0) return;
+  log("warn", `exiting without a stop: ${ending.length} running job(s) killed`);
+  for (const job of ending) {
+    try {
+      deps.store.requestKill(job.id, false, Date.now());
+    } catch {}
+  }
+  deps.executor.killNow(ending.map((j) => j.state));
+}
+
+/**
+ * A kill asked for (kill_job, the page, the command line): a running job and everything it started
+ * are ended; an ended job's leftovers too (`already_terminated`). A job another server is starting
+ * this very moment is killed once it is known what to kill (its processes recorded, milliseconds on).
+ */
+export async function killOne(
+  deps: { store: JobStore; executor: Executor; ownership: Ownership },
+  job: TrackedJob,
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<KillResult> {
+  if (!job.running) {
+    await killLeftovers(deps.executor, job, signal, graceMs);
+    return "already_terminated";
+  }
+  if (!job.firstHand && deps.executor.observe(job.state, false).state === "starting")
+    await untilPlaced(deps.store, job);
+  if (job.running) await killJobs(deps, [job], signal, graceMs);
+  return "killed";
 }

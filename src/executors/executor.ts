@@ -112,9 +112,10 @@ export interface Executor {
   release(job: JobState): void;
   /**
    * A job folder that has no record (its record was lost, say with a state database moved away):
-   * the job, rebuilt from its folder, if it still runs there; undefined otherwise.
+   * the job, rebuilt from its folder, if it still runs there (with `ended`, also if it ran and has
+   * ended); undefined otherwise.
    */
-  recoverFolder(id: string): JobState | undefined;
+  recoverFolder(id: string, opts?: { ended?: boolean }): JobState | undefined;
   /** Removes what jobs that ended left of the executor's (their cgroups, say); `running` says which still run. */
   sweep(running: (id: string) => boolean): void;
   /** Starts no more jobs: lets go of what it keeps ready. */

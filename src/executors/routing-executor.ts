@@ -85,8 +85,8 @@ export class RoutingExecutor implements Executor {
     this.of(job).release(job);
   }
 
-  recoverFolder(id: string): JobState | undefined {
-    return this.fallback.recoverFolder(id);
+  recoverFolder(id: string, opts: { ended?: boolean } = {}): JobState | undefined {
+    return this.fallback.recoverFolder(id, opts);
   }
 
   sweep(running: (id: string) => boolean): void {

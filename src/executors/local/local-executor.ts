@@ -213,8 +213,8 @@ export class LocalExecutor implements Executor {
     this.stdin.forget(join(this.dirOf(job), "stdin"));
   }
 
-  recoverFolder(id: string): JobState | undefined {
-    return recoveredJob(this.settings.jobsDir, id);
+  recoverFolder(id: string, opts: { ended?: boolean } = {}): JobState | undefined {
+    return recoveredJob(this.settings.jobsDir, id, opts);
   }
 
   sweep(running: (id: string) => boolean): void {

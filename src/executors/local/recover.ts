@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { JOB_ID, type JobState, runningJob } from "../../domain/job-state.js";
+import { ended, JOB_ID, type JobState, runningJob } from "../../domain/job-state.js";
 import { BOOT_ID, isSameProcessAlive } from "../../process/proc.js";
 import { readExitFile, readPidFile } from "../job-folder.js";
 
@@ -16,17 +16,36 @@ function commandOf(pid: number): string | undefined {
 }
 
 /**
- * A record for a job folder that has none but whose job still runs (its record was lost, for
- * instance with a state database moved away): rebuilt from the folder and /proc, so that the job
- * is seen and can be killed. It has no owner (a server takes it over) and is kept at shutdown, as
- * nobody knows whether it was started to be kept. Undefined if the folder holds no live job.
+ * A record for a job folder that has none (its record was lost: a state database moved away, a WAL
+ * damaged or deleted after a crash), rebuilt from the folder and /proc: a job that still runs, so
+ * that it is seen and can be killed (it has no owner, a server takes it over, and is kept at
+ * shutdown, as nobody knows whether it was started to be kept); with `ended`, also a job that has
+ * ended, from its exit file, so that its output stays readable (its command is unknown then).
+ * Undefined if the folder holds no job that ran (a start that never got that far).
  */
-export function recoveredJob(jobsDir: string, id: string): JobState | undefined {
+export function recoveredJob(jobsDir: string, id: string, opts: { ended?: boolean } = {}): JobState | undefined {
   if (!JOB_ID.test(id)) return undefined;
   const dir = join(jobsDir, id);
   const procs = readPidFile(dir);
+  if (!procs) return undefined;
   // An ended job's shepherd may stay for what the job left running: the job itself is over.
-  if (!procs || readExitFile(dir)) return undefined;
+  const exit = readExitFile(dir);
+  if (exit) {
+    if (!opts.ended) return undefined;
+    const started = statSync(join(dir, "pid"), { throwIfNoEntry: false })?.mtimeMs ?? exit.endedMs;
+    const job = runningJob({
+      id,
+      command: "(unknown: recovered from its folder)",
+      name: "recovered",
+      cwd: "/",
+      startedMs: Math.floor(started),
+      process: procs.job,
+      shepherd: procs.shepherd,
+      keep: true,
+      bootId: BOOT_ID,
+    });
+    return ended(job, exit);
+  }
   const alive = isSameProcessAlive(procs.job.pid, procs.job.start);
   if (!alive && !isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return undefined;
   let cwd = "/";
