@@ -92,7 +92,12 @@ function idArg(args: CommandArgs): string {
   return args.positionals[0] as string;
 }
 
-const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+// JSON for a terminal or a script: the characters a terminal obeys or that reorder text (C1 controls:
+// U+009B is a one-byte CSI; bidi controls; line and paragraph separators), which JSON.stringify leaves
+// as they are, are written as \u escapes too: the same data, seen rather than obeyed.
+const UNSEEN = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+export const json = (value: unknown) =>
+  `${JSON.stringify(value, null, 2).replace(UNSEEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}\n`;
 
 // How long a job ran (or has been running), for people: 3.2s, 4m05s, 2h03m.
 function duration(r: JobRecord, now: number): string {

@@ -5,7 +5,7 @@ import type { LogSink } from "../engine/follow-output.js";
 import { JobEngine } from "../engine/job-engine.js";
 import { droppedNote } from "../engine/job-output.js";
 import { parseArgs } from "./args.js";
-import { EXIT } from "./commands.js";
+import { EXIT, json } from "./commands.js";
 import { printable } from "./printable.js";
 
 export const RUN_USAGE = "run [--name N] [--cwd DIR] [--env K=V ...] [--timeout S] [--pty] [--follow] -- COMMAND...";
@@ -126,7 +126,7 @@ export async function runJob(argv: string[]): Promise<void> {
       timeoutSeconds: req.timeoutSeconds,
       pty: req.pty,
     });
-    if (req.json) process.stdout.write(`${JSON.stringify(record)}\n`);
+    if (req.json) process.stdout.write(json(record));
     else if (!req.follow) process.stdout.write(`${record.job_id}\n`);
     else process.stderr.write(`mcp-bg-jobs run: job ${record.job_id} (${printable(req.name ?? req.command)})\n`);
     if (!req.follow) return;

@@ -88,6 +88,17 @@ export class BoundedStdioTransport extends StdioServerTransport {
     void this.send(answer).catch(() => {});
   }
 
+  // Answers go out one after another: each waits for the one before it to be taken. (The SDK's send
+  // adds a listener to stdout for each answer that waits for room: 56 calls answered at once into a
+  // full pipe were 56 listeners and a MaxListenersExceededWarning; none leaked.)
+  private sending: Promise<unknown> = Promise.resolve();
+
+  override send(...args: Parameters<StdioServerTransport["send"]>): Promise<void> {
+    const sent = this.sending.then(() => super.send(...args));
+    this.sending = sent.catch(() => {});
+    return sent;
+  }
+
   override async close(): Promise<void> {
     await super.close();
     const closed = this.onClosed;

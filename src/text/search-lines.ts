@@ -33,8 +33,9 @@ const shown = (text: string) => cutText(text, MAX_LINE_CHARS);
 
 /**
  * Searches the retained lines of each stream for lines matching `pattern`. Line numbers count from
- * the oldest retained line (line 1). Matches past `maxMatches`, or past about `maxChars` of text in
- * all, are counted in `total_matches` but not returned. Looks only at what was written when the
+ * the oldest retained line (line 1). Matches past `maxMatches`, and lines (matches or their context)
+ * past `maxChars` of text in all (as JSON carries it), are counted in `total_matches` but not
+ * returned (`truncated`). Looks only at what was written when the
  * search began (a job that keeps printing must not keep it going), and stops at `deadline` (ms,
  * Date.now()), saying where.
  */
@@ -54,6 +55,16 @@ export function searchStreams(
   let total = 0;
   let chars = 0;
   let truncated = false;
+  // Whether a line's text (as JSON carries it) still fits in the result's budget; it is counted if so.
+  const fits = (text: string): boolean => {
+    const size = JSON.stringify(text).length + 1;
+    if (chars + size > opts.maxChars) {
+      truncated = true;
+      return false;
+    }
+    chars += size;
+    return true;
+  };
   let stopped: string | undefined;
   for (const { name: stream, path } of streams) {
     if (stopped) break;
@@ -69,22 +80,28 @@ export function searchStreams(
           return true;
         }
         opts.progress?.();
-        for (const m of waitingForAfter) {
-          m.after?.push(shown(text));
-          chars += Math.min(text.length, MAX_LINE_CHARS);
+        if (waitingForAfter.length > 0) {
+          const after = shown(text);
+          for (const m of waitingForAfter) {
+            // Context past the budget is left out (the match keeps what fitted), saying so.
+            if (fits(after)) m.after?.push(after);
+          }
         }
         while (waitingForAfter.length > 0 && (waitingForAfter[0]?.after?.length ?? 0) >= opts.contextLines) {
           waitingForAfter.shift();
         }
         if (pattern.test(text)) {
           total++;
-          if (matches.length < opts.maxMatches && chars < opts.maxChars) {
-            const m: SearchMatch = { stream, line, text: shown(text) };
-            chars += m.text.length;
+          const m: SearchMatch = { stream, line, text: shown(text) };
+          if (matches.length < opts.maxMatches && fits(m.text)) {
             if (opts.contextLines > 0) {
-              m.before = recent.map(shown);
+              m.before = [];
+              // The nearest lines first: what does not fit is the farthest.
+              for (const l of recent.map(shown).reverse()) {
+                if (!fits(l)) break;
+                m.before.unshift(l);
+              }
               m.after = [];
-              chars += m.before.reduce((n, l) => n + l.length, 0);
               waitingForAfter.push(m);
             }
             matches.push(m);
