@@ -10,8 +10,8 @@ import { printable } from "./printable.js";
 
 export const RUN_USAGE = "run [--name N] [--cwd DIR] [--env K=V ...] [--timeout S] [--pty] [--follow] -- COMMAND...";
 
-const OWN = new Set(["--name", "--cwd", "--env", "--timeout"]);
-const OWN_SWITCHES = new Set(["--pty", "--follow", "--json", "--help"]);
+const OWN: ReadonlySet<string> = new Set(["--name", "--cwd", "--env", "--timeout"]);
+const OWN_SWITCHES: ReadonlySet<string> = new Set(["--pty", "--follow", "--json", "--help"]);
 
 /** What `run` was asked: the start, and whether to follow it. */
 interface RunRequest {

@@ -90,19 +90,16 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
     const started = await starting.run();
     starting = undefined;
     job.update({ ...job.state, ...started.placement });
-    try {
-      deps.store.recordPlacement(job.state);
-    } catch (err) {
-      await deps.executor.reapLeftovers([job.state]).catch(() => {});
-      throw err;
-    }
+    // It runs: where is written down now, or once there is room (a job that floods a small disk
+    // can fill it before this line); the start stands either way.
+    const placed = { ...job.state };
+    ownership.pending.write(id, "where it runs", () => deps.store.recordPlacement(placed));
     ownership.started(job, started.ended, config.keepJobs);
     void started.placed?.then((placement) => {
       if (!job.running) return;
       job.update({ ...job.state, ...placement });
-      try {
-        deps.store.recordPlacement(job.state);
-      } catch {}
+      const later = { ...job.state };
+      ownership.pending.write(id, "where it runs", () => deps.store.recordPlacement(later));
     });
     return job;
   } catch (err) {

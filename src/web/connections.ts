@@ -131,17 +131,24 @@ export class AttemptLimit {
   }
 }
 
+/** Bytes all page streams may send in one turn of the event loop: the rest wait for the next turn. */
+const TURN_BYTES = 64 * 1024;
+
 /**
  * Bytes per second that all streams of one page server send together (output streams and
- * downloads), shared first come, first served: what a hundred pages following a flooding job cost
- * the server stays bounded (a person reads far less; what a stream falls behind by is dropped from
- * the job's ring and said so), and the server goes on answering everything else meanwhile.
+ * downloads), shared first come, first served, and at most TURN_BYTES in one turn of the event loop:
+ * what a hundred pages following a flooding job cost the server stays bounded (a person reads far
+ * less; what a stream falls behind by is dropped from the job's ring and said so), and requests are
+ * answered between the turns, not after every stream has had its fill.
  */
 export class ByteRate {
   private tokens: number;
   private at = Date.now();
+  /** Bytes granted in this turn of the event loop. */
+  private turn = 0;
   private readonly queue: { bytes: number; go: () => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private nextTurn: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly perSecond = 16 * 1024 * 1024,
@@ -150,16 +157,28 @@ export class ByteRate {
     this.tokens = burst;
   }
 
-  /** Resolves once `bytes` may be sent (at once while the rate allows). */
+  /** Resolves once `bytes` may be sent (at once while the rate and this turn allow). */
   take(bytes: number): Promise<void> | undefined {
+    const size = Math.min(bytes, this.burst);
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= bytes) {
-      this.tokens -= bytes;
+    if (this.queue.length === 0 && this.tokens >= size && this.turn + size <= TURN_BYTES) {
+      this.grant(size);
       return undefined;
     }
     return new Promise((go) => {
-      this.queue.push({ bytes: Math.min(bytes, this.burst), go });
+      this.queue.push({ bytes: size, go });
       this.schedule();
+    });
+  }
+
+  private grant(bytes: number): void {
+    this.tokens -= bytes;
+    this.turn += bytes;
+    // The turn's count starts again at the next turn.
+    this.nextTurn ??= setImmediate(() => {
+      this.nextTurn = undefined;
+      this.turn = 0;
+      this.release();
     });
   }
 
@@ -169,20 +188,34 @@ export class ByteRate {
     this.at = now;
   }
 
+  // Lets waiting sends go, first come first served, as far as the rate and this turn allow.
+  private release(): void {
+    this.refill();
+    for (let next = this.queue[0]; next; next = this.queue[0]) {
+      if (this.tokens < next.bytes || this.turn + next.bytes > TURN_BYTES) break;
+      this.queue.shift();
+      this.grant(next.bytes);
+      next.go();
+    }
+    this.schedule();
+  }
+
+  // Waits for the next turn (set by grant) or, short of tokens, for them.
   private schedule(): void {
-    if (this.timer) return;
     const first = this.queue[0];
-    if (!first) return;
+    if (!first || this.timer || this.nextTurn) return;
+    if (this.tokens >= first.bytes) {
+      this.nextTurn = setImmediate(() => {
+        this.nextTurn = undefined;
+        this.turn = 0;
+        this.release();
+      });
+      return;
+    }
     const wait = Math.max(1, Math.ceil(((first.bytes - this.tokens) / this.perSecond) * 1000));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.refill();
-      for (let next = this.queue[0]; next && this.tokens >= next.bytes; next = this.queue[0]) {
-        this.tokens -= next.bytes;
-        this.queue.shift();
-        next.go();
-      }
-      this.schedule();
+      this.release();
     }, wait);
   }
 }

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 
 /** Longest one Slurm command may take: a controller that does not answer must not hold anything up. */
 export const SLURM_COMMAND_MS = 15_000;
@@ -32,6 +32,16 @@ export function slurm(
       },
     );
   });
+}
+
+/**
+ * Starts a Slurm client command and does not wait for it (this process is exiting: the command
+ * outlives it); a command that cannot start is no error.
+ */
+export function slurmDetached(command: string, args: readonly string[], env: NodeJS.ProcessEnv): void {
+  try {
+    spawn(command, args, { env, stdio: "ignore", detached: true }).on("error", () => {});
+  } catch {}
 }
 
 /** One job as `squeue` shows it. */

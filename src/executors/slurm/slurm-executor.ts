@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
@@ -15,7 +14,7 @@ import {
 } from "../executor.js";
 import { readExitFile, readPidFile } from "../job-folder.js";
 import { JobStdin } from "../local/job-stdin.js";
-import { SlurmError, slurm } from "./slurm-commands.js";
+import { SlurmError, slurm, slurmDetached } from "./slurm-commands.js";
 import { type InputRoute, SlurmInput } from "./slurm-input.js";
 import { SlurmQueueWatch, type Watched } from "./slurm-queue.js";
 
@@ -247,26 +246,11 @@ export class SlurmExecutor implements Executor {
   }
 
   async reapLeftovers(jobs: readonly JobState[]): Promise<void> {
-    for (const job of jobs) {
-      // A job whose submission never came back (its server died during sbatch) may be queued all the
-      // same, unrecorded: it is found by its name.
-      const which = job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`];
-      await slurm("scancel", which, this.settings.env).catch(() => {});
-    }
+    for (const job of jobs) await slurm("scancel", cancelTarget(job), this.settings.env).catch(() => {});
   }
 
   killNow(jobs: readonly JobState[]): void {
-    // scancel outlives this process (it is exiting): started, not waited for.
-    for (const job of jobs) {
-      const which = job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`];
-      try {
-        spawn("scancel", which, {
-          env: this.settings.env,
-          stdio: "ignore",
-          detached: true,
-        }).on("error", () => {});
-      } catch {}
-    }
+    for (const job of jobs) slurmDetached("scancel", cancelTarget(job), this.settings.env);
   }
 
   /** Its processes run on the job's node, not here. */
@@ -302,3 +286,7 @@ export class SlurmExecutor implements Executor {
 }
 
 export { SlurmError };
+
+// What scancel is given for a job: its Slurm id, or, for one whose submission never came back (its
+// server died during sbatch) and that may be queued all the same, unrecorded, its name.
+const cancelTarget = (job: JobState) => (job.executorId ? [job.executorId] : [`--name=mcpbg-${job.id}`]);
