@@ -48,7 +48,7 @@ describe("mcp-bg-jobs run", () => {
     const s = await startServer({ stateDir: state });
     cleanups.push(() => s.close());
     expect(await s.ok("get_job_status", { job_id: id })).toMatchObject({ status: "running", name: "dev", cwd: "/tmp" });
-    await s.ok("wait_for_job", { job_id: id, until: "tmp", timeout_seconds: 20 });
+    await s.ok("wait_for_job", { job_id: id, until: "tmp", timeout_seconds: 45 });
     expect((await s.ok<{ stdout: string }>("get_job_output", { job_id: id })).stdout).toBe("/tmp 1 two words\n");
     expect(await s.ok("kill_job", { job_id: id, grace_seconds: 1 })).toEqual({ status: "killed" });
     expect(processesMatching(m)).toEqual([]);

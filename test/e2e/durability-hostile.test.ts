@@ -401,7 +401,7 @@ describe("a full disk", () => {
     try {
       const s = await server(state);
       const job = await s.ok<Status>("execute_command", { command: "seq 1 1000000" });
-      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "completed",
       });
       const out = await s.ok<{ stdout: string; cursor: string }>("get_job_output", { job_id: job.job_id });
@@ -444,7 +444,7 @@ describe("a disk that fills up while a job runs", () => {
         execFileSync("dd", ["if=/dev/zero", `of=${join(state, "fill")}`, "bs=4k"], { stdio: "ignore" });
       } catch {} // "No space left on device" is the point
       await s.ok("interact_with_job", { job_id: job.job_id, input: "go", wait_ms: 500 });
-      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "failed",
         exit_code: 3,
       });

@@ -84,7 +84,7 @@ describe("crash truth: after a SIGKILL of the server", () => {
     const waited = await b.ok<{ matched: boolean }>("wait_for_job", {
       job_id: job.job_id,
       until: `tick ${last + 2}$`,
-      timeout_seconds: 10,
+      timeout_seconds: 45,
     });
     expect(waited.matched).toBe(true);
     // Its stdin still works, through the job's FIFO.
@@ -141,7 +141,7 @@ describe("crash truth: after a SIGKILL of the server", () => {
     await crash(a);
     const b = await server(state);
     expect(await status(b, job.job_id)).toMatchObject({ status: "running" });
-    expect(await b.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 10 })).toMatchObject({
+    expect(await b.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
       status: "killed",
     });
     expect(await status(b, job.job_id)).toMatchObject({ status: "killed", timed_out: true });
@@ -223,7 +223,7 @@ describe("several servers on one state dir", () => {
       total_matches: 1,
     });
     // a waits for the end; b kills.
-    const waiting = a.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 });
+    const waiting = a.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 });
     expect(await b.ok("kill_job", { job_id: job.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
     expect(processesMatching(m)).toEqual([]);
     expect(await waiting).toMatchObject({ status: "killed", timed_out: false });

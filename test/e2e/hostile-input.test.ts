@@ -24,7 +24,7 @@ describe("hostile input never crashes, stalls or leaks", () => {
     expect(await s.error("wait_for_job", { job_id, until: "a".repeat(60_000) })).toMatch(/too long/);
     expect(await s.error("search_job_output", { job_id, pattern: "[0-9a-f]{40}" })).toMatch(/more than 16 times.*\+/);
     // The wait that follows works: the server is alive.
-    expect(await s.ok("wait_for_job", { job_id, until: "^hi$", timeout_seconds: 10 })).toMatchObject({ matched: true });
+    expect(await s.ok("wait_for_job", { job_id, until: "^hi$", timeout_seconds: 45 })).toMatchObject({ matched: true });
     await s.ok("kill_job", { job_id });
   });
 
@@ -79,7 +79,7 @@ describe("hostile input never crashes, stalls or leaks", () => {
     const out = join(dir, `${marker()}.log`);
     const job_id = await start(`exec >${out} 2>&1; cat; echo done-after-eof`);
     await s.ok("interact_with_job", { job_id, input: "hello", eof: true, wait_ms: 300 });
-    expect(await s.ok("wait_for_job", { job_id, timeout_seconds: 10 })).toMatchObject({ status: "completed" });
+    expect(await s.ok("wait_for_job", { job_id, timeout_seconds: 45 })).toMatchObject({ status: "completed" });
   });
 });
 

@@ -58,7 +58,7 @@ describe("files a job forges in its own folder", () => {
     await waitFor(() => existsSync(join(jobDir(job_id), "exit")));
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "running" });
     expect((await s.ok<{ jobs: { status: string }[] }>("list_jobs", {})).jobs[0]?.status).toBe("running");
-    expect(await s.ok("wait_for_job", { job_id, timeout_seconds: 20 })).toMatchObject({ status: "killed" });
+    expect(await s.ok("wait_for_job", { job_id, timeout_seconds: 45 })).toMatchObject({ status: "killed" });
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", timed_out: true });
   });
 
@@ -66,7 +66,7 @@ describe("files a job forges in its own folder", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: `rm "$MCP_BG_STATE_DIR/jobs/$MCP_BG_JOB_ID/stdin"; : > "$MCP_BG_STATE_DIR/jobs/$MCP_BG_JOB_ID/stdin"; echo swapped; sleep 300`,
     });
-    await s.ok("wait_for_job", { job_id, until: "swapped", timeout_seconds: 10 });
+    await s.ok("wait_for_job", { job_id, until: "swapped", timeout_seconds: 45 });
     const fds = () => readdirSync(`/proc/${s.pid}/fd`).length;
     const before = fds();
     for (let i = 0; i < 50; i++) {
@@ -94,7 +94,7 @@ describe.skipIf(!rootWithCgroups)("a job that makes cgroups of its own", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: `cg=$(cat "$MCP_BG_STATE_DIR/jobs/$MCP_BG_JOB_ID/cgroup"); mkdir "$cg/inner"; setsid sh -c 'echo $$ > "$1/inner/cgroup.procs"; trap "" TERM; while :; do sleep 1; done' ${splitWord(m)} "$cg" & sleep 0.3; echo moved; sleep 300`,
     });
-    await s.ok("wait_for_job", { job_id, until: "moved", timeout_seconds: 10 });
+    await s.ok("wait_for_job", { job_id, until: "moved", timeout_seconds: 45 });
     const cgroup = readFileSync(join(s.stateDir, "jobs", job_id, "cgroup"), "utf8").trim();
     expect(existsSync(join(cgroup, "inner"))).toBe(true);
     expect(processesMatching(m)).toHaveLength(1);
@@ -166,9 +166,9 @@ describe("waits beside costly work", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: `printf 'a%.0s' $(seq 1 150); echo b; sleep 4; echo LATER; sleep 300`,
     });
-    const waiting = s.ok("wait_for_job", { job_id, until: "^LATER$", timeout_seconds: 20 });
+    const waiting = s.ok("wait_for_job", { job_id, until: "^LATER$", timeout_seconds: 45 });
     // Cut off (it takes V8 many seconds to prepare): its worker is replaced meanwhile.
-    expect(await s.error("wait_for_job", { job_id, until: costly, timeout_seconds: 10 })).toMatch(/cut off/);
+    expect(await s.error("wait_for_job", { job_id, until: costly, timeout_seconds: 45 })).toMatch(/cut off/);
     expect(await waiting).toMatchObject({ matched: true, match: "LATER" });
     await s.ok("kill_job", { job_id, grace_seconds: 0 });
   });
@@ -181,10 +181,10 @@ describe("waits beside costly work", () => {
       command: "echo on-a-terminal; sleep 300",
       pty: true,
     });
-    await s.ok("wait_for_job", { job_id, until: "READY", timeout_seconds: 10 });
+    await s.ok("wait_for_job", { job_id, until: "READY", timeout_seconds: 45 });
     const searches = Array.from({ length: 6 }, () => s.call("search_job_output", { job_id, pattern: costly }));
     const t0 = Date.now();
-    expect(await s.ok("wait_for_job", { job_id, until: "^READY$", timeout_seconds: 10 })).toMatchObject({
+    expect(await s.ok("wait_for_job", { job_id, until: "^READY$", timeout_seconds: 45 })).toMatchObject({
       matched: true,
     });
     expect(await s.ok("get_job_output", { job_id: pty.job_id })).toMatchObject({ stdout: "on-a-terminal\n" });

@@ -19,7 +19,7 @@ describe("records the database lost", () => {
     const a = await server(state);
     const running = await a.ok<Status>("execute_command", { command: markedLoop(m) });
     const ended = await a.ok<Status>("execute_command", { command: "echo bye; exit 4" });
-    await a.ok("wait_for_job", { job_id: ended.job_id, timeout_seconds: 20 });
+    await a.ok("wait_for_job", { job_id: ended.job_id, timeout_seconds: 45 });
     await crash(a);
     for (const f of ["state.db", "state.db-wal", "state.db-shm"])
       if (existsSync(join(state, f))) renameSync(join(state, f), join(state, `${f}.moved`));
@@ -27,7 +27,10 @@ describe("records the database lost", () => {
     expect((await runCli(state, ["list"])).stderr).toMatch(/2 job folder\(s\) .* have no record in the state database/);
     const b = await server(state);
     // At once: no minute's grace for a folder whose job runs.
-    expect(await b.ok("get_job_status", { job_id: running.job_id })).toMatchObject({ status: "running", name: "recovered" });
+    expect(await b.ok("get_job_status", { job_id: running.job_id })).toMatchObject({
+      status: "running",
+      name: "recovered",
+    });
     expect(await b.ok("get_job_status", { job_id: ended.job_id })).toMatchObject({ status: "failed", exit_code: 4 });
     expect((await b.ok<{ stdout: string }>("get_job_output", { job_id: ended.job_id })).stdout).toBe("bye\n");
     expect(b.stderr()).toMatch(/no record of 2 job\(s\).*recovered them from their folders, 1 running and 1 ended/);
@@ -43,7 +46,7 @@ describe("records the database lost", () => {
     for (let i = 0; i < 10; i++) ids.push((await a.ok<Status>("execute_command", { command: markedLoop(m) })).job_id);
     for (let i = 0; i < 10; i++) {
       const { job_id } = await a.ok<Status>("execute_command", { command: `exit ${i}` });
-      await a.ok("wait_for_job", { job_id, timeout_seconds: 20 });
+      await a.ok("wait_for_job", { job_id, timeout_seconds: 45 });
       ids.push(job_id);
     }
     await waitFor(() => processesMatching(m).length === 10);

@@ -58,7 +58,7 @@ describe.skipIf(!canLimit)("without inotify", () => {
       ids.push(job_id);
     }
     const waits = await Promise.all(
-      ids.map((job_id, i) => s.ok<Wait>("wait_for_job", { job_id, until: `^ready ${i}$`, timeout_seconds: 20 })),
+      ids.map((job_id, i) => s.ok<Wait>("wait_for_job", { job_id, until: `^ready ${i}$`, timeout_seconds: 45 })),
     );
     expect(waits.map((w) => w.matched)).toEqual(ids.map(() => true));
     // execute_command's own wait, and a wait for the end.
@@ -69,7 +69,7 @@ describe.skipIf(!canLimit)("without inotify", () => {
     });
     expect(started).toMatchObject({ matched: true });
     const quick = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 0.5; exit 3" });
-    expect(await s.ok("wait_for_job", { job_id: quick.job_id, timeout_seconds: 20 })).toMatchObject({
+    expect(await s.ok("wait_for_job", { job_id: quick.job_id, timeout_seconds: 45 })).toMatchObject({
       status: "failed",
       timed_out: false,
     });
@@ -93,7 +93,7 @@ describe.skipIf(!canLimit)("without inotify", () => {
       ids.push(job_id);
     }
     const waits = await Promise.all(
-      ids.map((job_id) => s.ok<Wait>("wait_for_job", { job_id, until: "ready", timeout_seconds: 20 })),
+      ids.map((job_id) => s.ok<Wait>("wait_for_job", { job_id, until: "ready", timeout_seconds: 45 })),
     );
     expect(waits.filter((w) => w.matched).length).toBe(40);
     for (const job_id of ids) await s.ok("kill_job", { job_id, signal: "SIGKILL", grace_seconds: 0 });
@@ -105,10 +105,10 @@ describe.skipIf(!canLimit)("without inotify", () => {
     const a = await server({}, state.path);
     const b = await server({ instances: 0 }, state.path);
     const { job_id } = await a.ok<{ job_id: string }>("execute_command", { command: "sleep 1; echo bye; exit 4" });
-    expect(await b.ok("wait_for_job", { job_id, until: "^bye$", timeout_seconds: 20 })).toMatchObject({
+    expect(await b.ok("wait_for_job", { job_id, until: "^bye$", timeout_seconds: 45 })).toMatchObject({
       matched: true,
     });
-    expect(await b.ok("wait_for_job", { job_id, timeout_seconds: 20 })).toMatchObject({
+    expect(await b.ok("wait_for_job", { job_id, timeout_seconds: 45 })).toMatchObject({
       status: "failed",
       timed_out: false,
     });

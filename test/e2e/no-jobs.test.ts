@@ -130,7 +130,7 @@ describe("a package without a capture process that runs here", () => {
     const s = await startServer({ command: bin, env: npmFreeEnv() });
     try {
       const job = await s.ok<{ job_id: string }>("execute_command", { command: "echo compiled-here" });
-      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await s.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "completed",
       });
       expect(await s.ok("get_job_output", { job_id: job.job_id })).toMatchObject({ stdout: "compiled-here\n" });
@@ -182,7 +182,7 @@ describe("a package without a capture process that runs here", () => {
     const again = await startServer({ command: bin, env: npmFreeEnv() });
     try {
       const job = await again.ok<{ job_id: string }>("execute_command", { command: "echo rebuilt" });
-      expect(await again.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await again.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "completed",
       });
     } finally {

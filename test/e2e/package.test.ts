@@ -188,7 +188,7 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
         command: 'echo "out $MCP_BG_JOB_ID"; echo err-line >&2; exit 3',
       });
       ids.done = done.job_id;
-      expect(await s.ok("wait_for_job", { job_id: done.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await s.ok("wait_for_job", { job_id: done.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "failed",
         exit_code: 3,
       });
@@ -201,7 +201,7 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
         command: "echo ready; while :; do sleep 1; done",
       });
       ids.long = long.job_id;
-      expect(await s.ok("wait_for_job", { job_id: long.job_id, until: "^ready$", timeout_seconds: 20 })).toMatchObject({
+      expect(await s.ok("wait_for_job", { job_id: long.job_id, until: "^ready$", timeout_seconds: 45 })).toMatchObject({
         matched: true,
         status: "running",
       });
@@ -300,7 +300,7 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
     const compiled = await startServer({ command: [bin], env: npmFreeEnv() });
     try {
       const job = await compiled.ok<{ job_id: string; pid: number }>("execute_command", { command: "echo compiled" });
-      expect(await compiled.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 20 })).toMatchObject({
+      expect(await compiled.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
         status: "completed",
       });
       expect(existsSync(join(pkg, "build", "shepherd"))).toBe(true);

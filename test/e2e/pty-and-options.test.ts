@@ -32,7 +32,7 @@ describe("PTY jobs", () => {
 
   it("drive a real REPL: python3 -i prompts, answers, and takes Ctrl-C as a raw control character", async () => {
     const job_id = await start("python3 -i -q");
-    const ready = await s.ok<{ matched: boolean }>("wait_for_job", { job_id, until: ">>>", timeout_seconds: 20 });
+    const ready = await s.ok<{ matched: boolean }>("wait_for_job", { job_id, until: ">>>", timeout_seconds: 45 });
     expect(ready.matched).toBe(true);
     const answer = await s.ok<Out>("interact_with_job", { job_id, input: "6 * 7" });
     expect(answer.stdout).toContain("42");
@@ -44,7 +44,7 @@ describe("PTY jobs", () => {
     expect(still.stdout).toContain("alive");
     // eof on a terminal is Ctrl-D: the REPL exits (with 1 here: its last statement was interrupted).
     await s.ok("interact_with_job", { job_id, input: "", raw: true, eof: true });
-    const end = await s.ok<{ status: string; timed_out: boolean }>("wait_for_job", { job_id, timeout_seconds: 10 });
+    const end = await s.ok<{ status: string; timed_out: boolean }>("wait_for_job", { job_id, timeout_seconds: 45 });
     expect(end.timed_out).toBe(false);
     expect(end.status).not.toBe("running");
   });

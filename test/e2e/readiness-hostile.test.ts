@@ -66,7 +66,7 @@ describe.skipIf(!canNamespace)("until_http with a resolver that lies", () => {
     const r = await s.ok<Wait>("wait_for_job", {
       job_id,
       until_http: `http://dev.localhost:${port}/`,
-      timeout_seconds: 10,
+      timeout_seconds: 45,
     });
     expect(r).toMatchObject({ matched: true, match: `http://dev.localhost:${port}/ answered 204` });
     expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout).toMatch(
@@ -123,7 +123,7 @@ describe("until_http and https", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
     for (const host of ["localhost", "127.0.0.1"]) {
       const url = `https://${host}:${port}/`;
-      expect(await s.ok<Wait>("wait_for_job", { job_id, until_http: url, timeout_seconds: 10 })).toMatchObject({
+      expect(await s.ok<Wait>("wait_for_job", { job_id, until_http: url, timeout_seconds: 45 })).toMatchObject({
         matched: true,
         match: `${url} answered 204`,
       });

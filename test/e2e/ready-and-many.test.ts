@@ -39,7 +39,7 @@ describe("readiness and ports", () => {
   it("waits until a port accepts connections, and says so", async () => {
     const port = await freePort();
     const job_id = await start(listener(port, 1));
-    const r = await s.ok<Wait>("wait_for_job", { job_id, until_port: port, timeout_seconds: 20 });
+    const r = await s.ok<Wait>("wait_for_job", { job_id, until_port: port, timeout_seconds: 45 });
     expect(r).toMatchObject({
       status: "running",
       matched: true,
@@ -53,7 +53,7 @@ describe("readiness and ports", () => {
     const port = await freePort();
     const job_id = await start(`sleep 1; exec python3 -m http.server ${port} --bind 127.0.0.1`);
     const url = `http://127.0.0.1:${port}/no-such-page`;
-    const r = await s.ok<Wait>("wait_for_job", { job_id, until_http: url, timeout_seconds: 20 });
+    const r = await s.ok<Wait>("wait_for_job", { job_id, until_http: url, timeout_seconds: 45 });
     expect(r).toMatchObject({ status: "running", matched: true, match: `${url} answered 404` });
     await s.ok("kill_job", { job_id });
   });
@@ -72,7 +72,7 @@ describe("readiness and ports", () => {
   it("returns with the job's end when it ends before the port is up", async () => {
     const port = await freePort();
     const job_id = await start("sleep 0.3; exit 3");
-    const r = await s.ok<Wait & { outcome: string }>("wait_for_job", { job_id, until_port: port, timeout_seconds: 20 });
+    const r = await s.ok<Wait & { outcome: string }>("wait_for_job", { job_id, until_port: port, timeout_seconds: 45 });
     expect(r).toMatchObject({ status: "failed", matched: false, exit_code: 3, timed_out: false });
   });
 
@@ -114,7 +114,7 @@ while True:
   except OSError: p+=1
 s.listen(); print("listening", flush=True); time.sleep(300)' & setsid ${listener(0, 0, "::1")} & wait`,
       );
-      await s.ok("wait_for_job", { job_id, until: "listening", timeout_seconds: 20 });
+      await s.ok("wait_for_job", { job_id, until: "listening", timeout_seconds: 45 });
       let ports: number[] = [];
       for (let i = 0; i < 50 && ports.length < 2; i++) {
         ports = (await s.ok<{ ports: number[] }>("get_job_status", { job_id })).ports;
@@ -150,7 +150,7 @@ describe("wait_for_job on several jobs", () => {
   it("mode any returns when the first job ends, the others as they stand", async () => {
     const quick = await start("sleep 0.3; exit 2");
     const slow = await start("sleep 300");
-    const r = await s.ok<Many>("wait_for_job", { job_ids: [slow, quick], timeout_seconds: 20 });
+    const r = await s.ok<Many>("wait_for_job", { job_ids: [slow, quick], timeout_seconds: 45 });
     expect(r.done).toEqual([quick]);
     expect(r.timed_out).toBe(false);
     expect(r.jobs.map((j) => [j.job_id, j.status])).toEqual([
@@ -164,7 +164,7 @@ describe("wait_for_job on several jobs", () => {
   it("mode any counts a matching line as done", async () => {
     const build = await start("echo 'build ok'; sleep 300");
     const tests = await start("sleep 300");
-    const r = await s.ok<Many>("wait_for_job", { job_ids: [build, tests], until: "build ok", timeout_seconds: 20 });
+    const r = await s.ok<Many>("wait_for_job", { job_ids: [build, tests], until: "build ok", timeout_seconds: 45 });
     expect(r.done).toEqual([build]);
     expect(r.jobs[0]).toMatchObject({ matched: true, match: "build ok", status: "running" });
     await s.ok("kill_job", { job_id: build });
@@ -174,7 +174,7 @@ describe("wait_for_job on several jobs", () => {
   it("mode all waits for every job", async () => {
     const a = await start("sleep 0.2; echo a");
     const b = await start("sleep 1; exit 1");
-    const r = await s.ok<Many>("wait_for_job", { job_ids: [a, b], mode: "all", timeout_seconds: 20 });
+    const r = await s.ok<Many>("wait_for_job", { job_ids: [a, b], mode: "all", timeout_seconds: 45 });
     expect(r.done.sort()).toEqual([a, b].sort());
     expect(r.jobs.map((j) => j.status)).toEqual(["completed", "failed"]);
     expect(r.hint).toBeUndefined();

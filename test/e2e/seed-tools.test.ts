@@ -180,7 +180,7 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: "exec 0<&-; echo closed; sleep 300",
     });
-    await s.ok("wait_for_job", { job_id, until: "^closed$", timeout_seconds: 10 });
+    await s.ok("wait_for_job", { job_id, until: "^closed$", timeout_seconds: 45 });
     expect(await s.error("interact_with_job", { job_id, input: "anyone there?" })).toMatch(/stdin/);
     // The server is still up and the job unaffected.
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "running" });
@@ -191,7 +191,7 @@ describe("the seven seed tools, as the seed's own tests use them", () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command: '[ -p /dev/stdin ] && echo pipe; read line; echo "got $line"',
     });
-    await s.ok("wait_for_job", { job_id, until: "^pipe$", timeout_seconds: 10 });
+    await s.ok("wait_for_job", { job_id, until: "^pipe$", timeout_seconds: 45 });
     const reply = await s.ok<{ stdout: string }>("interact_with_job", { job_id, input: "hi" });
     expect(reply.stdout).toBe("got hi\n");
   });

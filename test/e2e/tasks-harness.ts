@@ -5,6 +5,7 @@ import {
   type TaskEnabledSession,
 } from "@modelcontextprotocol/ext-tasks/client";
 import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core";
+import { HANG_GUARD_MS } from "../helpers.js";
 
 /** What the 2026-07-28 raw requests of a test client write and what comes back for them. */
 export interface RawWire {
@@ -80,9 +81,9 @@ export function modernMeta(tasks = true): Record<string, JsonValue> {
   };
 }
 
-/** Resolves once `check` holds (polled), or fails after `ms`. */
-export async function until(check: () => boolean, ms = 10_000, what = "the condition"): Promise<void> {
-  const end = Date.now() + ms;
+/** Resolves once `check` holds (polled), or fails after `ms` or HANG_GUARD_MS, whichever is longer. */
+export async function until(check: () => boolean, ms = HANG_GUARD_MS, what = "the condition"): Promise<void> {
+  const end = Date.now() + Math.max(ms, HANG_GUARD_MS);
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -155,7 +155,7 @@ describe.each([
       job_id: id,
       status: "running",
     });
-    await c.plain("wait_for_job", { job_id: id, until: "^starting$", timeout_seconds: 20 });
+    await c.plain("wait_for_job", { job_id: id, until: "^starting$", timeout_seconds: 45 });
     expect((await c.plain("tail_job_output", { job_id: id })).structuredContent).toMatchObject({ stdout: "starting" });
     const { outcome } = await execution.settle();
     expect((outcome as { result: Result }).result.structuredContent).toMatchObject({ job_id: id, matched: true });

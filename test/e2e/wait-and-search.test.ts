@@ -38,7 +38,7 @@ describe("wait_for_job", () => {
 
   it("returns when a line matches, counting lines printed before the call", async () => {
     const job_id = await start("echo 'server listening on :8080'; sleep 300");
-    const r = await s.ok<Wait>("wait_for_job", { job_id, until: "listening on :(\\d+)", timeout_seconds: 20 });
+    const r = await s.ok<Wait>("wait_for_job", { job_id, until: "listening on :(\\d+)", timeout_seconds: 45 });
     expect(r).toMatchObject({ status: "running", matched: true, match: "server listening on :8080", stream: "stdout" });
     expect(r.timed_out).toBe(false);
     await s.ok("kill_job", { job_id });
@@ -48,13 +48,13 @@ describe("wait_for_job", () => {
     const job_id = await start(
       "sleep 0.3; echo 'compiling'; echo 'ERROR: boom' >&2; sleep 0.3; echo 'ERROR: again' >&2; sleep 300",
     );
-    const first = await s.ok<Wait>("wait_for_job", { job_id, until: "^ERROR", timeout_seconds: 20 });
+    const first = await s.ok<Wait>("wait_for_job", { job_id, until: "^ERROR", timeout_seconds: 45 });
     expect(first).toMatchObject({ matched: true, match: "ERROR: boom", stream: "stderr" });
     const second = await s.ok<Wait>("wait_for_job", {
       job_id,
       until: "^ERROR",
       since: first.cursor,
-      timeout_seconds: 20,
+      timeout_seconds: 45,
     });
     expect(second).toMatchObject({ matched: true, match: "ERROR: again" });
     // With `since` at the end, earlier lines no longer count.
@@ -71,16 +71,16 @@ describe("wait_for_job", () => {
 
   it("returns when the job ends, with its exit code, whether or not anything matched", async () => {
     const job_id = await start("sleep 0.2; echo done; exit 4");
-    const r = await s.ok<Wait>("wait_for_job", { job_id, until: "never printed", timeout_seconds: 20 });
+    const r = await s.ok<Wait>("wait_for_job", { job_id, until: "never printed", timeout_seconds: 45 });
     expect(r).toMatchObject({ status: "failed", matched: false, match: null, timed_out: false, exit_code: 4 });
     expect(r.outcome).toBe("exited with code 4 (failure)");
-    const plain = await s.ok<Wait>("wait_for_job", { job_id: await start("sleep 0.2"), timeout_seconds: 20 });
+    const plain = await s.ok<Wait>("wait_for_job", { job_id: await start("sleep 0.2"), timeout_seconds: 45 });
     expect(plain).toMatchObject({ status: "completed", exit_code: 0, timed_out: false });
   });
 
   it("finds text deep inside a very long line (past the first 64 KiB)", async () => {
     const job_id = await start("head -c 200000 /dev/zero | tr '\\0' a; printf 'NEEDLE'; sleep 300");
-    expect(await s.ok<Wait>("wait_for_job", { job_id, until: "NEEDLE", timeout_seconds: 20 })).toMatchObject({
+    expect(await s.ok<Wait>("wait_for_job", { job_id, until: "NEEDLE", timeout_seconds: 45 })).toMatchObject({
       matched: true,
     });
     expect(await s.ok("search_job_output", { job_id, pattern: "NEEDLE$" })).toMatchObject({ total_matches: 1 });
@@ -96,7 +96,7 @@ describe("wait_for_job", () => {
     const job_id = await start("sleep 2.5; echo up");
     const progress: number[] = [];
     const r = await s.client.callTool(
-      { name: "wait_for_job", arguments: { job_id, until: "up", timeout_seconds: 20 } },
+      { name: "wait_for_job", arguments: { job_id, until: "up", timeout_seconds: 45 } },
       { onprogress: (p) => progress.push(p.progress) },
     );
     expect(r.structuredContent).toMatchObject({ matched: true });
