@@ -95,6 +95,8 @@ typedef struct {
 
 static int chld_pipe[2];
 static volatile sig_atomic_t eof_wanted;
+/* The server asked this shepherd to end its job (SIGTERM: see shield_from_job). */
+static volatile sig_atomic_t stop_wanted;
 static unsigned char buf[CHUNK];
 
 /* Wakes the poll loop when the child changes state. */
@@ -137,6 +139,13 @@ static void relay_stop_signals(pid_t group) {
 static void on_eof_request(int sig) {
   (void)sig;
   eof_wanted = 1;
+  on_sigchld(0);
+}
+
+/* Notes that the job is to be ended (SIGTERM to a server's shepherd) and wakes the poll loop. */
+static void on_stop_order(int sig) {
+  (void)sig;
+  stop_wanted = 1;
   on_sigchld(0);
 }
 
@@ -586,6 +595,90 @@ static int reap(job_t *j) {
   return main_ended;
 }
 
+/* SIGTERM to a server's shepherd is an order to end its job: SIGTERM to the job's process group now,
+   after STOP_GRACE_MS SIGKILL to all of the job (see stop_job). A server gives it at its stop, so that
+   the kill is carried out even if the server is killed right after (hosts send SIGKILL a moment after
+   SIGTERM). The job can give it too ($PPID), and so ends itself, which it could do anyway. */
+#define STOP_GRACE_MS 2000 /* the server's stop grace (SHUTDOWN_GRACE_MS in src/domain/defaults.ts) */
+static void take_stop_orders(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_order;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The live descendants of this process (it is a subreaper: all of the job that is not in its own
+   cgroup or process group ends up here), found in one pass over /proc; at most max of them. */
+static size_t descendants(pid_t *out, size_t max) {
+  static struct {
+    pid_t pid, ppid;
+  } all[32768];
+  size_t n = 0, found = 0;
+  DIR *d = opendir("/proc");
+  if (!d) return 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && n < sizeof all / sizeof all[0]) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    char path[300], text[1024];
+    snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+    if (!read_text(path, text, sizeof text)) continue;
+    char *p = strrchr(text, ')');
+    if (!p || p[2] == 'Z') continue;
+    all[n].pid = (pid_t)atol(e->d_name);
+    all[n].ppid = (pid_t)atol(p + 4);
+    n++;
+  }
+  closedir(d);
+  out[found++] = getpid();
+  for (size_t i = 0; i < found && found < max; i++) /* breadth first: out grows as it is walked */
+    for (size_t k = 0; k < n && found < max; k++)
+      if (all[k].ppid == out[i]) out[found++] = all[k].pid;
+  /* Drop this process itself (it was the root of the walk). */
+  for (size_t i = 1; i < found; i++) out[i - 1] = out[i];
+  return found - 1;
+}
+
+/* Ends all of the job at once: its cgroup (cgroup.kill), its process group, and every descendant,
+   each first stopped so that none forks another meanwhile, a few rounds. */
+static void kill_all(const job_t *j) {
+  if (j->cgroup[0]) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cgroup.kill", j->cgroup);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      ssize_t r = write(fd, "1", 1);
+      (void)r;
+      close(fd);
+    }
+  }
+  if (j->pid > 0) kill(-j->pid, SIGKILL);
+  static pid_t found[4096];
+  for (int round = 0; round < 5; round++) {
+    size_t n = descendants(found, sizeof found / sizeof found[0]);
+    if (n == 0) break;
+    for (size_t i = 0; i < n; i++) kill(found[i], SIGSTOP);
+    for (size_t i = 0; i < n; i++) kill(found[i], SIGKILL);
+  }
+}
+
+/* The stop order's steps, as time goes: SIGTERM once, SIGKILL to all at the deadline. Returns how
+   long until the next step is due (ms), or -1 when there is none. */
+static long stop_job(job_t *j) {
+  static uint64_t deadline;
+  static int hard;
+  if (!stop_wanted || hard) return -1;
+  uint64_t now = now_ms(CLOCK_MONOTONIC);
+  if (!deadline) {
+    deadline = now + STOP_GRACE_MS;
+    if (j->pid > 0) kill(-j->pid, SIGTERM);
+  }
+  if (now < deadline) return (long)(deadline - now);
+  hard = 1;
+  kill_all(j);
+  return -1;
+}
+
 /* Step 4: copies output into the rings and input from the FIFO to the job, until the job's main
    process has ended and its output is drained (for at most drain_ms after the end: a background
    child that keeps the pipes open does not keep the job running). */
@@ -626,6 +719,8 @@ static void event_loop(const spec_t *s, job_t *j) {
       if (now >= deadline) break;
       timeout = (int)(deadline - now < 20 ? deadline - now : 20);
     }
+    long next_step = stop_job(j);
+    if (next_step >= 0 && (timeout < 0 || next_step < timeout)) timeout = (int)next_step;
     int ready = poll(p, (nfds_t)n, timeout);
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -725,9 +820,18 @@ static void remove_cgroup(const char *path) {
 /* Step 6: stays while processes the job left behind live (they are its descendants, reaped here),
    then removes the job's cgroup. */
 static void linger(job_t *j) {
-  for (;;) {
+  /* A stop order carries on past the job's end: what it left gets SIGKILL at the deadline too. */
+  int left = 1;
+  for (long wait = stop_job(j); left && wait >= 0; wait = stop_job(j)) {
+    pid_t w = waitpid(-1, NULL, WNOHANG);
+    if (w < 0 && errno == ECHILD) left = 0;
+    if (w != 0) continue;
+    struct timespec ts = {0, (wait < 20 ? wait : 20) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  while (left) {
     pid_t w = waitpid(-1, NULL, 0);
-    if (w < 0 && errno == ECHILD) break;
+    if (w < 0 && errno == ECHILD) left = 0;
   }
   if (j->cgroup[0]) remove_cgroup(j->cgroup);
 }
@@ -740,16 +844,20 @@ static void linger(job_t *j) {
    user that lacks CAP_SYS_PTRACE cannot attach to it or read its memory. The job's own signals
    are back to their defaults before its exec (exec_job). */
 static void shield_from_job(void) {
-  int sigs[] = {SIGHUP,  SIGINT,  SIGQUIT,   SIGTERM, SIGUSR1, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU,
-                SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPIPE, SIGTRAP, SIGSYS,  SIGABRT, SIGBUS};
+  int sigs[] = {SIGHUP,    SIGINT,  SIGQUIT, SIGUSR1, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU, SIGVTALRM,
+                SIGPROF,   SIGXCPU, SIGXFSZ, SIGPIPE, SIGTRAP, SIGSYS,  SIGABRT, SIGBUS};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_IGN);
   prctl(PR_SET_DUMPABLE, 0);
 }
 
+
 /* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */
 static int run(const spec_t *s, int relay) {
   static job_t job;
-  if (!relay) shield_from_job();
+  if (!relay) {
+    shield_from_job();
+    take_stop_orders();
+  }
   if (setup_io(s, &job) < 0 || spawn(s, &job) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;

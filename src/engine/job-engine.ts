@@ -270,7 +270,8 @@ export class JobEngine {
     );
     try {
       const deps = { store: this.store, executor: this.executor, ownership: this.ownership };
-      await killJobs(deps, ending, "SIGTERM", this.config.shutdownGraceMs);
+      // Handed over too: what runs them carries the kill through if this process is killed meanwhile.
+      await killJobs(deps, ending, "SIGTERM", this.config.shutdownGraceMs, false, true);
       const left = [...this.ownership.leftoversToEnd].map((id) => this.registry.cached(id)?.state);
       await this.executor.reapLeftovers(left.filter((s) => s !== undefined));
     } finally {

@@ -23,6 +23,8 @@ export async function killJobs(
   signal: NodeJS.Signals,
   graceMs: number,
   timedOut = false,
+  /** Also have what runs the jobs carry the kill through by itself (a server's stop: see orderStop). */
+  handOver = false,
 ): Promise<void> {
   const live = jobs.filter((j) => j.running);
   const deadline = Date.now() + (signal === "SIGKILL" ? 0 : graceMs);
@@ -41,6 +43,8 @@ export async function killJobs(
     deps.ownership.follow(job);
   }
   for (const job of live) deps.ownership.killing.add(job.id);
+  // Recorded first: whoever sees the ends then records them `killed`.
+  if (handOver) deps.executor.orderStop(live.map((j) => j.state));
   try {
     await deps.executor.kill(
       live.map((j) => ({ job: j.state, exited: j.ended })),

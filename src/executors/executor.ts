@@ -100,6 +100,12 @@ export interface Executor {
    */
   killNow(jobs: readonly JobState[]): void;
   /**
+   * Has these jobs end themselves, without this process: what runs them signals them, waits the stop
+   * grace and kills all of them, even if this process is killed meanwhile (hosts send SIGKILL a moment
+   * after SIGTERM). A server's stop gives this order first, then kills as ever.
+   */
+  orderStop(jobs: readonly JobState[]): void;
+  /**
    * Where a running job's processes can be found on this machine (see findTreeProcesses); undefined
    * where they run elsewhere (on a cluster's node).
    */

@@ -69,6 +69,10 @@ export class RoutingExecutor implements Executor {
     for (const j of jobs) this.of(j).killNow([j]);
   }
 
+  orderStop(jobs: readonly JobState[]): void {
+    for (const j of jobs) this.of(j).orderStop([j]);
+  }
+
   processRoot(job: JobState): TreeRoot | undefined {
     return this.of(job).processRoot(job);
   }

@@ -113,6 +113,29 @@ describe("every way a server ends is a stop or a crash", () => {
     expect(processesMatching(m)).toEqual([]);
   });
 
+  it("a stop cut short by SIGKILL (as Claude Code and Codex do, 0.1-0.5 s after SIGTERM) still ends every job", async () => {
+    const state = tempDir("mcp-bg-state-");
+    dirs.push(state);
+    const s = await server({ stateDir: state.path });
+    const m = marker();
+    marks.push(m);
+    // A job that ignores SIGTERM, and a process of it that left its group and ignores it too.
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `trap '' TERM; setsid ${markedLoop(`${m}b`, "trap '' TERM; ")} & ${markedLoop(`${m}a`, "trap '' TERM; ")}`,
+    });
+    await waitFor(() => processesMatching(m).length === 2);
+    process.kill(s.pid, "SIGINT");
+    await new Promise((r) => setTimeout(r, 100));
+    process.kill(s.pid, "SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(s.pid, "SIGKILL");
+    await waitFor(() => !isAlive(s.pid));
+    // The job's capture process carries the stop through: its grace (2 s), then SIGKILL to all.
+    await waitFor(() => processesMatching(m).length === 0);
+    const next = await server({ stateDir: state.path });
+    expect(await next.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", signal: "SIGKILL" });
+  });
+
   it("stdout gone (the host died) is a stop", async () => {
     const s = await server();
     const m = marker();

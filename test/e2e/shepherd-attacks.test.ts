@@ -70,12 +70,26 @@ describe("a job that turns on its shepherd", () => {
     const s = await server();
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
       command:
-        "for sig in TERM INT HUP QUIT USR1 ALRM TSTP TTIN TTOU PIPE VTALRM PROF XCPU XFSZ TRAP SYS ABRT BUS; do kill -$sig $PPID; done; sleep 0.2; echo still captured; exit 7",
+        "for sig in INT HUP QUIT USR1 ALRM TSTP TTIN TTOU PIPE VTALRM PROF XCPU XFSZ TRAP SYS ABRT BUS; do kill -$sig $PPID; done; sleep 0.2; echo still captured; exit 7",
     });
     const end = await s.ok<{ status: string; exit_code: number }>("wait_for_job", { job_id, timeout_seconds: 30 });
     expect(end).toMatchObject({ status: "failed", exit_code: 7 });
     expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout).toBe("still captured\n");
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ lost: false });
+  });
+
+  it("SIGTERM to its shepherd is an order to end the job: SIGTERM to it, SIGKILL to all of it after 2 s", async () => {
+    const s = await server();
+    const m = marker();
+    marks.push(m);
+    // It ignores SIGTERM, and so does a process of it that left its group.
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `trap 'echo got TERM' TERM; setsid ${markedLoop(m, "trap '' TERM; ")} & echo started; kill -TERM $PPID; while :; do sleep 0.1; done`,
+    });
+    await s.ok("wait_for_job", { job_id, timeout_seconds: 45 });
+    expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "failed", signal: "SIGKILL" });
+    expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout).toMatch(/^started\ngot TERM\n/);
+    await waitFor(() => processesMatching(m).length === 0);
   });
 
   it("a shepherd stopped after its server died is continued by the next server's kill: the end is recorded", async () => {

@@ -3,7 +3,7 @@ import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
-import { BOOT_ID, processStartTime, resumeIfStopped } from "../../process/proc.js";
+import { BOOT_ID, isSameProcessAlive, processStartTime, resumeIfStopped } from "../../process/proc.js";
 import type { TreeRoot } from "../../process/process-tree.js";
 import { sendSignal } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
@@ -187,6 +187,14 @@ export class LocalExecutor implements Executor {
     }
     for (const root of roots) if (root.cgroup) killCgroup(root.cgroup);
     for (const pid of (await this.settings.findTree(roots, new Set())).keys()) sendSignal(pid, "SIGKILL");
+  }
+
+  orderStop(jobs: readonly JobState[]): void {
+    // SIGTERM to a shepherd is its order to end its job (native/shepherd.c: stop_job).
+    for (const job of jobs) {
+      const shepherd = this.treeRoot(job).shepherd;
+      if (shepherd && isSameProcessAlive(shepherd.pid, shepherd.start)) sendSignal(shepherd.pid, "SIGTERM");
+    }
   }
 
   killNow(jobs: readonly JobState[]): void {

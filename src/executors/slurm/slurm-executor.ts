@@ -249,6 +249,9 @@ export class SlurmExecutor implements Executor {
     for (const job of jobs) await slurm("scancel", cancelTarget(job), this.settings.env).catch(() => {});
   }
 
+  /** Slurm carries a kill through by itself once scancel has it: nothing to hand over. */
+  orderStop(): void {}
+
   killNow(jobs: readonly JobState[]): void {
     for (const job of jobs) slurmDetached("scancel", cancelTarget(job), this.settings.env);
   }
