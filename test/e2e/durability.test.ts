@@ -140,7 +140,8 @@ describe("crash truth: after a SIGKILL of the server", () => {
     const job = await a.ok<Status>("execute_command", { command: markedLoop(m), timeout_seconds: 2 });
     await crash(a);
     const b = await server(state);
-    expect(await status(b, job.job_id)).toMatchObject({ status: "running" });
+    // Running, or killed already if b took longer to start than the 2 s (a loaded machine).
+    expect(["running", "killed"]).toContain((await status(b, job.job_id)).status);
     expect(await b.ok("wait_for_job", { job_id: job.job_id, timeout_seconds: 45 })).toMatchObject({
       status: "killed",
     });

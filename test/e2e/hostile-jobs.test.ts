@@ -56,8 +56,11 @@ describe("files a job forges in its own folder", () => {
       timeout_seconds: 2,
     });
     await waitFor(() => existsSync(join(jobDir(job_id), "exit")));
-    expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "running" });
-    expect((await s.ok<{ jobs: { status: string }[] }>("list_jobs", {})).jobs[0]?.status).toBe("running");
+    // Not taken for its end: running (or killed at its timeout already, on a loaded machine).
+    expect(["running", "killed"]).toContain((await s.ok<{ status: string }>("get_job_status", { job_id })).status);
+    expect(["running", "killed"]).toContain(
+      (await s.ok<{ jobs: { status: string }[] }>("list_jobs", {})).jobs[0]?.status,
+    );
     expect(await s.ok("wait_for_job", { job_id, timeout_seconds: 45 })).toMatchObject({ status: "killed" });
     expect(await s.ok("get_job_status", { job_id })).toMatchObject({ status: "killed", timed_out: true });
   });
