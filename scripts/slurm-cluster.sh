@@ -100,14 +100,17 @@ EOF
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -i -f "$dir/slurm.conf"
   slurmd -f "$dir/slurm.conf"
-  for _ in $(seq 1 100); do
+  # Waits for the node to come up: 0.5-1 s on an idle machine, several times that on a busy one; the
+  # two minutes are a guard against a cluster that never comes up, not a guess at its speed.
+  local until=$((SECONDS + 120))
+  while [ $SECONDS -lt $until ]; do
     if [ "$(sinfo -h -N -o %t 2> /dev/null | head -1)" = idle ]; then
       echo "slurm-cluster: up in $dir (node $host, port $port)"
       return 0
     fi
     sleep 0.1
   done
-  echo "slurm-cluster: the node did not become idle in 10 s; see $dir/log" >&2
+  echo "slurm-cluster: the node did not become idle in 120 s; see $dir/log" >&2
   stop
   exit 1
 }

@@ -38,10 +38,10 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
 
   beforeAll(async () => {
     cluster = mkdtempSync(join(tmpdir(), "mcp-bg-slurm-"));
-    execFileSync(SCRIPT, ["start", cluster], { stdio: ["ignore", "ignore", "inherit"], timeout: 60_000 });
+    execFileSync(SCRIPT, ["start", cluster], { stdio: ["ignore", "ignore", "inherit"], timeout: 150_000 });
     env = { SLURM_CONF: join(cluster, "slurm.conf") };
     s = await startServer({ env: { ...env, MCP_BG_EXECUTOR: "slurm" } });
-  }, 90_000);
+  }, 180_000);
 
   afterAll(async () => {
     await s?.client.close();
