@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { JobStdin } from "../src/executors/local/job-stdin.js";
+import { JobStdin } from "../src/executors/job-stdin.js";
 import { type ShepherdRequest, Spawner } from "../src/executors/local/spawner.js";
 import type { KillTarget } from "../src/process/kill-tree.js";
 import { findJobProcesses } from "../src/process/proc.js";

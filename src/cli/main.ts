@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
 import { StoreError } from "../engine/errors.js";
-import { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
+import { openJobEngine } from "./compose.js";
 import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
 
@@ -89,7 +90,7 @@ function main(argv: string[]): void {
 // jobs (not Linux, no capture process) the server still runs: each tool call says why.
 function openEngine(config: Config): JobEngine {
   try {
-    return new JobEngine(config);
+    return openJobEngine(config, "server");
   } catch (err) {
     exitUnusable(
       err instanceof StoreError
@@ -162,7 +163,7 @@ async function runCli(name: string, argv: string[]): Promise<void> {
   let jobs: JobEngine | undefined;
   try {
     const config = loadConfig(settings, process.env);
-    jobs = new JobEngine(config, { server: false });
+    jobs = openJobEngine(config, "cli");
     const strays = jobs.unrecordedFolders();
     if (strays > 0)
       process.stderr.write(

@@ -2,10 +2,11 @@ import { constants } from "node:os";
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
 import { JobError, StoreError } from "../engine/errors.js";
 import type { LogSink } from "../engine/follow-output.js";
-import { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { droppedNote } from "../engine/job-output.js";
 import { parseArgs } from "./args.js";
 import { EXIT, json } from "./commands.js";
+import { openJobEngine } from "./compose.js";
 import { printable } from "./printable.js";
 
 export const RUN_USAGE = "run [--name N] [--cwd DIR] [--env K=V ...] [--timeout S] [--pty] [--follow] -- COMMAND...";
@@ -117,7 +118,7 @@ export async function runJob(argv: string[]): Promise<void> {
   let jobs: JobEngine | undefined;
   try {
     // It starts a job, so it has a spawner; it takes over nothing and sweeps nothing (a server does).
-    jobs = new JobEngine(config, { server: true, watch: false });
+    jobs = openJobEngine(config, "run");
     const record = await jobs.start({
       command: req.command,
       name: req.name,

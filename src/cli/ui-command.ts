@@ -1,9 +1,10 @@
 import { type Config, ConfigError, isLoopback, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
 import { StoreError } from "../engine/errors.js";
-import { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
 import { serveUi } from "../web/ui-serve.js";
 import { parseArgs } from "./args.js";
+import { openJobEngine } from "./compose.js";
 
 /** The page's port unless told otherwise (the MCP server's is 8765). */
 export const UI_PORT = 8766;
@@ -41,7 +42,7 @@ export async function runUi(argv: string[]): Promise<void> {
   }
   let jobs: JobEngine;
   try {
-    jobs = new JobEngine(config, { server: false });
+    jobs = openJobEngine(config, "cli");
   } catch (err) {
     return fail(1, err instanceof StoreError ? err.message : String((err as Error)?.message ?? err));
   }

@@ -1,18 +1,16 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
-import type { ExecutorName, JobStatus, Owner } from "../domain/job-state.js";
+import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
-import type { RoutingExecutor } from "../executors/routing-executor.js";
-import type { SlurmExecutor } from "../executors/slurm/slurm-executor.js";
+import type { Executors } from "../executors/executor.js";
 import { log } from "../log.js";
 import { BOOT_ID, processStartTime } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
-import { TextWorkers } from "../workers/workers.js";
+import type { TextWorkers } from "../workers/workers.js";
 import { JobChanges } from "./changes.js";
 import { JobError } from "./errors.js";
-import { buildExecutors } from "./executors.js";
 import { type LogOptions, type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
@@ -41,31 +39,31 @@ export class JobEngine {
   private readonly store: JobStore;
   private readonly registry: JobRegistry;
   private readonly ownership: Ownership;
-  private readonly executor: RoutingExecutor;
-  private readonly slurm: SlurmExecutor;
+  private readonly executor: Executors;
   /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
   readonly changes: JobChanges;
   /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
-  readonly text = new TextWorkers();
+  readonly text: TextWorkers;
   private readonly watch: StateWatch | undefined;
   private closing = false;
   private readonly starting = new Set<Promise<unknown>>();
 
   /**
-   * Opens the state dir. A server (the default) owns the jobs it starts and takes over running jobs
-   * whose server died; a command line (`server: false`) only looks and kills; `watch: false` (`run`)
-   * starts jobs but neither sweeps nor takes over.
+   * Opens the state dir, over the executors and workers the program composed (cli/compose.ts). A
+   * server (the default) owns the jobs it starts and takes over running jobs whose server died; a
+   * command line (`server: false`) only looks and kills; `watch: false` (`run`) starts jobs but
+   * neither sweeps nor takes over.
    */
   constructor(
     private readonly config: Config,
+    parts: { executors: Executors; text: TextWorkers },
     opts: { server?: boolean; watch?: boolean } = {},
   ) {
     const server = opts.server ?? true;
     const jobsDir = join(config.stateDir, "jobs");
+    this.executor = parts.executors;
+    this.text = parts.text;
     this.store = new JobStore(config.stateDir);
-    ({ router: this.executor, slurm: this.slurm } = buildExecutors(config, jobsDir, server, (roots, skip) =>
-      this.text.findTree(roots, skip),
-    ));
     const self: Owner | undefined = server
       ? { pid: process.pid, start: processStartTime(process.pid) ?? 0, bootId: BOOT_ID }
       : undefined;
@@ -100,8 +98,7 @@ export class JobEngine {
     if (this.closing || !self) throw new JobError("not_running", "The server is shutting down");
     // Shutdown waits for starts under way, so that no job slips past it.
     const { config, store, registry, ownership, executor } = this;
-    const executorOf = (name: ExecutorName) => (name === "slurm" && !config.slurm ? undefined : executor.get(name));
-    const deps = { config, store, registry, ownership, executor, executorOf, owner: self };
+    const deps = { config, store, registry, ownership, executor, owner: self };
     const starting = startJob(deps, opts);
     this.starting.add(starting);
     try {
@@ -170,7 +167,7 @@ export class JobEngine {
 
   /** A Slurm job's place in the queue while it waits (`PENDING (Priority)`), else undefined. */
   waiting(job: TrackedJob): string | undefined {
-    return job.running && job.state.executor === "slurm" ? this.slurm.waiting(job.state) : undefined;
+    return job.running ? this.executor.waiting?.(job.state) : undefined;
   }
 
   /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); see portsOf. */
@@ -290,7 +287,7 @@ export class JobEngine {
     this.ownership.pending.stop();
     for (const job of this.registry.known()) job.stopWatching?.();
     this.text.close();
-    this.slurm.dispose();
+    this.executor.dispose();
     this.store.close();
   }
 }

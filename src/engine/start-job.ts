@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { Config } from "../config/config.js";
 import { PTY_SIZE } from "../domain/defaults.js";
-import { type ExecutorName, type Owner, runningJob } from "../domain/job-state.js";
-import { type Executor, StartError, type Starting } from "../executors/executor.js";
+import { type Owner, runningJob } from "../domain/job-state.js";
+import { type Executors, StartError, type Starting } from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
@@ -19,9 +19,8 @@ export interface StartDeps {
   store: JobStore;
   registry: JobRegistry;
   ownership: Ownership;
-  executor: Executor;
-  /** The executor of that name, if this server has it. */
-  executorOf: (name: ExecutorName) => Executor | undefined;
+  /** The executors, as one: the job starts on the one `forStart` chooses, once. */
+  executor: Executors;
   owner: Owner;
 }
 
@@ -37,13 +36,8 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   checkCommand({ allowed: config.allowedCommands, denied: config.deniedCommands }, opts.command);
   const cwd = resolveCwd(config.workingDir, opts.cwd);
   const where = opts.executor ?? config.executor;
-  const executor = deps.executorOf(where);
-  if (!executor) {
-    throw new JobError(
-      "invalid_input",
-      `The ${where} executor is not configured on this server (start it with --executor ${where}, or MCP_BG_SLURM=1 to offer Slurm beside local jobs)`,
-    );
-  }
+  const executor = deps.executor.forStart(where);
+  if (typeof executor === "string") throw new JobError("invalid_input", executor);
   const unavailable = executor.unavailable();
   if (unavailable) throw new JobError("unavailable", unavailable);
   if (ownership.mine.size + ownership.pendingStarts >= config.maxJobs) {
@@ -76,7 +70,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       bootId: deps.owner.bootId,
     });
     ensureDir(dir);
-    starting = deps.executor.prepare(state, {
+    starting = executor.prepare(state, {
       command: opts.command,
       shell: config.shell,
       cwd,

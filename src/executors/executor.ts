@@ -126,4 +126,20 @@ export interface Executor {
   sweep(running: (id: string) => boolean): void;
   /** Starts no more jobs: lets go of what it keeps ready. */
   close(): void;
+  /** Lets go of all it holds (it watches no job any more): the program is done with jobs. */
+  dispose(): void;
+  /**
+   * Where a running job that has not started yet waits, in words (a Slurm job in its queue:
+   * `PENDING (Priority)`); undefined once it runs, or where jobs never wait.
+   */
+  waiting?(job: JobState): string | undefined;
+}
+
+/**
+ * The executors a program has, as one: each call goes to the executor the job's record names, so the
+ * engine does not care where a job runs; and the one a new job starts on, chosen once.
+ */
+export interface Executors extends Executor {
+  /** The executor a new job asked to run on `name` starts on, or why it cannot (one line). */
+  forStart(name: ExecutorName): Executor | string;
 }

@@ -1,25 +1,39 @@
 import type { ExecutorName, JobState } from "../domain/job-state.js";
 import type { TreeRoot } from "../process/process-tree.js";
-import type { Executor, JobSpec, KillOrder, Observation, Placement, Starting } from "./executor.js";
+import type { Executor, Executors, JobSpec, KillOrder, Observation, Placement, Starting } from "./executor.js";
 
 /**
- * The executors a server has, as one: each call goes to the executor the job's record names
- * (`executor`), so the engine does not care where a job runs. Jobs of an executor this server does not
+ * The executors a program has, as one: each call goes to the executor the job's record names
+ * (`executor`), so the engine does not care where a job runs. Jobs of an executor this program does not
  * have (a Slurm job seen by a server started without Slurm) are seen through the default one's files.
+ * New jobs start on the default one, or on another that `startable` names.
  */
-export class RoutingExecutor implements Executor {
+export class RoutingExecutor implements Executors {
   readonly name: ExecutorName;
 
   constructor(
     private readonly fallback: Executor,
     private readonly others: ReadonlyMap<ExecutorName, Executor>,
+    /** Why a new job may not start on an executor of `others` (undefined: it may). */
+    private readonly refusal: (name: ExecutorName) => string | undefined = () => undefined,
   ) {
     this.name = fallback.name;
   }
 
-  /** The executor of that name, if this server has it. */
-  get(name: ExecutorName): Executor | undefined {
+  // The executor of that name, if this program has it.
+  private get(name: ExecutorName): Executor | undefined {
     return name === this.fallback.name ? this.fallback : this.others.get(name);
+  }
+
+  forStart(name: ExecutorName): Executor | string {
+    const executor = this.get(name);
+    if (!executor) return `The ${name} executor is not known here`;
+    const refused = executor === this.fallback ? undefined : this.refusal(name);
+    return refused ?? executor;
+  }
+
+  waiting(job: JobState): string | undefined {
+    return this.of(job).waiting?.(job);
   }
 
   private of(job: JobState): Executor {
@@ -101,5 +115,10 @@ export class RoutingExecutor implements Executor {
   close(): void {
     this.fallback.close();
     for (const e of this.others.values()) e.close();
+  }
+
+  dispose(): void {
+    this.fallback.dispose();
+    for (const e of this.others.values()) e.dispose();
   }
 }

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openJobEngine } from "../../src/cli/compose.js";
 import { loadConfig } from "../../src/config/config.js";
 import type { Owner } from "../../src/domain/job-state.js";
 import { JobError } from "../../src/engine/errors.js";
-import { JobEngine } from "../../src/engine/job-engine.js";
+import type { JobEngine } from "../../src/engine/job-engine.js";
 import { BOOT_ID } from "../../src/process/proc.js";
 import { JobStore } from "../../src/store/job-store.js";
 import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
@@ -17,7 +18,7 @@ const engines: JobEngine[] = [];
 
 function engine(settings: Record<string, string> = {}, server = true): JobEngine {
   const flags = new Map(Object.entries({ "--state-dir": state.path, ...settings }));
-  const e = new JobEngine(loadConfig(flags, process.env), { server });
+  const e = openJobEngine(loadConfig(flags, process.env), server ? "server" : "cli");
   engines.push(e);
   return e;
 }

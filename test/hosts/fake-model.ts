@@ -26,15 +26,26 @@ export interface PrevResult {
 
 export type Args = Record<string, unknown>;
 
+export interface CallStep {
+  /** The server's tool name without the host's prefix, or (with `builtin`) a host tool's own name. */
+  tool: string;
+  /** `tool` is the host's own tool (Claude Code's ToolSearch), not one of the MCP server's. */
+  builtin?: boolean;
+  args: Args | ((prev: PrevResult | undefined, all: PrevResult[]) => Args);
+  /** The model answers with this call only after this long (a model that waits before it polls again). */
+  delayMs?: number;
+}
+
 export type Step =
+  | CallStep
+  | { text: string }
   | {
-      /** The server's tool name without the host's prefix, or (with `builtin`) a host tool's own name. */
-      tool: string;
-      /** `tool` is the host's own tool (Claude Code's ToolSearch), not one of the MCP server's. */
-      builtin?: boolean;
-      args: Args | ((prev: PrevResult | undefined, all: PrevResult[]) => Args);
-    }
-  | { text: string };
+      /**
+       * Decided when it is reached, from what the model has seen: a call, or a text that ends the script
+       * (a model that polls until it sees what it waits for: a script of one start and many such steps).
+       */
+      next: (prev: PrevResult | undefined, all: PrevResult[]) => CallStep | { text: string };
+    };
 
 export type Api = "anthropic" | "responses" | "gemini" | "other";
 
@@ -268,18 +279,32 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
   const decide = (
     api: Api,
     body: unknown,
-  ): { index: number; call?: { name: string; builtin: boolean; args: Args }; text?: string; final: boolean } => {
+  ): {
+    index: number;
+    call?: { name: string; builtin: boolean; args: Args };
+    text?: string;
+    final: boolean;
+    delayMs?: number;
+  } => {
     const results = resultsIn(api, body);
     const index = results.length;
     const step = script[index];
     if (!step) return { index, text: "Done.", final: true };
     if ("text" in step) return { index, text: step.text, final: index >= script.length - 1 };
     const prevs: PrevResult[] = results.map((r) => ({ name: r.name, text: r.text, json: findJson(r.text) }));
+    const prev = prevs[prevs.length - 1];
     try {
-      const args = typeof step.args === "function" ? step.args(prevs[prevs.length - 1], prevs) : step.args;
-      return { index, call: { name: step.tool, builtin: step.builtin === true, args }, final: false };
+      const chosen = "next" in step ? step.next(prev, prevs) : step;
+      if ("text" in chosen) return { index, text: chosen.text, final: true };
+      const args = typeof chosen.args === "function" ? chosen.args(prev, prevs) : chosen.args;
+      return {
+        index,
+        call: { name: chosen.tool, builtin: chosen.builtin === true, args },
+        final: false,
+        delayMs: chosen.delayMs,
+      };
     } catch (err) {
-      const why = `step ${index} (${step.tool}): ${(err as Error).message}`;
+      const why = `step ${index} (${"tool" in step ? step.tool : "next"}): ${(err as Error).message}`;
       errors.push(why);
       return { index, text: `The script could not go on: ${why}`, final: true };
     }
@@ -370,8 +395,10 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
     let content: Json[];
     let stop: string;
     let summary: string;
+    let delayMs = 0;
     if (main) {
       const d = decide("anthropic", b);
+      delayMs = d.delayMs ?? 0;
       if (d.call) {
         const name = d.call.builtin ? d.call.name : `mcp__${mcpName}__${d.call.name}`;
         content = [
@@ -396,54 +423,62 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
       stop = "end_turn";
       summary = `side text ${JSON.stringify((content[0] as Json).text)}`;
     }
-    const usage = { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-    if (b.stream !== true) {
-      json(res, {
-        id,
-        type: "message",
-        role: "assistant",
-        model,
-        content,
-        stop_reason: stop,
-        stop_sequence: null,
-        usage,
-      });
-      done(rec, summary);
-      return;
-    }
-    sseStart(res);
-    const ev = (event: string, data: Json) =>
-      res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
-    ev("message_start", {
-      message: {
-        id,
-        type: "message",
-        role: "assistant",
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { ...usage, output_tokens: 1 },
-      },
-    });
-    content.forEach((block, index) => {
-      if (block.type === "tool_use") {
-        ev("content_block_start", { index, content_block: { ...block, input: {} } });
-        const input = JSON.stringify(block.input);
-        // In two pieces, as a model streams it.
-        const half = Math.floor(input.length / 2);
-        ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: input.slice(0, half) } });
-        ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: input.slice(half) } });
-      } else {
-        ev("content_block_start", { index, content_block: { type: "text", text: "" } });
-        ev("content_block_delta", { index, delta: { type: "text_delta", text: str(block.text) } });
+    const send = () => {
+      const usage = {
+        input_tokens: 100,
+        output_tokens: 20,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      };
+      if (b.stream !== true) {
+        json(res, {
+          id,
+          type: "message",
+          role: "assistant",
+          model,
+          content,
+          stop_reason: stop,
+          stop_sequence: null,
+          usage,
+        });
+        done(rec, summary);
+        return;
       }
-      ev("content_block_stop", { index });
-    });
-    ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 20 } });
-    ev("message_stop", {});
-    res.end();
-    done(rec, summary);
+      sseStart(res);
+      const ev = (event: string, data: Json) =>
+        res.write(`event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`);
+      ev("message_start", {
+        message: {
+          id,
+          type: "message",
+          role: "assistant",
+          model,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          usage: { ...usage, output_tokens: 1 },
+        },
+      });
+      content.forEach((block, index) => {
+        if (block.type === "tool_use") {
+          ev("content_block_start", { index, content_block: { ...block, input: {} } });
+          const input = JSON.stringify(block.input);
+          // In two pieces, as a model streams it.
+          const half = Math.floor(input.length / 2);
+          ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: input.slice(0, half) } });
+          ev("content_block_delta", { index, delta: { type: "input_json_delta", partial_json: input.slice(half) } });
+        } else {
+          ev("content_block_start", { index, content_block: { type: "text", text: "" } });
+          ev("content_block_delta", { index, delta: { type: "text_delta", text: str(block.text) } });
+        }
+        ev("content_block_stop", { index });
+      });
+      ev("message_delta", { delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: 20 } });
+      ev("message_stop", {});
+      res.end();
+      done(rec, summary);
+    };
+    later(delayMs, send);
   }
 
   // --- OpenAI Responses ---------------------------------------------------------------------------
@@ -454,8 +489,10 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
     const id = `resp_${Math.random().toString(36).slice(2, 14)}`;
     let item: Json;
     let summary: string;
+    let delayMs = 0;
     if (main) {
       const d = decide("responses", b);
+      delayMs = d.delayMs ?? 0;
       if (d.call) {
         const args = JSON.stringify(d.call.args);
         item = {
@@ -483,42 +520,45 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
       item = textItem(text);
       summary = `side text ${JSON.stringify(text)}`;
     }
-    const usage = {
-      input_tokens: 100,
-      input_tokens_details: { cached_tokens: 0 },
-      output_tokens: 20,
-      output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: 120,
-    };
-    const response = {
-      id,
-      object: "response",
-      created_at: Math.floor(Date.now() / 1000),
-      model: str(b.model),
-      status: "completed",
-    };
-    if (b.stream === false) {
-      json(res, { ...response, output: [item], usage });
+    const send = () => {
+      const usage = {
+        input_tokens: 100,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: 20,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 120,
+      };
+      const response = {
+        id,
+        object: "response",
+        created_at: Math.floor(Date.now() / 1000),
+        model: str(b.model),
+        status: "completed",
+      };
+      if (b.stream === false) {
+        json(res, { ...response, output: [item], usage });
+        done(rec, summary);
+        return;
+      }
+      sseStart(res);
+      let seq = 0;
+      const ev = (type: string, data: Json) =>
+        res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
+      ev("response.created", { response: { ...response, status: "in_progress", output: [] } });
+      ev("response.output_item.added", {
+        output_index: 0,
+        item: item.type === "message" ? { ...item, content: [] } : item,
+      });
+      if (item.type === "message") {
+        const text = str((asArray(item.content)[0] as Json).text);
+        ev("response.output_text.delta", { item_id: item.id, output_index: 0, content_index: 0, delta: text });
+      }
+      ev("response.output_item.done", { output_index: 0, item });
+      ev("response.completed", { response: { ...response, output: [item], usage } });
+      res.end();
       done(rec, summary);
-      return;
-    }
-    sseStart(res);
-    let seq = 0;
-    const ev = (type: string, data: Json) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`);
-    ev("response.created", { response: { ...response, status: "in_progress", output: [] } });
-    ev("response.output_item.added", {
-      output_index: 0,
-      item: item.type === "message" ? { ...item, content: [] } : item,
-    });
-    if (item.type === "message") {
-      const text = str((asArray(item.content)[0] as Json).text);
-      ev("response.output_text.delta", { item_id: item.id, output_index: 0, content_index: 0, delta: text });
-    }
-    ev("response.output_item.done", { output_index: 0, item });
-    ev("response.completed", { response: { ...response, output: [item], usage } });
-    res.end();
-    done(rec, summary);
+    };
+    later(delayMs, send);
   }
 
   const textItem = (text: string): Json => ({
@@ -544,8 +584,10 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
     const rec = record(req, "gemini", main ? "main" : "side", b);
     let parts: Json[];
     let summary: string;
+    let delayMs = 0;
     if (main) {
       const d = decide("gemini", b);
+      delayMs = d.delayMs ?? 0;
       if (d.call) {
         const name = d.call.builtin ? d.call.name : `mcp_${mcpName}_${d.call.name}`;
         parts = [{ functionCall: { name, args: d.call.args } }];
@@ -572,12 +614,15 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
       modelVersion: "gemini-fake",
       responseId: `r${Math.random().toString(36).slice(2, 12)}`,
     };
-    if (method === "streamGenerateContent") {
-      sseStart(res);
-      res.write(`data: ${JSON.stringify(answer)}\r\n\r\n`);
-      res.end();
-    } else json(res, answer);
-    done(rec, summary);
+    const send = () => {
+      if (method === "streamGenerateContent") {
+        sseStart(res);
+        res.write(`data: ${JSON.stringify(answer)}\r\n\r\n`);
+        res.end();
+      } else json(res, answer);
+      done(rec, summary);
+    };
+    later(delayMs, send);
   }
 
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
@@ -633,6 +678,12 @@ export async function startFakeModel(opts: FakeModelOptions): Promise<FakeModel>
 function json(res: ServerResponse, value: unknown): void {
   res.writeHead(200, { "content-type": "application/json" });
   res.end(JSON.stringify(value));
+}
+
+/** Runs `fn` now, or after `ms` (a model's answer held back). */
+function later(ms: number, fn: () => void): void {
+  if (ms > 0) setTimeout(fn, ms);
+  else fn();
 }
 
 function sseStart(res: ServerResponse): void {

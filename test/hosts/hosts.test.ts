@@ -190,6 +190,77 @@ for (const host of HOSTS) {
         });
       }
 
+      if (host.name === "claude") {
+        // Claude Code defers MCP tools: the model sees their names only, and loads them with its ToolSearch
+        // tool, by name (`select:`) or by words. Its word search (2.1.328, read from its code and checked
+        // here) gives each word of the query, for each deferred tool (its own and the MCP servers'):
+        // +12 if it is a part of the tool's name (server and tool name, split at `_` and `.`; +10 for its
+        // own tools, split at capitals), else +6 if it is inside one (+5); +12 if it is the whole server or
+        // tool name, else +4 if inside it (+3); +4 if it is a whole word of the tool's search hint
+        // (`_meta["anthropic/searchHint"]`); +2 if it is a whole word of its description (any case). It
+        // keeps the tools scoring above 0, best first (ties: in the order of its list, its own tools
+        // first), `max_results` of them (default 5); each found tool is loaded at once.
+        it("ToolSearch finds the tool a model needs from the words it would use, and loads it", async () => {
+          const mark = marker();
+          marks.push(mark);
+          const searches: { query: string; tool: string; max_results?: number }[] = [
+            { query: "run a command in the background", tool: "execute_command" },
+            { query: "dev server", tool: "execute_command" },
+            { query: "wait for output", tool: "wait_for_job" },
+            { query: "stop process", tool: "kill_job" },
+            // No description can bring kill_job into the first five for these words: "a" is inside the
+            // names of 12 of the 23 deferred tools (execute_command, CronCreate, TaskStop, ...), each
+            // scoring 8 or 10 for it, while a description scores at most 2 a word (kill_job's "Stop a job
+            // and every process it started": 6). Found, 17th of 21; a search hint would lift it.
+            { query: "stop a process", tool: "kill_job", max_results: 25 },
+          ];
+          const r = await runHost("claude", {
+            bin,
+            script: [
+              ...searches.map(
+                (s): Step => ({
+                  tool: "ToolSearch",
+                  builtin: true,
+                  args: { query: s.query, ...(s.max_results ? { max_results: s.max_results } : {}) },
+                }),
+              ),
+              // Loaded by the searches: called without a select.
+              { tool: "execute_command", args: { command: `echo starting; sleep 1; echo READY; ${markedLoop(mark)}` } },
+              {
+                tool: "wait_for_job",
+                args: (prev) => ({ job_id: json(prev).job_id, until: "READY", timeout_seconds: 60 }),
+              },
+              {
+                tool: "kill_job",
+                args: (_prev, all) => ({ job_id: json(all.find((p) => p.name.endsWith("execute_command"))).job_id }),
+              },
+              { text: "Found, started, waited for and stopped." },
+            ],
+          });
+          expectClean(r);
+          const found = r.model
+            .toolResults()
+            .filter((t) => t.name === "ToolSearch")
+            .map((t) =>
+              [...t.text.matchAll(/"tool_name":"([^"]+)"/g)].map((m) =>
+                (m[1] ?? "").replace(`mcp__${SERVER_NAME}__`, ""),
+              ),
+            );
+          expect(found).toHaveLength(searches.length);
+          const said = searches.map((s, i) => `"${s.query}": ${found[i]?.join(", ")}`).join("\n");
+          searches.forEach((s, i) => {
+            expect(found[i], said).toContain(s.tool);
+            if (!s.max_results) expect(found[i]?.length, said).toBeLessThanOrEqual(5);
+          });
+          expect(seen(results(r, "wait_for_job")[0])).toMatchObject({ matched: true, match: "READY" });
+          expect(seen(results(r, "kill_job")[0])).toMatchObject({ status: "killed" });
+          expect(await steadyCount(mark)).toBe(0);
+          console.log(
+            `Claude Code ToolSearch:\n${searches.map((s, i) => `  "${s.query}" -> ${s.tool} ${(found[i]?.indexOf(s.tool) ?? -2) + 1} of ${found[i]?.length}`).join("\n")}`,
+          );
+        });
+      }
+
       it("starts a dev server known ready in one call and stops it in one more, leaving no process", async () => {
         const mark = marker();
         marks.push(mark);

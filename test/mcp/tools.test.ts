@@ -1,5 +1,6 @@
 import { Client, InMemoryTransport } from "@modelcontextprotocol/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openJobEngine } from "../../src/cli/compose.js";
 import { loadConfig } from "../../src/config/config.js";
 import {
   DEFAULT_GRACE_SECONDS,
@@ -9,7 +10,7 @@ import {
   MAX_TAIL_LINES,
 } from "../../src/domain/defaults.js";
 import { JOB_STATUSES } from "../../src/domain/job-state.js";
-import { JobEngine } from "../../src/engine/job-engine.js";
+import type { JobEngine } from "../../src/engine/job-engine.js";
 import { createServer } from "../../src/mcp/server.js";
 import { tempDir } from "../helpers.js";
 
@@ -22,7 +23,7 @@ let client: Client;
 
 beforeAll(async () => {
   state = tempDir("mcp-bg-tools-");
-  engine = new JobEngine(loadConfig(new Map([["--state-dir", state.path]]), process.env));
+  engine = openJobEngine(loadConfig(new Map([["--state-dir", state.path]]), process.env));
   const [serverSide, clientSide] = InMemoryTransport.createLinkedPair();
   await createServer(engine).connect(serverSide);
   client = new Client({ name: "tools-test", version: "1.0.0" });

@@ -9,7 +9,7 @@ import { sendSignal } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
 import type { Executor, JobSpec, KillOrder, Observation, Placement, Started, Starting } from "../executor.js";
 import { readPidFile } from "../job-folder.js";
-import { JobStdin } from "./job-stdin.js";
+import { JobStdin } from "../job-stdin.js";
 import { believedEnd, jobProcesses, observeLocal } from "./observe.js";
 import { recoveredJob } from "./recover.js";
 import { JobSupport } from "./shepherd-binary.js";
@@ -230,6 +230,10 @@ export class LocalExecutor implements Executor {
   }
 
   close(): void {
+    this.spawner?.close();
+  }
+
+  dispose(): void {
     this.spawner?.close();
   }
 }

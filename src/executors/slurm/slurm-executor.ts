@@ -13,7 +13,7 @@ import {
   type Starting,
 } from "../executor.js";
 import { readExitFile, readPidFile } from "../job-folder.js";
-import { JobStdin } from "../local/job-stdin.js";
+import { JobStdin } from "../job-stdin.js";
 import { SlurmError, slurm, slurmDetached } from "./slurm-commands.js";
 import { type InputRoute, SlurmInput } from "./slurm-input.js";
 import { SlurmQueueWatch, type Watched } from "./slurm-queue.js";

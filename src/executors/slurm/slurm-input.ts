@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type { JobState } from "../../domain/job-state.js";
 import { readPidFile } from "../job-folder.js";
-import type { JobStdin } from "../local/job-stdin.js";
+import type { JobStdin } from "../job-stdin.js";
 import { SLURM_COMMAND_MS } from "./slurm-commands.js";
 
 /** How input reaches a Slurm job (see SlurmSettings.input). */

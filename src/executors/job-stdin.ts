@@ -1,7 +1,7 @@
 import { closeSync, constants, fstatSync, openSync } from "node:fs";
 import { Socket } from "node:net";
-import { isSameProcessAlive } from "../../process/proc.js";
-import { sendSignal } from "../../process/signals.js";
+import { isSameProcessAlive } from "../process/proc.js";
+import { sendSignal } from "../process/signals.js";
 
 /** Input written to a job but not yet taken by it, beyond which more is refused. */
 const MAX_PENDING_INPUT = 8 * 1024 * 1024;
