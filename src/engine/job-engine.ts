@@ -5,11 +5,12 @@ import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
 import { log } from "../log.js";
-import { BOOT_ID, processStartTime } from "../process/proc.js";
+import { SELF } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
 import type { TextWorkers } from "../workers/workers.js";
 import { JobChanges } from "./changes.js";
+import { Deadlines } from "./deadlines.js";
 import { JobError } from "./errors.js";
 import { type LogOptions, type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
@@ -45,6 +46,7 @@ export class JobEngine {
   /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
   readonly text: TextWorkers;
   private readonly watch: StateWatch | undefined;
+  private readonly deadlines: Deadlines;
   private closing = false;
   private readonly starting = new Set<Promise<unknown>>();
 
@@ -64,14 +66,12 @@ export class JobEngine {
     this.executor = parts.executors;
     this.text = parts.text;
     this.store = new JobStore(config.stateDir);
-    const self: Owner | undefined = server
-      ? { pid: process.pid, start: processStartTime(process.pid) ?? 0, bootId: BOOT_ID }
-      : undefined;
+    const self: Owner | undefined = server ? SELF : undefined;
     this.registry = new JobRegistry(this.store, jobsDir, this.executor, (owner, bootId) =>
       this.ownership.ownerAlive(owner, bootId),
     );
-    this.ownership = new Ownership(this.store, this.registry, this.executor, self);
-    this.ownership.killOne = (job, o) => void this.killTracked(job, o).catch(() => {});
+    this.deadlines = new Deadlines((job, how) => void this.killTracked(job, how).catch(() => {}));
+    this.ownership = new Ownership(this.store, this.registry, this.executor, self, this.deadlines);
     this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
     if (server && opts.watch !== false) {
       recoverLostRecords(this.registry, this.executor, config.stateDir);
@@ -284,8 +284,9 @@ export class JobEngine {
   /** Stops watching jobs, closes the state database (the command line when done; shutdown). */
   close(): void {
     this.watch?.stop();
+    this.deadlines.stop();
     this.ownership.pending.stop();
-    for (const job of this.registry.known()) job.stopWatching?.();
+    for (const job of this.registry.known()) job.unwatched();
     this.text.close();
     this.executor.dispose();
     this.store.close();

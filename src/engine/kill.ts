@@ -33,13 +33,7 @@ export async function killJobs(
     // kill never waits for room: with the disk full, the signals go out all the same and the kill is
     // written once it can be.
     deps.ownership.pending.write(job.id, "the kill", () => deps.store.requestKill(job.id, timedOut, deadline));
-    const s = job.state;
-    job.state = {
-      ...s,
-      killRequested: true,
-      timedOut: s.timedOut || timedOut,
-      killDeadlineMs: Math.min(s.killDeadlineMs ?? deadline, deadline),
-    };
+    job.killing(timedOut, deadline);
     deps.ownership.follow(job);
   }
   for (const job of live) deps.ownership.killing.add(job.id);

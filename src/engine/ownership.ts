@@ -1,9 +1,9 @@
-import { MAX_TIMEOUT_SECONDS, SHUTDOWN_GRACE_MS } from "../domain/defaults.js";
 import { type JobEnd, type JobState, lostEnd, type Owner } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
 import { log } from "../log.js";
-import { BOOT_ID, isSameProcessAlive } from "../process/proc.js";
+import { recordedAlive, sameBoot } from "../process/proc.js";
 import type { JobStore } from "../store/job-store.js";
+import type { Deadlines } from "./deadlines.js";
 import { PendingWrites } from "./pending-writes.js";
 import type { JobRegistry } from "./registry.js";
 import type { TrackedJob } from "./tracked-job.js";
@@ -14,12 +14,6 @@ const FOLLOW_POLL_MS = 1000;
 const LIFE_MEMO_MS = 250;
 /** A kill whose SIGKILL is this late (its killer died) is finished by the job's owner. */
 const OVERDUE_MS = 1000;
-
-/** Whether a record's processes belong to this boot (a record from before a reboot names none that live). */
-export const thisBoot = (bootId: string | null) => bootId === null || bootId === BOOT_ID;
-
-/** What ownership needs of a kill: to carry one through (a timeout, a kill its killer did not finish). */
-export type KillOne = (job: TrackedJob, opts: { signal?: NodeJS.Signals; graceMs?: number; timedOut: boolean }) => void;
 
 /**
  * Which running jobs are this server's, and what it does for them: their slots, their timeouts,
@@ -40,20 +34,19 @@ export class Ownership {
   readonly leftoversToEnd = new Set<string>();
   /** Owners looked at lately: alive or not, and when. */
   private readonly lifeSeen = new Map<string, { alive: boolean; at: number }>();
-  /** Set by the engine: carries a kill through. */
-  killOne: KillOne = () => {};
-
   constructor(
     private readonly store: JobStore,
     private readonly registry: JobRegistry,
     private readonly executor: Executor,
     readonly self: Owner | undefined,
+    /** The times at which this server ends jobs: their timeouts, kills their killers did not finish. */
+    private readonly deadlines: Deadlines,
   ) {}
 
   /** Whether this process owns the job. */
   isOwn(job: JobState): boolean {
     const o = job.owner;
-    return this.self !== undefined && o?.pid === this.self.pid && o.start === this.self.start && thisBoot(job.bootId);
+    return this.self !== undefined && o?.pid === this.self.pid && o.start === this.self.start && sameBoot(job.bootId);
   }
 
   /**
@@ -61,14 +54,14 @@ export class Ownership {
    * Asked for every row a list shows: an answer is kept for a moment.
    */
   ownerAlive(owner: Owner | null, bootId: string | null): boolean {
-    if (!owner || !thisBoot(bootId)) return false;
+    if (!owner || !sameBoot(bootId)) return false;
     const self = this.self;
     if (self && owner.pid === self.pid && owner.start === self.start) return true;
     const key = `${owner.pid}:${owner.start}`;
     const now = Date.now();
     const known = this.lifeSeen.get(key);
     if (known && now - known.at < LIFE_MEMO_MS) return known.alive;
-    const alive = isSameProcessAlive(owner.pid, owner.start);
+    const alive = recordedAlive(owner, bootId);
     if (this.lifeSeen.size > 1000) this.lifeSeen.clear();
     this.lifeSeen.set(key, { alive, at: now });
     return alive;
@@ -91,7 +84,7 @@ export class Ownership {
   started(job: TrackedJob, firstHand: Promise<JobEnd>, keep: boolean): void {
     this.mine.add(job.id);
     if (!keep) this.leftoversToEnd.add(job.id);
-    job.firstHand = firstHand;
+    job.started(firstHand);
     void firstHand.then((end) => {
       this.mine.delete(job.id);
       this.executor.release(job.state);
@@ -99,7 +92,7 @@ export class Ownership {
       this.finish(job, end.lost ? (this.executor.writtenEnd(job.state) ?? lostEnd()) : end);
       if (end.lost) void this.executor.reapLeftovers([job.state]);
     });
-    this.armTimeout(job);
+    this.deadlines.arm(job);
   }
 
   /**
@@ -172,9 +165,9 @@ export class Ownership {
       this.mine.delete(job.id);
       this.executor.release(job.state);
     });
-    this.armTimeout(job);
+    this.deadlines.arm(job);
     // A kill its server had begun when it died is carried through, escalating when it would have.
-    if (job.state.killRequested && job.running) this.finishKill(job);
+    if (job.state.killRequested && job.running) this.deadlines.carryThrough(job);
   }
 
   /** Records the ends not recorded before, then settles the running jobs of every owner that is gone. */
@@ -191,7 +184,7 @@ export class Ownership {
    * down, when another process records it, or when its processes are gone.
    */
   follow(job: TrackedJob): void {
-    if (job.firstHand || job.stopWatching) return;
+    if (job.firstHand || job.watched) return;
     const check = () => {
       try {
         const record = this.store.get(job.id);
@@ -210,10 +203,10 @@ export class Ownership {
     const stopWatching = this.executor.watchEnd(job.state, check);
     const timer = setInterval(check, FOLLOW_POLL_MS);
     timer.unref();
-    job.stopWatching = () => {
+    job.watchedWith(() => {
       stopWatching();
       clearInterval(timer);
-    };
+    });
     check();
   }
 
@@ -234,26 +227,8 @@ export class Ownership {
         continue;
       }
       const job = this.registry.track(this.registry.shown(state));
-      if (job.running) this.finishKill(job);
+      if (job.running) this.deadlines.carryThrough(job);
     }
     return next;
-  }
-
-  // Carries a kill that was asked for through: the signal now if its grace has run out, else
-  // SIGTERM with the grace that is left.
-  private finishKill(job: TrackedJob): void {
-    // Without a recorded time, the kill gets the short grace of a shutdown.
-    const deadline = job.state.killDeadlineMs ?? Date.now() + SHUTDOWN_GRACE_MS;
-    const left = deadline - Date.now();
-    const timedOut = job.state.timedOut;
-    this.killOne(job, left <= 0 ? { signal: "SIGKILL", graceMs: 0, timedOut } : { graceMs: left, timedOut });
-  }
-
-  // Kills the job when its deadline passes (timed_out: true).
-  private armTimeout(job: TrackedJob): void {
-    const deadline = job.state.deadlineMs;
-    if (deadline === null || !job.running) return;
-    const delay = Math.min(Math.max(0, deadline - Date.now()), MAX_TIMEOUT_SECONDS * 1000);
-    job.timer = setTimeout(() => this.killOne(job, { timedOut: true }), delay);
   }
 }

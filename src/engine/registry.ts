@@ -118,7 +118,7 @@ export class JobRegistry {
 
   /** Stops keeping a job. */
   forget(id: string): void {
-    this.cache.get(id)?.stopWatching?.();
+    this.cache.get(id)?.unwatched();
     this.cache.delete(id);
   }
 }

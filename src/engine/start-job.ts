@@ -7,6 +7,7 @@ import { type Executors, StartError, type Starting } from "../executors/executor
 import { ensureDir } from "../files/ensure-dir.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
+import { deadlineOf } from "./deadlines.js";
 import { JobError } from "./errors.js";
 import { checkStrings, resolveCwd, type StartOptions } from "./job-request.js";
 import type { Ownership } from "./ownership.js";
@@ -53,7 +54,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   ownership.pendingStarts++;
   const dir = deps.registry.dirOf(id);
   const now = Date.now();
-  const timeout = opts.timeoutSeconds ?? config.jobTimeoutSeconds;
+
   let starting: Starting | undefined;
   try {
     let state = runningJob({
@@ -65,7 +66,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       startedMs: now,
       owner: deps.owner,
       keep: config.keepJobs,
-      deadlineMs: timeout === undefined ? null : now + timeout * 1000,
+      deadlineMs: deadlineOf(now, opts.timeoutSeconds ?? config.jobTimeoutSeconds),
       executor: where,
       bootId: deps.owner.bootId,
     });

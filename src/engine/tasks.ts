@@ -1,8 +1,7 @@
 import type { Owner } from "../domain/job-state.js";
 import { log } from "../log.js";
-import { BOOT_ID, isSameProcessAlive, processStartTime } from "../process/proc.js";
+import { recordedAlive, SELF } from "../process/proc.js";
 import { type TaskRecord, type TaskStatus, TaskStore } from "../store/task-store.js";
-import { thisBoot } from "./ownership.js";
 
 export type { TaskRecord, TaskStatus } from "../store/task-store.js";
 
@@ -17,7 +16,7 @@ export class JobTasks {
   private closed = false;
 
   /** This server: it runs the tasks it creates and those it takes over. */
-  private readonly self: Owner = { pid: process.pid, start: processStartTime(process.pid) ?? 0, bootId: BOOT_ID };
+  private readonly self: Owner = SELF;
 
   constructor(private readonly stateDir: string) {}
 
@@ -67,7 +66,7 @@ export class JobTasks {
       const adopted: TaskRecord[] = [];
       for (const owner of this.store.owners()) {
         const mine = owner.pid === self.pid && owner.start === self.start && owner.bootId === self.bootId;
-        const alive = thisBoot(owner.bootId) && isSameProcessAlive(owner.pid, owner.start);
+        const alive = recordedAlive(owner, owner.bootId);
         // This server's own tasks run here already: only a dead server's are taken (and re-read).
         if (!mine && !alive) adopted.push(...this.store.claim(owner, self));
       }

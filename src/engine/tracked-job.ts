@@ -9,11 +9,9 @@ import { SharedWrites } from "./job-writes.js";
  * executor reports it, its timeout, what watches for its end).
  */
 export class TrackedJob {
-  /** Its end as its executor reports it first hand: set for jobs this process started. */
-  firstHand: Promise<JobEnd> | undefined;
-  timer: NodeJS.Timeout | undefined;
-  /** Stops watching for the end of a job this process did not start. */
-  stopWatching: (() => void) | undefined;
+  private current: JobState;
+  private fromExecutor: Promise<JobEnd> | undefined;
+  private unwatch: (() => void) | undefined;
   /** Settles once it has ended, whoever saw the end. */
   readonly ended: Promise<void>;
   /** Writes to its folder, watched once for all in this process who follow it. */
@@ -21,12 +19,55 @@ export class TrackedJob {
   private markEnded: () => void = () => {};
 
   constructor(
-    public state: JobState,
+    state: JobState,
     /** Its folder: ring files `stdout` and `stderr`, the `stdin` FIFO, the `pid`, `exit` and `cgroup` files. */
     readonly dir: string,
   ) {
+    this.current = state;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
     this.update(state);
+  }
+
+  /** Its state as last seen (the shared truth, refreshed from the state database). */
+  get state(): JobState {
+    return this.current;
+  }
+
+  /** Its end as its executor reports it first hand: set for jobs this process started (see started). */
+  get firstHand(): Promise<JobEnd> | undefined {
+    return this.fromExecutor;
+  }
+
+  /** Whether this process watches for its end (see watchedWith). */
+  get watched(): boolean {
+    return this.unwatch !== undefined;
+  }
+
+  /** This process started it: its executor tells its end first hand. */
+  started(end: Promise<JobEnd>): void {
+    this.fromExecutor = end;
+  }
+
+  /** This process watches for its end, until it has ended or `stop` is called through unwatched(). */
+  watchedWith(stop: () => void): void {
+    this.unwatch = stop;
+  }
+
+  /** Stops watching for its end. */
+  unwatched(): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  /** A kill was asked for (recorded too, where there is room): its end is then `killed`. */
+  killing(timedOut: boolean, deadlineMs: number): void {
+    const s = this.current;
+    this.current = {
+      ...s,
+      killRequested: true,
+      timedOut: s.timedOut || timedOut,
+      killDeadlineMs: Math.min(s.killDeadlineMs ?? deadlineMs, deadlineMs),
+    };
   }
 
   get id(): string {
@@ -64,20 +105,18 @@ export class TrackedJob {
    * disk) does not bring an ended job back.
    */
   update(next: JobState): void {
-    if (next.status === "running" && this.state.status !== "running") return;
-    this.state = next;
+    if (next.status === "running" && this.current.status !== "running") return;
+    this.current = next;
     if (next.status !== "running") {
-      clearTimeout(this.timer);
-      this.stopWatching?.();
-      this.stopWatching = undefined;
-      this.firstHand = undefined;
+      this.unwatched();
+      this.fromExecutor = undefined;
       this.markEnded();
     }
   }
 
   /** Records here that it has ended this way (the database may say so later). */
   end(end: JobEnd): void {
-    this.update(ended(this.state, end));
+    this.update(ended(this.current, end));
   }
 
   /** The record tools return. */

@@ -123,3 +123,21 @@ export function resumeIfStopped(ref: { pid: number; start: number } | null | und
   sendSignal(ref.pid, "SIGCONT");
   return true;
 }
+
+/**
+ * Whether a record of this boot's processes may name live ones: pids and start times name a process
+ * only within one boot (a record without a boot id, from an older version, is taken as this boot's).
+ */
+export const sameBoot = (bootId: string | null): boolean => bootId === null || bootId === BOOT_ID;
+
+/** This process, named for good: pid, start time and boot. */
+export const SELF: { pid: number; start: number; bootId: string | null } = {
+  pid: process.pid,
+  start: processStartTime(process.pid) ?? 0,
+  bootId: BOOT_ID,
+};
+
+/** Whether the process a record names (pid and start time, of the boot it names) still lives. */
+export function recordedAlive(p: { pid: number; start: number } | null, bootId: string | null): boolean {
+  return p !== null && sameBoot(bootId) && isSameProcessAlive(p.pid, p.start);
+}

@@ -3,7 +3,7 @@ import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
-import { BOOT_ID, isSameProcessAlive, processStartTime, resumeIfStopped } from "../../process/proc.js";
+import { isSameProcessAlive, processStartTime, resumeIfStopped, sameBoot } from "../../process/proc.js";
 import type { TreeRoot } from "../../process/process-tree.js";
 import { sendSignal } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
@@ -108,7 +108,7 @@ export class LocalExecutor implements Executor {
   observe(job: JobState, ownerGone: boolean): Observation {
     // A shepherd its job stopped is continued (its spawner does so at once, but a taken-over job's
     // spawner is gone): stopped, it would capture nothing and never report the end.
-    if (job.bootId === null || job.bootId === BOOT_ID) resumeIfStopped(jobProcesses(job, this.dirOf(job))?.shepherd);
+    if (sameBoot(job.bootId)) resumeIfStopped(jobProcesses(job, this.dirOf(job))?.shepherd);
     return observeLocal(job, this.dirOf(job), ownerGone);
   }
 
@@ -135,12 +135,11 @@ export class LocalExecutor implements Executor {
   /** Where a job's processes are to be found: its cgroup, its shepherd's descendants, its id. */
   private treeRoot(job: JobState): TreeRoot {
     // A pid and start time of another boot may name another process.
-    const sameBoot = job.bootId === null || job.bootId === BOOT_ID;
     return {
       jobId: job.id,
       // Until its processes are recorded, a record names the process that starts the job (the spawner,
       // the parent of every job's shepherd), not its shepherd: never a tree to walk.
-      shepherd: sameBoot && job.process ? (job.shepherd ?? undefined) : undefined,
+      shepherd: sameBoot(job.bootId) && job.process ? (job.shepherd ?? undefined) : undefined,
       // As recorded from its shepherd's report; for a job whose start was never recorded (its
       // server died at that moment), the file its shepherd wrote, if it names a real job cgroup.
       cgroup: job.cgroup ?? jobCgroup(this.dirOf(job), job.id),
@@ -151,7 +150,7 @@ export class LocalExecutor implements Executor {
   // the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
   private groupOf(job: JobState): number {
     const main = job.process;
-    if (!main || (job.bootId !== null && job.bootId !== BOOT_ID)) return 0;
+    if (!main || !sameBoot(job.bootId)) return 0;
     const start = processStartTime(main.pid);
     return start === undefined || start === main.start ? main.pid : 0;
   }

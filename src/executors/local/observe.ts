@@ -1,6 +1,6 @@
 import type { JobEnd, JobState, ProcessRef } from "../../domain/job-state.js";
 import { lostEnd } from "../../domain/job-state.js";
-import { BOOT_ID, isSameProcessAlive } from "../../process/proc.js";
+import { isSameProcessAlive, sameBoot } from "../../process/proc.js";
 import type { Observation } from "../executor.js";
 import { readExitFile, readPidFile, readShepherdFile } from "../job-folder.js";
 
@@ -35,7 +35,7 @@ export function observeLocal(job: JobState, dir: string, ownerGone: boolean, now
   const exit = believedEnd(job, dir);
   if (exit) return { state: "ended", end: exit };
   // After a reboot, its pids and start times may name other processes: none of its own is left.
-  if (job.bootId !== null && job.bootId !== BOOT_ID) return lost();
+  if (!sameBoot(job.bootId)) return lost();
   const procs = jobProcesses(job, dir);
   if (!procs) return observeStart(job, dir, ownerGone, now);
   if (isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return { state: "running" };
