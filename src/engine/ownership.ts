@@ -103,8 +103,8 @@ export class Ownership {
    * and jobs taken over (looking a job up never does).
    */
   refresh(job: TrackedJob): void {
-    // A job this server started is watched through its executor.
-    if (job.firstHand) return;
+    // A job this server started is watched through its executor; one seen to end has ended.
+    if (job.firstHand || !job.running) return;
     // What the record says (a view may already show an end that is not written down yet).
     const record = this.store.get(job.id);
     if (record?.status !== "running") {
@@ -120,7 +120,8 @@ export class Ownership {
       const placement = this.executor.placementOf(state);
       if (placement) {
         state = { ...state, ...placement };
-        this.store.recordPlacement(state);
+        const placed = state;
+        this.pending.write(job.id, "where it runs", () => this.store.recordPlacement(placed));
       }
     }
     job.update(state);

@@ -161,7 +161,7 @@ export class ByteRate {
   take(bytes: number): Promise<void> | undefined {
     const size = Math.min(bytes, this.burst);
     this.refill();
-    if (this.queue.length === 0 && this.tokens >= size && this.turn + size <= TURN_BYTES) {
+    if (this.queue.length === 0 && this.tokens >= size && this.fitsTurn(size)) {
       this.grant(size);
       return undefined;
     }
@@ -169,6 +169,12 @@ export class ByteRate {
       this.queue.push({ bytes: size, go });
       this.schedule();
     });
+  }
+
+  // Whether `bytes` may go in this turn: what is left of it, or a turn of its own (a send larger
+  // than a turn, a list's snapshot, is not held back for ever).
+  private fitsTurn(bytes: number): boolean {
+    return this.turn === 0 || this.turn + bytes <= TURN_BYTES;
   }
 
   private grant(bytes: number): void {
@@ -192,7 +198,7 @@ export class ByteRate {
   private release(): void {
     this.refill();
     for (let next = this.queue[0]; next; next = this.queue[0]) {
-      if (this.tokens < next.bytes || this.turn + next.bytes > TURN_BYTES) break;
+      if (this.tokens < next.bytes || !this.fitsTurn(next.bytes)) break;
       this.queue.shift();
       this.grant(next.bytes);
       next.go();

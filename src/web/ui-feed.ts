@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import { describeEnd } from "../domain/ending.js";
 import type { JobEngine } from "../engine/job-engine.js";
 import { log } from "../log.js";
+import type { ByteRate } from "./connections.js";
 
 /** Jobs the page shows at most (newest first; `total` counts all). */
 export const BOARD_LIMIT = 5000;
@@ -67,7 +68,11 @@ export class BoardFeed {
    */
   private snapshot: Buffer | undefined;
 
-  constructor(private readonly jobs: JobEngine) {}
+  constructor(
+    private readonly jobs: JobEngine,
+    /** What all of the page server's streams may send (shared with output streams). */
+    private readonly rate: ByteRate,
+  ) {}
 
   /** Streams the list to a page until it goes away. */
   open(res: ServerResponse): void {
@@ -77,14 +82,19 @@ export class BoardFeed {
       this.idle();
     });
     // A page gets the list as it stands, then what changes from there on.
-    const join = () => {
+    // The snapshot goes out at the pace of all the server's streams (ByteRate): three hundred pages
+    // opening at once cost the server copies into three hundred sockets, a turn at a time.
+    const join = async () => {
       if (res.destroyed) return;
       this.snapshot ??= Buffer.from(sseFrame("snapshot", { total: this.total, jobs: [...this.rows.values()] }));
-      this.pages.set(res, this.snapshot.length + MAX_BEHIND);
-      res.write(this.snapshot);
+      const snapshot = this.snapshot;
+      await this.rate.take(snapshot.length);
+      if (res.destroyed) return;
+      this.pages.set(res, snapshot.length + MAX_BEHIND);
+      res.write(snapshot);
     };
     if (this.timer) {
-      join();
+      void join();
       return;
     }
     this.timer = setInterval(() => void this.look(), TICK_MS);
@@ -94,7 +104,7 @@ export class BoardFeed {
       if (Date.now() - this.lastRead >= TICK_MS) void this.look();
     });
     this.dirty = true;
-    void this.look().then(join);
+    void this.look().then(() => join());
   }
 
   private idle(): void {

@@ -121,9 +121,9 @@ export interface Ui {
  * cross-site request cannot send.
  */
 export function createUi(jobs: JobEngine, auth: UiAuth, budget: ConnectionBudget): Ui {
-  const feed = new BoardFeed(jobs);
   const attempts = new AttemptLimit();
   const rate = new ByteRate();
+  const feed = new BoardFeed(jobs, rate);
   const dir = join(PACKAGE_ROOT, "dist", "ui");
   const cache = new Map<string, Buffer>();
   const asset = (name: string) => {
