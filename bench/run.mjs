@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
 import { replayWorkflows } from "./workflows.mjs";
 
@@ -469,6 +470,7 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model}), ${Math.round(tota
 console.error(`mcp-bg-jobs bench ${QUICK ? "(quick)" : ""} on ${machine}, commit ${rev}`);
 const SECTIONS = {
   workflows: () => replayWorkflows(startServer, record),
+  hosts: () => benchHosts({ quick: QUICK, runs: RUNS, record }),
   page: () => benchPage(BIN, MANY, record),
   first: benchFirstAnswer,
   start: benchColdStart,

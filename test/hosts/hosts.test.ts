@@ -208,11 +208,12 @@ for (const host of HOSTS) {
             { query: "dev server", tool: "execute_command" },
             { query: "wait for output", tool: "wait_for_job" },
             { query: "stop process", tool: "kill_job" },
-            // No description can bring kill_job into the first five for these words: "a" is inside the
+            // No description could bring kill_job into the first five for these words: "a" is inside the
             // names of 12 of the 23 deferred tools (execute_command, CronCreate, TaskStop, ...), each
-            // scoring 8 or 10 for it, while a description scores at most 2 a word (kill_job's "Stop a job
-            // and every process it started": 6). Found, 17th of 21; a search hint would lift it.
-            { query: "stop a process", tool: "kill_job", max_results: 25 },
+            // scoring 8 or 10 for it, while a description scores at most 2 a word (without a hint, 17th
+            // of 21). kill_job's search hint ("stop or kill a process or job") brings it in.
+            { query: "stop a process", tool: "kill_job" },
+            { query: "kill a process", tool: "kill_job" },
           ];
           const r = await runHost("claude", {
             bin,

@@ -38,6 +38,8 @@ export function registerKillJobTool(server: McpServer, jobs: JobEngine): void {
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+      // Words Claude Code's ToolSearch weighs above a description's: "stop a process" finds it.
+      _meta: { "anthropic/searchHint": "stop or kill a process or job" },
     },
     (args, ctx) =>
       runTool(jobs, async () => {
