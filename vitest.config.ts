@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 // The package test (npm pack: tsc, esbuild, three C compilers; then npm install) is a burst of CPU that
 // would slow the timing-sensitive tests beside it: it runs after them, on its own.
 const PACKAGE_TEST = "test/e2e/package.test.ts";
+// The agent hosts (hundreds of MB of Node and native programs each) likewise run after the rest.
+const HOSTS_TESTS = "test/hosts/**/*.test.ts";
 
 export default defineConfig({
   test: {
@@ -13,9 +15,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: "tests", include: ["test/**/*.test.ts"], exclude: [PACKAGE_TEST], sequence: { groupOrder: 0 } },
+        test: {
+          name: "tests",
+          include: ["test/**/*.test.ts"],
+          exclude: [PACKAGE_TEST, HOSTS_TESTS],
+          sequence: { groupOrder: 0 },
+        },
       },
-      { extends: true, test: { name: "package", include: [PACKAGE_TEST], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: "hosts", include: [HOSTS_TESTS], sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: "package", include: [PACKAGE_TEST], sequence: { groupOrder: 2 } } },
     ],
   },
 });
