@@ -8,10 +8,8 @@ import {
 import { describeEnd } from "../domain/ending.js";
 import type { JobStatus } from "../domain/job-state.js";
 import type { JobRecord } from "../domain/record.js";
-import { JobError } from "../engine/errors.js";
-import type { LogSink } from "../engine/follow-output.js";
-import type { JobEngine } from "../engine/job-engine.js";
-import { droppedNote } from "../engine/job-output.js";
+import type { JobEngine, LogSink } from "../engine/index.js";
+import { droppedNote, JobError } from "../engine/index.js";
 import { lastLinesOf } from "../text/tail.js";
 import { printable } from "./printable.js";
 

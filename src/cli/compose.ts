@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
-import { JobEngine } from "../engine/job-engine.js";
+import { JobEngine } from "../engine/index.js";
 import { LocalExecutor } from "../executors/local/local-executor.js";
 import { SHEPHERD_PATH } from "../executors/local/shepherd-binary.js";
 import { RoutingExecutor } from "../executors/routing-executor.js";

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
-import { StoreError } from "../engine/errors.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/index.js";
+import { StoreError } from "../engine/index.js";
 import { serveOnStdio } from "../mcp/stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";

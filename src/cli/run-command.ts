@@ -1,9 +1,7 @@
 import { constants } from "node:os";
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
-import { JobError, StoreError } from "../engine/errors.js";
-import type { LogSink } from "../engine/follow-output.js";
-import type { JobEngine } from "../engine/job-engine.js";
-import { droppedNote } from "../engine/job-output.js";
+import type { JobEngine, LogSink } from "../engine/index.js";
+import { droppedNote, JobError, StoreError } from "../engine/index.js";
 import { parseArgs } from "./args.js";
 import { EXIT, json } from "./commands.js";
 import { openJobEngine } from "./compose.js";

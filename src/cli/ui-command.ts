@@ -1,6 +1,6 @@
 import { type Config, ConfigError, isLoopback, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
-import { StoreError } from "../engine/errors.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/index.js";
+import { StoreError } from "../engine/index.js";
 import { log } from "../log.js";
 import { serveUi } from "../web/ui-serve.js";
 import { parseArgs } from "./args.js";

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { describeEnd } from "../domain/ending.js";
 import type { JobRecord } from "../domain/record.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForTools } from "../engine/index.js";
 import { log } from "../log.js";
 
 /** The capability Claude Code looks for in a server it runs as a channel. */
@@ -31,7 +31,7 @@ function endLine(r: JobRecord): string {
  * most MAX_LINES lines). Jobs other clients started are never told of. Returns what to call with a
  * job this client started, and what stops it (the connection closed).
  */
-export function channelNotifier(server: McpServer, jobs: JobEngine): { started(jobId: string): void; stop(): void } {
+export function channelNotifier(server: McpServer, jobs: JobsForTools): { started(jobId: string): void; stop(): void } {
   let closed = false;
   let queued: JobRecord[] = [];
   let timer: NodeJS.Timeout | undefined;

@@ -10,7 +10,7 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { Config } from "../config/config.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/index.js";
 import { log } from "../log.js";
 import { ConnectionBudget } from "../web/connections.js";
 import { requestGuard } from "../web/http-guards.js";

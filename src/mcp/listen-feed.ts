@@ -1,4 +1,4 @@
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForTools } from "../engine/index.js";
 import { log } from "../log.js";
 import type { ResourceHub } from "./resource-hub.js";
 
@@ -22,7 +22,7 @@ export interface FeedTarget {
  * `stop` ends the feed.
  */
 export function feedListeners(
-  jobs: JobEngine,
+  jobs: JobsForTools,
   hub: ResourceHub,
   target: FeedTarget,
 ): { look: () => void; stop: () => void } {

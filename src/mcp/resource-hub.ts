@@ -1,5 +1,4 @@
-import type { JobChange } from "../engine/changes.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobChange, JobsForTools } from "../engine/index.js";
 
 /** At most one notification per resource in this long (a flooding job must not flood its subscribers). */
 const MIN_INTERVAL_MS = 250;
@@ -34,7 +33,7 @@ interface Watched {
 export class ResourceHub {
   private readonly watched = new Map<string, Watched>();
 
-  constructor(private readonly jobs: JobEngine) {}
+  constructor(private readonly jobs: JobsForTools) {}
 
   /**
    * Calls `send(uri)` when the job resource `uri` changes (output grows: its `/output`; status

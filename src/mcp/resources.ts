@@ -1,7 +1,7 @@
 import { type McpServer, ResourceNotFoundError, ResourceTemplate } from "@modelcontextprotocol/server";
 import type { JobRecord } from "../domain/record.js";
-import { JobError } from "../engine/errors.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForTools } from "../engine/index.js";
+import { JobError } from "../engine/index.js";
 import { log } from "../log.js";
 import { recordView } from "./hints.js";
 import { jobOutputUri, jobUri, parseJobUri, type ResourceHub } from "./resource-hub.js";
@@ -18,7 +18,7 @@ const label = (r: JobRecord) => {
 };
 
 // A job by the id in a resource URI, or ResourceNotFoundError.
-function jobFor(jobs: JobEngine, uri: URL) {
+function jobFor(jobs: JobsForTools, uri: URL) {
   const parsed = parseJobUri(uri.href);
   try {
     if (parsed) return jobs.lookup(parsed.id);
@@ -33,7 +33,7 @@ function jobFor(jobs: JobEngine, uri: URL) {
  * `job://ID/output` (its cleaned output, the newest part of each stream), listed for the newest
  * jobs and reachable for all through the two templates.
  */
-export function registerJobResources(server: McpServer, jobs: JobEngine): void {
+export function registerJobResources(server: McpServer, jobs: JobsForTools): void {
   const recent = () => jobs.list({ limit: LISTED_JOBS }).jobs;
   server.registerResource(
     "job",
@@ -99,7 +99,7 @@ export function chain(server: McpServer, hook: "oninitialized" | "onclose", fn: 
  * jobs come or go. A URI that is not a job resource is accepted and never changes; an unknown job
  * is an error. Returns what to call when the client goes away.
  */
-export function serveSubscriptions(server: McpServer, jobs: JobEngine, hub: ResourceHub): () => void {
+export function serveSubscriptions(server: McpServer, jobs: JobsForTools, hub: ResourceHub): () => void {
   const subscriptions = new Map<string, () => void>();
   const send = (uri: string) => {
     server.server.sendResourceUpdated({ uri }).catch(() => {});

@@ -1,5 +1,5 @@
 import { McpServer } from "@modelcontextprotocol/server";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForTools } from "../engine/index.js";
 import { log } from "../log.js";
 import { VERSION } from "../version.js";
 import { CHANNEL_CAPABILITY, CHANNEL_INSTRUCTIONS, channelNotifier } from "./channel.js";
@@ -48,7 +48,7 @@ export interface ServerOptions {
  * Builds an MCP server whose tools and resources act on the given job engine. With a hub, the
  * instance serves subscriptions and ends them when its connection closes.
  */
-export function createServer(jobs: JobEngine, options: ServerOptions = {}): McpServer {
+export function createServer(jobs: JobsForTools, options: ServerOptions = {}): McpServer {
   // A 2026-07-28 connection has no way to push a channel's notification to its client (Claude Code:
   // "no channel delivery path"): the capability is not declared to it.
   const opts = options.era === "modern" ? { ...options, channel: false } : options;

@@ -1,6 +1,6 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "../config/config.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/index.js";
 import { log } from "../log.js";
 import { onStop } from "./lifecycle.js";
 import { feedListeners } from "./listen-feed.js";

@@ -1,6 +1,6 @@
 import type { CallToolResult } from "@modelcontextprotocol/server";
-import { JobError } from "../engine/errors.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForTools } from "../engine/index.js";
+import { JobError } from "../engine/index.js";
 import { log } from "../log.js";
 import { PatternError } from "../text/safe-regex.js";
 
@@ -23,7 +23,7 @@ export function fail(message: string): CallToolResult {
  * Where jobs cannot run (not Linux, no capture process), every tool answers with the one line saying why.
  */
 export async function runTool<T extends object>(
-  jobs: Pick<JobEngine, "unavailable">,
+  jobs: Pick<JobsForTools, "unavailable">,
   body: () => T | Promise<T>,
 ): Promise<CallToolResult> {
   const unavailable = jobs.unavailable();

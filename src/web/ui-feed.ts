@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { describeEnd } from "../domain/ending.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForPage } from "../engine/index.js";
 import { log } from "../log.js";
 import type { ByteRate } from "./connections.js";
 
@@ -69,7 +69,7 @@ export class BoardFeed {
   private snapshot: Buffer | undefined;
 
   constructor(
-    private readonly jobs: JobEngine,
+    private readonly jobs: JobsForPage,
     /** What all of the page server's streams may send (shared with output streams). */
     private readonly rate: ByteRate,
   ) {}

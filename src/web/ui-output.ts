@@ -1,8 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { describeEnd } from "../domain/ending.js";
-import type { LogSink } from "../engine/follow-output.js";
-import type { JobEngine } from "../engine/job-engine.js";
-import type { TrackedJob } from "../engine/tracked-job.js";
+import type { JobsForPage, LogSink, TrackedJob } from "../engine/index.js";
 import { readRing, ringWritten } from "../text/ring-file.js";
 import type { ByteRate } from "./connections.js";
 import { sse } from "./ui-feed.js";
@@ -49,7 +47,7 @@ export function drained(res: ServerResponse, stallMs = STALL_MS): Promise<boolea
  * (`dropped`), and the stream goes on from the oldest byte kept.
  */
 export function streamOutput(
-  jobs: JobEngine,
+  jobs: JobsForPage,
   job: TrackedJob,
   stream: "stdout" | "stderr",
   res: ServerResponse,

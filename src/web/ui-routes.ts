@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
 import { DEFAULT_GRACE_SECONDS, KILL_SIGNALS, type KillSignal, MAX_GRACE_SECONDS } from "../domain/defaults.js";
-import { JobError } from "../engine/errors.js";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobsForPage } from "../engine/index.js";
+import { JobError } from "../engine/index.js";
 import { log } from "../log.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import { AttemptLimit, ByteRate, type ConnectionBudget } from "./connections.js";
@@ -120,7 +120,7 @@ export interface Ui {
  * with the page's Origin, a JSON body and the page's own header, which a form or a plain
  * cross-site request cannot send.
  */
-export function createUi(jobs: JobEngine, auth: UiAuth, budget: ConnectionBudget): Ui {
+export function createUi(jobs: JobsForPage, auth: UiAuth, budget: ConnectionBudget): Ui {
   const attempts = new AttemptLimit();
   const rate = new ByteRate();
   const feed = new BoardFeed(jobs, rate);

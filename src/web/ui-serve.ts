@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { JobEngine } from "../engine/job-engine.js";
+import type { JobEngine } from "../engine/index.js";
 import { ConnectionBudget } from "./connections.js";
 import { type GuardSettings, requestGuard } from "./http-guards.js";
 import { uiAuth } from "./ui-auth.js";

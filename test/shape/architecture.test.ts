@@ -78,6 +78,33 @@ describe("the shape of src/", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("lets the layers above the engine use only its face (engine/index.ts)", () => {
+    const face = join(SRC, "engine", "index.ts");
+    const wrong: string[] = [];
+    for (const [file, deps] of graph) {
+      if (
+        [
+          "domain",
+          "files",
+          "log",
+          "package-root",
+          "version",
+          "text",
+          "process",
+          "config",
+          "workers",
+          "store",
+          "executors",
+          "engine",
+        ].includes(partOf(file))
+      )
+        continue;
+      for (const dep of deps)
+        if (partOf(dep) === "engine" && dep !== face) wrong.push(`${relative(SRC, file)} -> ${relative(SRC, dep)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     const cycles: string[] = [];
     const state = new Map<string, 1 | 2>();

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { type CallToolResult, McpServer } from "@modelcontextprotocol/server";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import type { JobRecord } from "../../domain/record.js";
-import type { JobEngine, StartOptions } from "../../engine/job-engine.js";
-import { JobTasks, type TaskRecord } from "../../engine/tasks.js";
+import type { JobsForTools, StartOptions } from "../../engine/index.js";
+import { JobTasks, type TaskRecord } from "../../engine/index.js";
 import { log } from "../../log.js";
 import { VERSION } from "../../version.js";
 import { registerExecuteCommandTool, startWaits } from "../tools/execute-command.js";
@@ -40,7 +40,7 @@ export class TaskRuntime {
   private watchTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly jobs: JobEngine,
+    private readonly jobs: JobsForTools,
     stateDir: string,
   ) {
     this.store = new JobTasks(stateDir);
@@ -260,7 +260,7 @@ export class TaskRuntime {
     const view = Object.create(this.jobs, {
       callTimeoutMs: { value: MAX_WAIT_SECONDS * 1000 },
       start: { value: start },
-    }) as JobEngine;
+    }) as JobsForTools;
     const tools = new McpServer({ name: "mcp-bg-jobs-tasks", version: VERSION }, { capabilities: { tools: {} } });
     registerExecuteCommandTool(tools, view);
     registerWaitForJobTool(tools, view);

@@ -1,7 +1,7 @@
 import type { TaskV1 } from "@modelcontextprotocol/ext-tasks/core/v1";
 import type { CreateTaskResultV2, DetailedTaskV2, ErrorV2 } from "@modelcontextprotocol/ext-tasks/core/v2";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
-import type { TaskRecord } from "../../engine/tasks.js";
+import type { TaskRecord } from "../../engine/index.js";
 
 // The task wire shapes of both generations, from a stored record. Only the types come from
 // @modelcontextprotocol/ext-tasks (a dev dependency): nothing of it is loaded at run time.

@@ -2,8 +2,8 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { EXECUTORS } from "../../domain/job-state.js";
-import type { JobEngine } from "../../engine/job-engine.js";
-import { checkLocalUrl } from "../../engine/readiness.js";
+import type { JobsForTools } from "../../engine/index.js";
+import { checkLocalUrl } from "../../engine/index.js";
 import { cutTextStart } from "../../text/cut.js";
 import { checkPatternSyntax } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -68,7 +68,7 @@ const END_TAIL_CHARS = 1000;
 /** Registers execute_command: start a command as a background job (`onStarted` hears of each). */
 export function registerExecuteCommandTool(
   server: McpServer,
-  jobs: JobEngine,
+  jobs: JobsForTools,
   onStarted?: (jobId: string) => void,
 ): void {
   server.registerTool(

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import type { JobEngine } from "../../engine/job-engine.js";
-import { parseCursor } from "../../engine/job-output.js";
+import type { JobsForTools } from "../../engine/index.js";
+import { parseCursor } from "../../engine/index.js";
 import { progressWords } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";
@@ -15,7 +15,7 @@ const input = z.object({
 const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean(), status: jobStatus, ...words });
 
 /** Registers get_job_output: all retained output, or what came after a cursor. */
-export function registerGetJobOutputTool(server: McpServer, jobs: JobEngine): void {
+export function registerGetJobOutputTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "get_job_output",
     {

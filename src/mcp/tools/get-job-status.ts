@@ -1,14 +1,14 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { MAX_PORTS_SHOWN } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
+import type { JobsForTools } from "../../engine/index.js";
 import { recordView } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobRecord, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 /** Registers get_job_status: one job's record. */
-export function registerGetJobStatusTool(server: McpServer, jobs: JobEngine): void {
+export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "get_job_status",
     {

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_REPLY_WAIT_MS, MAX_REPLY_WAIT_MS } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
+import type { JobsForTools } from "../../engine/index.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, streams } from "../schemas.js";
 import { runTool } from "../tool-result.js";
@@ -23,7 +23,7 @@ const input = z.object({
 const output = z.object({ ...streams, cursor: z.string(), truncated: z.boolean() });
 
 /** Registers interact_with_job: write to stdin, return the reply. */
-export function registerInteractWithJobTool(server: McpServer, jobs: JobEngine): void {
+export function registerInteractWithJobTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "interact_with_job",
     {

@@ -1,8 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KILL_SIGNAL, KILL_SIGNALS, MAX_GRACE_SECONDS } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
-import { KILL_RESULTS } from "../../engine/kill.js";
+import type { JobsForTools } from "../../engine/index.js";
+import { KILL_RESULTS } from "../../engine/index.js";
 import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -28,7 +28,7 @@ const output = z.object({
 });
 
 /** Registers kill_job: end a job and everything it started. */
-export function registerKillJobTool(server: McpServer, jobs: JobEngine): void {
+export function registerKillJobTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "kill_job",
     {

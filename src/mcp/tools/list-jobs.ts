@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
+import type { JobsForTools } from "../../engine/index.js";
 import { cutText } from "../../text/cut.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobStatus } from "../schemas.js";
@@ -36,7 +36,7 @@ const LIST_COMMAND_CHARS = 200;
 const LIST_BUDGET_CHARS = 50_000;
 
 /** Registers list_jobs: the jobs, newest first. */
-export function registerListJobsTool(server: McpServer, jobs: JobEngine): void {
+export function registerListJobsTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "list_jobs",
     {

@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_MAX_MATCHES, MAX_CONTEXT_LINES, MAX_MATCHES } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
+import type { JobsForTools } from "../../engine/index.js";
 import { checkPatternText } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -42,7 +42,7 @@ const output = z.object({
 });
 
 /** Registers search_job_output: grep over a job's retained output. */
-export function registerSearchJobOutputTool(server: McpServer, jobs: JobEngine): void {
+export function registerSearchJobOutputTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "search_job_output",
     {

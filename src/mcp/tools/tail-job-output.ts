@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_TAIL_LINES, MAX_TAIL_LINES } from "../../domain/defaults.js";
-import type { JobEngine } from "../../engine/job-engine.js";
+import type { JobsForTools } from "../../engine/index.js";
 import { progressWords } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId, jobStatus, streams, words } from "../schemas.js";
@@ -19,7 +19,7 @@ const input = z.object({
 });
 
 /** Registers tail_job_output: the last lines of each stream. */
-export function registerTailJobOutputTool(server: McpServer, jobs: JobEngine): void {
+export function registerTailJobOutputTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "tail_job_output",
     {

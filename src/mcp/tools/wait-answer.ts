@@ -2,11 +2,7 @@ import type { ServerContext } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS } from "../../domain/defaults.js";
 import { describeEnd } from "../../domain/ending.js";
-import type { JobEngine } from "../../engine/job-engine.js";
-import type { Cursor } from "../../engine/job-output.js";
-import type { Readiness } from "../../engine/readiness.js";
-import type { TrackedJob } from "../../engine/tracked-job.js";
-import type { WaitResult } from "../../engine/wait-for-job.js";
+import type { Cursor, JobsForTools, Readiness, TrackedJob, WaitResult } from "../../engine/index.js";
 import { withProgress } from "../progress.js";
 import { jobStatus } from "../schemas.js";
 
@@ -39,7 +35,7 @@ export interface WaitAsk {
 }
 
 // How long a call may wait: as asked (default 30 s), never past the call bound (hosts give up).
-function bounded(jobs: JobEngine, asked: number | undefined): { asked: number; seconds: number } {
+function bounded(jobs: JobsForTools, asked: number | undefined): { asked: number; seconds: number } {
   const a = asked ?? DEFAULT_WAIT_SECONDS;
   return { asked: a, seconds: Math.min(a, jobs.callTimeoutMs / 1000) };
 }
@@ -60,7 +56,7 @@ function waitingFor(ask: WaitAsk): string {
  * to wait on.
  */
 export async function waitAnswer(
-  jobs: JobEngine,
+  jobs: JobsForTools,
   job: TrackedJob,
   ask: WaitAsk,
   ctx: ServerContext,
@@ -91,7 +87,7 @@ const isDone = (r: WaitResult) => r.status !== "running" || r.matched;
  * passes. Each job's answer is its own wait's; `done` lists the jobs that ended or matched.
  */
 export async function waitManyAnswer(
-  jobs: JobEngine,
+  jobs: JobsForTools,
   tracked: TrackedJob[],
   ask: WaitAsk & { mode: "any" | "all" },
   ctx: ServerContext,

@@ -1,10 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_JOBS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
-import { JobError } from "../../engine/errors.js";
-import type { JobEngine } from "../../engine/job-engine.js";
-import { parseCursor } from "../../engine/job-output.js";
-import { checkLocalUrl } from "../../engine/readiness.js";
+import type { JobsForTools } from "../../engine/index.js";
+import { checkLocalUrl, JobError, parseCursor } from "../../engine/index.js";
 import { checkPatternText } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -40,7 +38,7 @@ const input = z.object({
 const output = waitOutput.partial().extend(waitManyOutput);
 
 /** Registers wait_for_job: block until the job ends, a line matches, or a timeout. */
-export function registerWaitForJobTool(server: McpServer, jobs: JobEngine): void {
+export function registerWaitForJobTool(server: McpServer, jobs: JobsForTools): void {
   server.registerTool(
     "wait_for_job",
     {
