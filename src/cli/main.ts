@@ -2,7 +2,7 @@
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { StoreError } from "../engine/index.js";
-import { serveOnStdio } from "../mcp/stdio.js";
+import { serveOnStdio } from "../serve/serve-stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
@@ -80,7 +80,7 @@ function main(argv: string[]): void {
   // of servers that died to settle): some clients give the first answer a second at most.
   const { engine, open } = openedOnFirstUse(() => openEngine(config));
   // The HTTP side (and what Node loads for it) is loaded only when asked for: stdio starts sooner.
-  if (config.http) void import("../mcp/http.js").then(({ serveOnHttp }) => serveOnHttp(engine, config));
+  if (config.http) void import("../serve/serve-http.js").then(({ serveOnHttp }) => serveOnHttp(engine, config));
   else serveOnStdio(engine, config);
   // Right after: the first tool call should not have to wait for it either.
   setImmediate(open);

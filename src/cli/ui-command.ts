@@ -2,7 +2,7 @@ import { type Config, ConfigError, isLoopback, loadConfig, SWITCH_SETTINGS } fro
 import type { JobEngine } from "../engine/index.js";
 import { StoreError } from "../engine/index.js";
 import { log } from "../log.js";
-import { serveUi } from "../web/ui-serve.js";
+import { serveUi } from "../serve/serve-ui.js";
 import { parseArgs } from "./args.js";
 import { openJobEngine } from "./compose.js";
 

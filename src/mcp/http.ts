@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   createMcpHandler,
   InMemoryServerEventBus,
@@ -10,19 +9,12 @@ import {
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { Config } from "../config/config.js";
-import type { JobEngine } from "../engine/index.js";
+import type { JobsForTools } from "../engine/index.js";
 import { log } from "../log.js";
-import { ConnectionBudget } from "../web/connections.js";
-import { requestGuard } from "../web/http-guards.js";
-import { uiAuth } from "../web/ui-auth.js";
-import { createUi } from "../web/ui-routes.js";
-import { onStop } from "./lifecycle.js";
 import { feedListeners } from "./listen-feed.js";
 import { nodeHandler } from "./node-fetch-handler.js";
-import { ResourceHub } from "./resource-hub.js";
-import { createServer } from "./server.js";
 import { taskListenResponse } from "./tasks/task-listen.js";
-import { TaskRuntime } from "./tasks/task-runtime.js";
+import type { McpWiring } from "./wiring.js";
 
 /** A 2025-era client: its MCP server instance and transport, kept across its requests. */
 interface Session {
@@ -36,33 +28,38 @@ interface Session {
 const jsonError = (status: number, code: number, message: string) =>
   Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
 
-function refuse(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+/** Answers a request with a JSON-RPC error (no id: it is refused before it is read). */
+export function refuse(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { "content-type": "application/json", ...headers });
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
 }
 
+/** MCP over Streamable HTTP, as a handler of requests to /mcp that the hosting (serve/) routes to it. */
+export interface McpOverHttp {
+  /** Answers one request to /mcp (the hosting has checked Host, Origin and the token). */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends every session and stream (the server stops). */
+  close(): Promise<void>;
+}
+
 /**
- * Serves MCP over Streamable HTTP at /mcp, to clients of both protocol eras: 2025 (initialize,
- * a session per client, an SSE stream for notifications) and 2026-07-28 (stateless requests).
- * Every request passes the Host/Origin/token guard first. Runs until SIGINT, SIGTERM or SIGHUP;
- * then closes the streams, kills the jobs it owns (unless keep-jobs) and exits.
+ * MCP over Streamable HTTP, to clients of both protocol eras: 2025 (initialize, a session per
+ * client, an SSE stream for notifications; a session unused for MCP_BG_SESSION_IDLE with nothing
+ * open is closed, and when MCP_BG_MAX_SESSIONS are open the one unused longest makes room) and
+ * 2026-07-28 (stateless requests; a tool call answered as an event stream started at once).
  */
-export function serveOnHttp(jobs: JobEngine, config: Config): void {
-  const hub = new ResourceHub(jobs);
-  const tasks = new TaskRuntime(jobs, config.stateDir);
+export function mcpOverHttp(jobs: JobsForTools, config: Config, wiring: McpWiring): McpOverHttp {
+  const { hub, tasks } = wiring;
   const sessions = new Map<string, Session>();
   // A client's bad request is its own business: one line, no stack trace.
   const onerror = (err: Error) => log("warn", `http: ${err.message}`);
   // 2025-era sessions subscribe through the hub; 2026-era requests through the handler's listen streams.
-  const build = (session: boolean) =>
-    createServer(jobs, {
-      keepJobs: config.keepJobs,
-      channel: config.notifyChannel,
-      hub: session ? hub : undefined,
-      subscribeElsewhere: !session,
-      tasks,
-      era: session ? ("legacy" as const) : ("modern" as const),
-    });
+  const build = (session: boolean) => wiring.server(session ? "legacy" : "modern");
   const bus = new InMemoryServerEventBus(onerror);
   const modernOptions = { legacy: "reject" as const, onerror, bus, maxRequestBodySize: config.maxRequestBytes };
   const modern = createMcpHandler(() => build(false), modernOptions);
@@ -140,22 +137,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
         : modernFetch(request),
     { maxRequestBodySize: config.maxRequestBytes, onerror },
   );
-  const guard = requestGuard(config);
-  const http = createHttpServer();
-  const budget = new ConnectionBudget(http);
-  const ui = createUi(jobs, uiAuth(config.authToken), budget);
-  http.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? "/").split("?")[0] as string;
-    // Any other path is not found, token or not: a client probing for OAuth metadata
-    // (/.well-known/oauth-*) must learn there is none, not be told to authenticate.
-    const refusal = guard(req, { token: path === "/mcp" });
-    if (refusal) return refuse(res, refusal.status, refusal.message, refusal.headers);
-    // The web page for people, beside /mcp on the same port (it checks the token itself: a browser
-    // signs in with a cookie).
-    if (ui.owns(path)) return ui.handle(req, res, path);
-    if (path !== "/mcp") return refuse(res, 404, "Not found: MCP is served at /mcp");
-    // Past the token check: this connection is a client's, not a stranger's (see ConnectionBudget).
-    budget.prove(req.socket);
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     // A session with a request or stream open is in use, however long that takes.
     const session = sessions.get(String(req.headers["mcp-session-id"] ?? ""));
     if (session) {
@@ -169,8 +151,7 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
       onerror(err);
       if (!res.headersSent) refuse(res, 500, "Internal error");
     });
-  });
-  http.on("clientError", (_err, socket) => socket.destroy());
+  };
 
   const sweep = setInterval(
     () => {
@@ -188,26 +169,14 @@ export function serveOnHttp(jobs: JobEngine, config: Config): void {
   );
   sweep.unref();
 
-  onStop(
-    async () => {
-      tasks.stop();
-      http.close();
+  return {
+    handle,
+    async close() {
+      clearInterval(sweep);
       modernFeed.stop();
       stopModernList();
       await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));
       await Promise.allSettled([modern.close(), streaming.close()]);
-      http.closeAllConnections();
-      await jobs.shutdown();
     },
-    () => jobs.abandon(),
-  );
-  http.on("error", (err) => {
-    log("error", `cannot listen on ${config.host}:${config.port}: ${err.message}`);
-    void jobs.shutdown().finally(() => process.exit(2));
-  });
-  http.listen(config.port, config.host, () => {
-    const { port } = http.address() as AddressInfo;
-    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    log("info", `listening on http://${host}:${port}/mcp`);
-  });
+  };
 }

@@ -17,6 +17,12 @@ interface Held {
   proven: boolean;
 }
 
+/** What the page needs of the connection budget: to tell who showed credentials, and a sign-in's share. */
+export interface Admission {
+  prove(socket: Socket): void;
+  holdUnauthenticated(socket: Socket): boolean;
+}
+
 /**
  * The connections of one HTTP server, bounded so that traffic without credentials cannot starve
  * traffic with them. At most MAX_CONNECTIONS are held; when one more comes, the oldest connection
@@ -25,7 +31,7 @@ interface Held {
  * credentials that stay open (sign-ins) get UNAUTHENTICATED_SHARE of them at most. Header and
  * request deadlines are checked every second (Node's default looks every 30 s).
  */
-export class ConnectionBudget {
+export class ConnectionBudget implements Admission {
   private readonly held = new Map<Socket, Held>();
   private unauthenticated = 0;
   private refusedSince = 0;

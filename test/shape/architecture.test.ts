@@ -22,8 +22,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   executors: ["domain", "files", "log", "package-root", "text", "process"],
   engine: ["domain", "files", "log", "config", "text", "process", "workers", "store", "executors"],
   web: ["domain", "log", "version", "package-root", "config", "text", "engine"],
-  mcp: ["domain", "log", "version", "config", "text", "engine", "web"],
-  cli: ["domain", "log", "version", "config", "text", "engine", "web", "mcp"],
+  mcp: ["domain", "log", "version", "config", "text", "engine"],
+  serve: ["domain", "log", "version", "config", "text", "engine", "web", "mcp"],
+  cli: ["domain", "log", "version", "config", "text", "engine", "web", "mcp", "serve"],
 };
 
 /**

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JobEngine } from "../engine/index.js";
-import { ConnectionBudget } from "./connections.js";
-import { type GuardSettings, requestGuard } from "./http-guards.js";
-import { uiAuth } from "./ui-auth.js";
-import { createUi } from "./ui-routes.js";
+import { ConnectionBudget } from "../web/connections.js";
+import { type GuardSettings, requestGuard } from "../web/http-guards.js";
+import { uiAuth } from "../web/ui-auth.js";
+import { createUi } from "../web/ui-routes.js";
 
 /** A page server that runs. */
 export interface UiServer {

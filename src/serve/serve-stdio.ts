@@ -2,13 +2,11 @@ import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { log } from "../log.js";
+import { feedListeners } from "../mcp/listen-feed.js";
+import { chain } from "../mcp/resources.js";
+import { TaskListenTransport } from "../mcp/tasks/task-listen.js";
+import { McpWiring } from "../mcp/wiring.js";
 import { onStop } from "./lifecycle.js";
-import { feedListeners } from "./listen-feed.js";
-import { ResourceHub } from "./resource-hub.js";
-import { chain } from "./resources.js";
-import { createServer } from "./server.js";
-import { TaskListenTransport } from "./tasks/task-listen.js";
-import { TaskRuntime } from "./tasks/task-runtime.js";
 
 /**
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills
@@ -20,8 +18,8 @@ export function serveOnStdio(
   jobs: JobEngine,
   config: Pick<Config, "keepJobs" | "notifyChannel" | "stateDir" | "maxRequestBytes">,
 ): void {
-  const hub = new ResourceHub(jobs);
-  const tasks = new TaskRuntime(jobs, config.stateDir);
+  const wiring = new McpWiring(jobs, config);
+  const { hub, tasks } = wiring;
   // Running jobs are watched for 2026-era listeners only while a listen stream is open.
   const feeds = new Set<() => void>();
   const wire = new TaskListenTransport(
@@ -36,21 +34,8 @@ export function serveOnStdio(
   );
   const handle = serveStdio(
     (ctx) => {
-      if (ctx.era === "legacy")
-        return createServer(jobs, {
-          keepJobs: config.keepJobs,
-          channel: config.notifyChannel,
-          hub,
-          tasks,
-          era: "legacy",
-        });
-      const server = createServer(jobs, {
-        keepJobs: config.keepJobs,
-        channel: config.notifyChannel,
-        subscribeElsewhere: true,
-        tasks,
-        era: "modern",
-      });
+      if (ctx.era === "legacy") return wiring.server("legacy");
+      const server = wiring.server("modern");
       const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
       const stops: (() => void)[] = [];
       let closed = false;
@@ -87,7 +72,7 @@ export function serveOnStdio(
   );
   const stop = onStop(
     async () => {
-      tasks.stop();
+      wiring.stop();
       await jobs.shutdown();
       await handle.close();
     },
