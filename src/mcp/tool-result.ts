@@ -12,9 +12,18 @@ export function ok<T extends object>(value: T): CallToolResult {
   };
 }
 
-/** A failed result: `isError` with a message saying what was wrong. */
-export function fail(message: string): CallToolResult {
-  return { content: [{ type: "text", text: message }], isError: true };
+/** Where a failed result carries its code (a result's `_meta`, named as MCP asks: a prefix of ours). */
+export const ERROR_CODE_KEY = "mcp-bg-jobs/error_code";
+
+/**
+ * A failed result: `isError` with a message saying what was wrong, and a stable code a client can
+ * branch on in `_meta["mcp-bg-jobs/error_code"]` (`not_found`, `not_running`, `limit`,
+ * `invalid_input`, `denied`, `stdin_closed`, `spawn_failed`, `unavailable`, `invalid_pattern`,
+ * `internal`). Not as `structuredContent`: some clients check that against the tool's output schema
+ * even on an error (LangChain's adapters did, and turned the error into a schema failure).
+ */
+export function fail(message: string, code = "internal"): CallToolResult {
+  return { content: [{ type: "text", text: message }], isError: true, _meta: { [ERROR_CODE_KEY]: code } };
 }
 
 /**
@@ -27,11 +36,12 @@ export async function runTool<T extends object>(
   body: () => T | Promise<T>,
 ): Promise<CallToolResult> {
   const unavailable = jobs.unavailable();
-  if (unavailable) return fail(unavailable);
+  if (unavailable) return fail(unavailable, "unavailable");
   try {
     return ok(await body());
   } catch (err) {
-    if (err instanceof JobError || err instanceof PatternError) return fail(err.message);
+    if (err instanceof JobError) return fail(err.message, err.code);
+    if (err instanceof PatternError) return fail(err.message, "invalid_pattern");
     log("error", "tool failed", err);
     return fail(`Internal error: ${(err as Error)?.message ?? String(err)}`);
   }

@@ -57,6 +57,19 @@ describe("the tools, in memory", () => {
     expect(JSON.stringify(byName.get("list_jobs")?.inputSchema)).toContain(JSON.stringify([...JOB_STATUSES]));
   });
 
+  it("a failed call carries a code to branch on, beside its message", async () => {
+    const code = async (name: string, args: Record<string, unknown>) => {
+      const r = await client.callTool({ name, arguments: args });
+      expect(r.isError).toBe(true);
+      return (r._meta as Record<string, unknown> | undefined)?.["mcp-bg-jobs/error_code"];
+    };
+    expect(await code("get_job_status", { job_id: "no-such-job" })).toBe("not_found");
+    expect(await code("execute_command", { command: "  " })).toBe("invalid_input");
+    expect(await code("execute_command", { command: "rm -rf /" })).toBe("denied");
+    const { value } = await call<{ job_id: string }>("execute_command", { command: "echo x" });
+    expect(await code("search_job_output", { job_id: value.job_id, pattern: "(a)\\1" })).toBe("invalid_pattern");
+  });
+
   it("starts, waits for a line, reads and ends a job", async () => {
     const { value: started } = await call<{ job_id: string }>("execute_command", {
       command: "echo ready; read line; echo got $line",
