@@ -1,6 +1,4 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { DEFAULT_DENY_RULES } from "./deny-rules.js";
+import { SHUTDOWN_GRACE_MS } from "../domain/defaults.js";
 import { SETTINGS } from "./settings.js";
 import { type Config, ConfigError } from "./types.js";
 
@@ -12,50 +10,28 @@ export const SWITCH_SETTINGS: ReadonlySet<string> = new Set(
   SETTINGS.filter((s) => "isSwitch" in s && s.isSwitch).map((s) => s.flag),
 );
 
-/** Help lines for the settings: flag, variable and meaning. */
+/** Help lines for the settings: flag, variable, meaning and default (all from the settings table). */
 export function settingsHelp(): string {
   return SETTINGS.map((s) => {
     const flag = "isSwitch" in s ? s.flag : `${s.flag} VALUE`;
-    return `  ${flag.padEnd(28)} ${s.env.padEnd(26)} ${s.help}`;
+    return `  ${flag.padEnd(28)} ${s.env.padEnd(26)} ${s.help} (${s.shown})`;
   }).join("\n");
 }
 
-/** The defaults, for the given environment (state dir follows XDG_STATE_HOME and HOME). */
+/**
+ * The defaults, for the given environment: each setting's from its row of the settings table (the
+ * state dir follows XDG_STATE_HOME and HOME), then what is not a setting.
+ */
 function defaults(env: NodeJS.ProcessEnv, cwd: string): Config {
-  const stateHome = env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state");
+  const config: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const d = s.default as unknown;
+    config[s.key] =
+      typeof d === "function" ? (d as (ctx: { env: NodeJS.ProcessEnv; cwd: string }) => unknown)({ env, cwd }) : d;
+  }
   return {
-    maxJobs: 10,
-    maxOutputBytes: 10 * 1024 * 1024,
-    jobTimeoutSeconds: undefined,
-    cleanupIntervalSeconds: 300,
-    allowedCommands: undefined,
-    deniedCommands: [...DEFAULT_DENY_RULES],
-    workingDir: cwd,
-    shell: "/bin/sh",
-    maxResponseChars: 50_000,
-    stateDir: join(stateHome, "mcp-bg-jobs"),
-    retentionSeconds: 7 * 24 * 3600,
-    maxFinished: 500,
-    keepJobs: false,
-    notifyChannel: false,
-    http: false,
-    port: 8765,
-    host: "127.0.0.1",
-    authToken: undefined,
-    allowedHosts: [],
-    maxRequestBytes: 4 * 1024 * 1024,
-    sessionIdleSeconds: 1800,
-    maxSessions: 1000,
-    callTimeoutSeconds: 50,
-    cgroups: true,
-    executor: "local",
-    slurm: false,
-    slurmPartition: undefined,
-    slurmAccount: undefined,
-    slurmTimeMinutes: undefined,
-    slurmSbatchArgs: [],
-    slurmInput: "auto",
-    shutdownGraceMs: 2000,
+    ...(config as unknown as Config),
+    shutdownGraceMs: SHUTDOWN_GRACE_MS,
     // A server started from inside a job must not mark its own jobs' shepherds as that job's; and the
     // HTTP token is the server's secret, not something every command it runs should see.
     baseEnv: Object.fromEntries(

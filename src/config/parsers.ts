@@ -1,14 +1,8 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError } from "./types.js";
+import { ConfigError, type ParseContext, type Parser } from "./types.js";
 
-/** What a parser may look at besides the raw value. */
-export interface ParseContext {
-  env: NodeJS.ProcessEnv;
-  cwd: string;
-}
-
-export type Parser<T> = (raw: string, name: string, ctx: ParseContext) => T;
+export type { ParseContext, Parser } from "./types.js";
 
 // One line, whatever the value or the reason contain.
 export const bad = (name: string, raw: string, why: string) =>

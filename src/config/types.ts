@@ -62,3 +62,35 @@ export interface Config {
 
 /** A configuration value that cannot be used; its message is the one line printed before exit 2. */
 export class ConfigError extends Error {}
+
+/** Where a default may come from: the environment (HOME, XDG_STATE_HOME) and the working directory. */
+export interface DefaultContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** One setting: its environment variable, its flag, how to parse it and its default, in one place. */
+export interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  parse: Parser<Config[K]>;
+  /** What it does, for --help (the default is added from `shown`). */
+  help: string;
+  /** Its value when neither flag nor variable gives one (a function: from the environment). */
+  default: Config[K] | ((ctx: DefaultContext) => Config[K]);
+  /** The default in words, for --help. */
+  shown: string;
+  /** A flag that takes no value (`--keep-jobs`); `--keep-jobs=0` still works. */
+  isSwitch?: boolean;
+}
+
+/** Every setting: environment variable, flag, parser and help line (the README lists the same). */
+
+/** What a parser may look at besides the raw value. */
+export interface ParseContext {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export type Parser<T> = (raw: string, name: string, ctx: ParseContext) => T;
