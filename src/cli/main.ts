@@ -2,6 +2,7 @@
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { StoreError } from "../engine/index.js";
+import { logDebug } from "../log.js";
 import { serveOnStdio } from "../serve/serve-stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
@@ -72,6 +73,7 @@ function main(argv: string[]): void {
   try {
     if (args.positionals.length > 0) throw new ConfigError(`unknown command ${args.positionals[0]} (see --help)`);
     config = loadConfig(settingOptions(args), process.env);
+    logDebug(config.debug);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     exitUnusable(err.message);

@@ -171,6 +171,16 @@ const JOB_SETTINGS = [
     default: 50,
     shown: "50",
   },
+  {
+    key: "debug",
+    env: "MCP_BG_DEBUG",
+    flag: "--debug",
+    parse: yesNo,
+    help: "also log at debug level (steps that may fail without harm and did)",
+    default: false,
+    shown: "off",
+    isSwitch: true,
+  },
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Every setting: environment variable, flag, parser, help line and default (the README lists the same). */

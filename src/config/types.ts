@@ -56,6 +56,8 @@ export interface Config {
   slurmInput: "auto" | "srun" | "fifo";
   /** Grace before SIGKILL when the server shuts down with jobs running. */
   shutdownGraceMs: number;
+  /** Also log at debug level. */
+  debug: boolean;
   /** The environment jobs start from (the server's own). */
   baseEnv: NodeJS.ProcessEnv;
 }

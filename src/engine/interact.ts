@@ -1,4 +1,5 @@
 import type { Executor } from "../executors/executor.js";
+import { quietly } from "../log.js";
 import type { TextWorkers } from "../workers/workers.js";
 import { JobError } from "./errors.js";
 import { currentCursor, type JobOutput, readJobOutput } from "./job-output.js";
@@ -37,8 +38,8 @@ export async function interact(
     throw new JobError("stdin_closed", `Job ${job.id} has closed its stdin; it takes no more input`);
   }
   // A terminal has no end of input to close: it reads Ctrl-D (VEOF) as one.
-  if (opts.eof && job.pty) void deps.executor.writeInput(job.state, "\x04").catch(() => {});
-  else if (opts.eof) void deps.executor.endInput(job.state).catch(() => {});
+  if (opts.eof && job.pty) quietly("Ctrl-D to a job's terminal", deps.executor.writeInput(job.state, "\x04"));
+  else if (opts.eof) quietly("closing a job's stdin", deps.executor.endInput(job.state));
   await wait.done;
   return readJobOutput(job, before, deps.limit, deps.text);
 }

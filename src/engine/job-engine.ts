@@ -4,7 +4,7 @@ import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js
 import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 import { SELF } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
@@ -70,7 +70,7 @@ export class JobEngine {
     this.registry = new JobRegistry(this.store, jobsDir, this.executor, (owner, bootId) =>
       this.ownership.ownerAlive(owner, bootId),
     );
-    this.deadlines = new Deadlines((job, how) => void this.killTracked(job, how).catch(() => {}));
+    this.deadlines = new Deadlines((job, how) => quietly("a deadline's kill", this.killTracked(job, how)));
     this.ownership = new Ownership(this.store, this.registry, this.executor, self, this.deadlines);
     this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
     if (server && opts.watch !== false) {

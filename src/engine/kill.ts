@@ -1,6 +1,6 @@
 import { lostEnd } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
-import { log } from "../log.js";
+import { bestEffort, log } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
 import type { Ownership } from "./ownership.js";
 import type { TrackedJob } from "./tracked-job.js";
@@ -91,11 +91,8 @@ export function abandonJobs(
   const ending = [...known].filter((j) => j.running && deps.ownership.isOwn(j.state) && !j.state.keep);
   if (ending.length === 0) return;
   log("warn", `exiting without a stop: ${ending.length} running job(s) killed`);
-  for (const job of ending) {
-    try {
-      deps.store.requestKill(job.id, false, Date.now());
-    } catch {}
-  }
+  for (const job of ending)
+    bestEffort("recording a kill on the way out", () => deps.store.requestKill(job.id, false, Date.now()));
   deps.executor.killNow(ending.map((j) => j.state));
 }
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { JOB_ID } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
-import { log } from "../log.js";
+import { bestEffort, log } from "../log.js";
 import type { JobRegistry } from "./registry.js";
 
 /** A job folder without a record is settled once it is this old (not a start under way). */
@@ -48,11 +48,12 @@ export function settleStrayDirs(
     if (!JOB_ID.test(name) || registry.store.has(name)) continue;
     const recovered = executor.recoverFolder(name, opts);
     if (recovered) {
-      try {
+      // Recorded meanwhile by someone else, it is not recorded again.
+      bestEffort("recording a job recovered from its folder", () => {
         registry.store.insert(recovered);
         settled[recovered.status === "running" ? "running" : "ended"]++;
         log("info", `job ${name} had no record: recovered it from its folder (${recovered.status})`);
-      } catch {} // recorded meanwhile by someone else
+      });
       continue;
     }
     const dir = registry.dirOf(name);

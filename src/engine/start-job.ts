@@ -5,6 +5,7 @@ import { PTY_SIZE } from "../domain/defaults.js";
 import { type Owner, runningJob } from "../domain/job-state.js";
 import { type Executors, StartError, type Starting } from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
+import { bestEffort } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { deadlineOf } from "./deadlines.js";
@@ -100,9 +101,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   } catch (err) {
     starting?.abandon();
     deps.registry.forget(id);
-    try {
-      deps.store.discard(id);
-    } catch {}
+    bestEffort("removing a failed start's record", () => deps.store.discard(id));
     rmSync(dir, { recursive: true, force: true });
     if (err instanceof StartError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
     throw err;

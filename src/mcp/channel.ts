@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { describeEnd } from "../domain/ending.js";
 import type { JobRecord } from "../domain/record.js";
 import type { JobsForTools } from "../engine/index.js";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 
 /** The capability Claude Code looks for in a server it runs as a channel. */
 export const CHANNEL_CAPABILITY = { "claude/channel": {} };
@@ -52,9 +52,14 @@ export function channelNotifier(server: McpServer, jobs: JobsForTools): { starte
           ...(one.exit_code === null ? {} : { exit_code: String(one.exit_code) }),
         }
       : { jobs_ended: String(ended.length) };
-    server.server
-      .notification({ method: "notifications/claude/channel", params: { content: lines.join("\n"), meta } })
-      .catch(() => {}); // the client has gone: nobody to tell
+    // The client may have gone: nobody to tell then.
+    quietly(
+      "a channel notification",
+      server.server.notification({
+        method: "notifications/claude/channel",
+        params: { content: lines.join("\n"), meta },
+      }),
+    );
   };
   const queue = (record: JobRecord) => {
     if (closed) return;

@@ -10,7 +10,7 @@ import {
 } from "@modelcontextprotocol/server";
 import type { Config } from "../config/config.js";
 import type { JobsForTools } from "../engine/index.js";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 import { feedListeners } from "./listen-feed.js";
 import { nodeHandler } from "./node-fetch-handler.js";
 import { taskListenResponse } from "./tasks/task-listen.js";
@@ -126,7 +126,7 @@ export function mcpOverHttp(jobs: JobsForTools, config: Config, wiring: McpWirin
     }
     if (!oldest) return false;
     sessions.delete(oldest[0]);
-    void oldest[1].transport.close().catch(() => {});
+    quietly("closing an idle session", oldest[1].transport.close());
     return true;
   }
 
@@ -161,7 +161,7 @@ export function mcpOverHttp(jobs: JobsForTools, config: Config, wiring: McpWirin
       for (const [id, s] of sessions) {
         if (s.open === 0 && s.lastSeen < cutoff) {
           sessions.delete(id);
-          void s.transport.close().catch(() => {});
+          quietly("closing an idle session", s.transport.close());
         }
       }
     },

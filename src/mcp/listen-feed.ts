@@ -1,5 +1,5 @@
 import type { JobsForTools } from "../engine/index.js";
-import { log } from "../log.js";
+import { bestEffort, log } from "../log.js";
 import type { ResourceHub } from "./resource-hub.js";
 
 /** How often the running jobs are looked at while listeners may be there. */
@@ -44,7 +44,7 @@ export function feedListeners(
     }
     for (const id of wanted) {
       if (watching.has(id)) continue;
-      try {
+      bestEffort("following a job for listeners (it may be gone)", () => {
         const stops = [
           hub.subscribe(`job://${id}`, target.updated),
           hub.subscribe(`job://${id}/output`, target.updated),
@@ -52,7 +52,7 @@ export function feedListeners(
         watching.set(id, () => {
           for (const s of stops) s();
         });
-      } catch {}
+      });
     }
     // A job that ended is let go at the next look: its last change has been published.
     for (const [id, stopWatching] of watching) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { toWebRequest } from "@modelcontextprotocol/node";
+import { log, quietly } from "../log.js";
 
 /** What answers a web-standard request. */
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -49,12 +50,12 @@ export function nodeHandler(
     res.flushHeaders();
     if (!response.body || abort.signal.aborted) {
       finished = true;
-      await response.body?.cancel().catch(() => {});
+      await response.body?.cancel().catch((err) => log("debug", "cancelling an answer nobody reads", err));
       res.end();
       return;
     }
     const reader = response.body.getReader();
-    abort.signal.addEventListener("abort", () => void reader.cancel().catch(() => {}), { once: true });
+    abort.signal.addEventListener("abort", () => quietly("cancelling an answer", reader.cancel()), { once: true });
     try {
       for (;;) {
         const { done, value } = await reader.read();

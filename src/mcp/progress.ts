@@ -1,4 +1,5 @@
 import type { ServerContext } from "@modelcontextprotocol/server";
+import { quietly } from "../log.js";
 
 const EVERY_MS = 1000;
 
@@ -16,12 +17,13 @@ export async function withProgress<T>(
   if (token === undefined) return work;
   const started = Date.now();
   const timer = setInterval(() => {
-    void ctx.mcpReq
-      .notify({
+    quietly(
+      "a progress notification",
+      ctx.mcpReq.notify({
         method: "notifications/progress",
         params: { progressToken: token, progress: Math.floor((Date.now() - started) / 1000), total, message },
-      })
-      .catch(() => {});
+      }),
+    );
   }, EVERY_MS);
   try {
     return await work;

@@ -2,7 +2,7 @@ import { type McpServer, ResourceNotFoundError, ResourceTemplate } from "@modelc
 import type { JobRecord } from "../domain/record.js";
 import type { JobsForTools } from "../engine/index.js";
 import { JobError } from "../engine/index.js";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 import { recordView } from "./hints.js";
 import { jobOutputUri, jobUri, parseJobUri, type ResourceHub } from "./resource-hub.js";
 
@@ -102,7 +102,7 @@ export function chain(server: McpServer, hook: "oninitialized" | "onclose", fn: 
 export function serveSubscriptions(server: McpServer, jobs: JobsForTools, hub: ResourceHub): () => void {
   const subscriptions = new Map<string, () => void>();
   const send = (uri: string) => {
-    server.server.sendResourceUpdated({ uri }).catch(() => {});
+    quietly("a resource update", server.server.sendResourceUpdated({ uri }));
   };
   server.server.setRequestHandler("resources/subscribe", (req) => {
     const uri = req.params.uri;

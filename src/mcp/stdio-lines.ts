@@ -1,6 +1,6 @@
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { StdioServerTransport } from "@modelcontextprotocol/server/stdio";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 
 /** Bytes kept of each end of an oversized message, to find the id of the request to refuse. */
 const KEPT = 4096;
@@ -85,7 +85,7 @@ export class BoundedStdioTransport extends StdioServerTransport {
     );
     if (id === undefined) return;
     const answer = { jsonrpc: "2.0", id, error: { code: -32600, message } } as JSONRPCMessage;
-    void this.send(answer).catch(() => {});
+    quietly("answering an oversized message", this.send(answer));
   }
 
   // Answers go out one after another: each waits for the one before it to be taken. (The SDK's send

@@ -1,7 +1,7 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
-import { log } from "../log.js";
+import { log, quietly } from "../log.js";
 import { feedListeners } from "../mcp/listen-feed.js";
 import { chain } from "../mcp/resources.js";
 import { TaskListenTransport } from "../mcp/tasks/task-listen.js";
@@ -36,7 +36,7 @@ export function serveOnStdio(
     (ctx) => {
       if (ctx.era === "legacy") return wiring.server("legacy");
       const server = wiring.server("modern");
-      const send = (uri: string) => void server.server.sendResourceUpdated({ uri }).catch(() => {});
+      const send = (uri: string) => quietly("a resource update", server.server.sendResourceUpdated({ uri }));
       const stops: (() => void)[] = [];
       let closed = false;
       // Started once the first request has been answered: it opens the state.

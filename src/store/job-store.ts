@@ -1,5 +1,6 @@
 import type Database from "libsql";
 import type { JobEnd, JobState, JobStatus, Owner } from "../domain/job-state.js";
+import { bestEffort } from "../log.js";
 import { COLUMNS, type JobRow, ownerParams, toRow, toState } from "./job-rows.js";
 import { openDatabase, StoreError } from "./open-database.js";
 
@@ -225,8 +226,6 @@ export class JobStore {
 
   /** Closes the database. */
   close(): void {
-    try {
-      this.db.close();
-    } catch {}
+    bestEffort("closing the state database", () => this.db.close());
   }
 }

@@ -1,5 +1,6 @@
 import type Database from "libsql";
 import type { Owner } from "../domain/job-state.js";
+import { bestEffort } from "../log.js";
 import { openDatabase, StoreError } from "./open-database.js";
 
 /** Where a task stands (MCP's `input_required` is never used here). */
@@ -186,8 +187,6 @@ export class TaskStore {
   }
 
   close(): void {
-    try {
-      this.db.close();
-    } catch {}
+    bestEffort("closing the tasks' database", () => this.db.close());
   }
 }

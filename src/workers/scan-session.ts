@@ -1,3 +1,4 @@
+import { quietly } from "../log.js";
 import { cutOffPattern, UnknownSession } from "./errors.js";
 import type { ScanStep, ScanStream, TextRequest } from "./protocol.js";
 
@@ -61,7 +62,7 @@ export class ScanSession {
   /** Lets go of its state in the worker. */
   close(): void {
     if (this.generation === this.pool.scanGeneration()) {
-      this.pool.request("scan", { op: "close", sid: this.sid }, STEP_LIMIT_MS).catch(() => {});
+      quietly("closing a scan", this.pool.request("scan", { op: "close", sid: this.sid }, STEP_LIMIT_MS));
     }
   }
 }

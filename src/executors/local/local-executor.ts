@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
-import { log } from "../../log.js";
+import { bestEffort, log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
 import { isSameProcessAlive, processStartTime, resumeIfStopped, sameBoot } from "../../process/proc.js";
@@ -55,9 +55,7 @@ export class LocalExecutor implements Executor {
     if (settings.server && !this.support.reason) {
       this.spawner = new Spawner(settings.env);
       // Started now, off any request's path (it is what starts jobs: see Spawner).
-      try {
-        this.spawner.identity();
-      } catch {}
+      bestEffort("starting the spawner", () => this.spawner?.identity());
     }
   }
 

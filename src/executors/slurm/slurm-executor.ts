@@ -2,7 +2,7 @@ import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { lostEnd } from "../../domain/job-state.js";
-import { log } from "../../log.js";
+import { log, quietly } from "../../log.js";
 import {
   type Executor,
   type JobSpec,
@@ -246,7 +246,10 @@ export class SlurmExecutor implements Executor {
   }
 
   async reapLeftovers(jobs: readonly JobState[]): Promise<void> {
-    for (const job of jobs) await slurm("scancel", cancelTarget(job), this.settings.env).catch(() => {});
+    for (const job of jobs)
+      await slurm("scancel", cancelTarget(job), this.settings.env).catch((err) =>
+        log("debug", "scancel of leftovers", err),
+      );
   }
 
   /** Slurm carries a kill through by itself once scancel has it: nothing to hand over. */

@@ -10,6 +10,7 @@ import {
   type Tool,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { quietly } from "../../log.js";
 import { chain } from "../resources.js";
 import { startWaits } from "../tools/execute-command.js";
 import { replaceHandler } from "./sdk-seams.js";
@@ -97,7 +98,10 @@ export function serveTasks(server: McpServer, runtime: TaskRuntime, era?: "legac
     notifying = true;
     const stop = runtime.onSettled((task) => {
       if (task.session !== session) return;
-      void server.server.notification({ method: "notifications/tasks/status", params: taskV1(task) }).catch(() => {});
+      quietly(
+        "a task's status",
+        server.server.notification({ method: "notifications/tasks/status", params: taskV1(task) }),
+      );
     });
     chain(server, "onclose", stop);
   };

@@ -4,6 +4,7 @@ import {
   ProtocolErrorCode,
   SUBSCRIPTION_ID_META_KEY,
 } from "@modelcontextprotocol/server";
+import { bestEffort, quietly } from "../../log.js";
 import { ListenCountingTransport } from "../listen-count.js";
 import type { TaskRuntime } from "./task-runtime.js";
 import { declaresTasksIn, TASKS_EXTENSION, taskV2 } from "./task-wire.js";
@@ -102,9 +103,7 @@ export async function taskListenResponse(runtime: TaskRuntime, request: Request)
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const frame = (text: string) => {
-        try {
-          controller.enqueue(encoder.encode(text));
-        } catch {}
+        bestEffort("a task listen's event (its stream may be gone)", () => controller.enqueue(encoder.encode(text)));
       };
       served = serveListen(
         runtime,
@@ -112,9 +111,7 @@ export async function taskListenResponse(runtime: TaskRuntime, request: Request)
         (m) => frame(`event: message\ndata: ${JSON.stringify(m)}\n\n`),
         () => {
           clearInterval(timer);
-          try {
-            controller.close();
-          } catch {}
+          bestEffort("ending a task listen's stream", () => controller.close());
         },
       );
       if ("error" in served || served.ended()) return;
@@ -169,7 +166,7 @@ export class TaskListenTransport extends ListenCountingTransport {
     }
     const req = taskListen(m);
     if (!req) return false;
-    const write = (message: JSONRPCMessage) => void this.send(message).catch(() => {});
+    const write = (message: JSONRPCMessage) => quietly("a task listen's message", this.send(message));
     const served = serveListen(runtime, req, write, () => this.taskListens.delete(req.id));
     if ("error" in served) write(served.error);
     else if (!served.ended() && this.taskListens.size < 10_000) this.taskListens.set(req.id, served.stop);

@@ -4,7 +4,7 @@ import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js
 import type { JobRecord } from "../../domain/record.js";
 import type { JobsForTools, StartOptions } from "../../engine/index.js";
 import { JobTasks, type TaskRecord } from "../../engine/index.js";
-import { log } from "../../log.js";
+import { bestEffort, log } from "../../log.js";
 import { VERSION } from "../../version.js";
 import { registerExecuteCommandTool, startWaits } from "../tools/execute-command.js";
 import { registerWaitForJobTool } from "../tools/wait-for-job.js";
@@ -139,11 +139,11 @@ export class TaskRuntime {
     for (const id of [...this.watched.keys()]) {
       // This server's own tasks are told of when they settle here.
       if (this.running.has(id)) continue;
-      try {
+      bestEffort("looking at a task another server runs", () => {
         const task = this.store.get(id);
         if (!task) this.watched.delete(id);
         else if (task.status !== "working") this.settledNow(id);
-      } catch {}
+      });
     }
     this.idleWatch();
   }
@@ -194,12 +194,12 @@ export class TaskRuntime {
     if (this.stopped) return;
     for (const task of this.store.adopt()) if (!this.running.has(task.taskId)) this.run(task, true);
     for (const [id, abort] of this.running) {
-      try {
+      bestEffort("looking for a cancel from another server", () => {
         if (this.store.get(id)?.status !== "working") {
           abort.abort();
           this.settledNow(id);
         }
-      } catch {}
+      });
     }
   }
 

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_KILL_SIGNAL, KILL_SIGNALS, MAX_GRACE_SECONDS } from "../../domain/defaults.js";
 import type { JobsForTools } from "../../engine/index.js";
 import { KILL_RESULTS } from "../../engine/index.js";
+import { quietly } from "../../log.js";
 import { withProgress } from "../progress.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
 import { jobId } from "../schemas.js";
@@ -51,7 +52,7 @@ export function registerKillJobTool(server: McpServer, jobs: JobsForTools): void
         const status = await withProgress(ctx, grace, `killing job ${args.job_id}`, Promise.race([kill, bound]));
         clearTimeout(timer);
         if (status !== "killing") return { status };
-        kill.catch(() => {});
+        quietly("a kill that outlasted its call", kill);
         return {
           status,
           hint: `Signalled; what is left gets SIGKILL when the ${grace} s grace ends. wait_for_job tells when it has ended.`,
