@@ -108,7 +108,6 @@ static void on_sigchld(int sig) {
   errno = saved;
 }
 
-/* Notes that end of input was asked for (SIGUSR2) and wakes the poll loop. */
 /* Plain mode (a person, or a cluster's batch script): the job's process group, to pass on the signals
    that ask the job to stop. A scheduler signals the batch script's process, which is this one. */
 static volatile pid_t relay_group;
@@ -136,6 +135,7 @@ static void relay_stop_signals(pid_t group) {
   }
 }
 
+/* Notes that end of input was asked for (SIGUSR2) and wakes the poll loop. */
 static void on_eof_request(int sig) {
   (void)sig;
   eof_wanted = 1;
@@ -293,7 +293,7 @@ static int write_file(const char *dir, const char *name, const char *line) {
 
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-/* What to run, and how (from the command line or the --warm block). */
+/* What to run, and how (from the command line, or from a spawner's request block). */
 typedef struct {
   const char *dir, *job_id, *shell, *command;
   const char *cgroups; /* a cgroup v2 directory to create the job's cgroup in, or NULL */

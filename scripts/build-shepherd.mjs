@@ -7,7 +7,8 @@
 //   run by `npm pack`): when the one for this machine runs, nothing is compiled and no compiler is needed.
 // - Otherwise (another architecture; a clone of the project, where prebuilt/ does not exist), shepherd.c
 //   is compiled with $CC or cc into build/shepherd, again whenever shepherd.c is newer. The server prefers
-//   build/shepherd when both exist (src/process/shepherd-binary.ts), so an edited shepherd.c always wins.
+//   build/shepherd when both exist (src/executors/local/shepherd-binary.ts), so an edited shepherd.c
+//   always wins. In a clone, the install script builds all (see below).
 // - It never fails: without a usable compiler it prints one line saying what is missing and exits 0. The
 //   server then starts all the same, and every tool call answers with that line.
 import { execFileSync, spawnSync } from "node:child_process";

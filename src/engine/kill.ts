@@ -5,8 +5,7 @@ import type { JobStore } from "../store/job-store.js";
 import type { Ownership } from "./ownership.js";
 import type { TrackedJob } from "./tracked-job.js";
 
-/** Result of a kill request, as in the seed server. */
-/** What a kill answers. */
+/** What a kill answers, as in the seed server. */
 export const KILL_RESULTS = ["killed", "already_terminated", "not_found"] as const;
 export type KillResult = (typeof KILL_RESULTS)[number];
 
