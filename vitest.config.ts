@@ -8,6 +8,14 @@ const HOSTS_TESTS = "test/hosts/**/*.test.ts";
 
 export default defineConfig({
   test: {
+    // What the tests run in this process reaches (the engine, the tools, text, process): the built
+    // binary the end-to-end tests start is not measured. One summary line per file, and the total.
+    coverage: {
+      provider: "v8",
+      include: ["src/**/*.ts"],
+      reporter: ["text-summary"],
+      reportsDirectory: "test-output/coverage",
+    },
     testTimeout: 60_000,
     hookTimeout: 30_000,
     // Tests start real processes and servers: keep the 2-core machine from being oversubscribed.

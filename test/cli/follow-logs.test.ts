@@ -4,7 +4,7 @@ import { lastLinesStart as linesStart } from "../../src/text/tail.js";
 
 const lastLinesStart = (path: string, lines: number) => linesStart(path, lines).start;
 
-import { tempDir, writeRing } from "../helpers.js";
+import { tempDir, writeRing } from "../support/helpers.js";
 
 let dir: { path: string; remove: () => void };
 let ring: string;

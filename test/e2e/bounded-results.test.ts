@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir, waitFor } from "../helpers.js";
-import { BIN, cleanEnv, type Harness, runCli, startServer } from "./harness.js";
+import { BIN, cleanEnv, type Harness, runCli, startServer } from "../support/harness.js";
+import { tempDir, waitFor } from "../support/helpers.js";
 
 // Every result is bounded, and says so; what a script reads is escaped as what a person reads.
 // (Found by a hostile review: search_job_output with context_lines 20 on 1 KB lines returned 687,504

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
 
 // What a hostile review found: calls that waited past their time, results without a size bound.
 
 describe("every wait honours its time", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
 
   it("interact_with_job with eof returns within wait_ms even when the job never reads its input", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
@@ -28,13 +22,7 @@ describe("every wait honours its time", () => {
 });
 
 describe("every result has a size bound", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "60" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "60" } });
 
   it("list_jobs cuts long commands, saying so, and stops growing at its budget", async () => {
     const long = `true ${"x".repeat(120_000)}`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer, useServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 // Claude Code channels: with --notify-channel the server declares experimental["claude/channel"]
 // and pushes one short line when a job its client started ends; never for other clients' jobs.
@@ -92,13 +92,7 @@ describe("Claude Code channel notifications", () => {
 });
 
 describe("without --notify-channel", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
 
   it("declares no channel and sends none", async () => {
     const got = listen(s);
@@ -113,8 +107,8 @@ describe("Claude Code channels in the 2026-07-28 era", () => {
   it("are not declared: that era has no way to push them to the client", async () => {
     const { Client } = await import("@modelcontextprotocol/client");
     const { StdioClientTransport } = await import("@modelcontextprotocol/client/stdio");
-    const { BIN, cleanEnv } = await import("./harness.js");
-    const { tempDir } = await import("../helpers.js");
+    const { BIN, cleanEnv } = await import("../support/harness.js");
+    const { tempDir } = await import("../support/helpers.js");
     const state = tempDir("mcp-bg-state-");
     const client = new Client(
       { name: "modern", version: "1" },

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
-import { BIN, cleanEnv, type Harness, runCli, startServer } from "./harness.js";
+import { BIN, cleanEnv, type Harness, runCli, startServer } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 
 type Status = { job_id: string; status: string; exit_code: number | null };
 

@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ringWritten } from "../../src/text/ring-file.js";
-import { waitFor } from "../helpers.js";
-import { BIN, cleanEnv, type Harness, startServer } from "./harness.js";
+import { BIN, cleanEnv, type Harness, startServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 // `logs -f` against a job that prints faster than its reader reads. (Found by a hostile review: with
 // a reader that did not read, `logs -f` grew by ~125 MB/s; with one that fell behind the ring, it

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
-import { BIN, cleanEnv, runCli, startServer } from "./harness.js";
+import { BIN, cleanEnv, runCli, startServer } from "../support/harness.js";
+import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 
 // `mcp-bg-jobs run`: people start jobs too, on the same state dir as the servers, and the jobs live on.
 

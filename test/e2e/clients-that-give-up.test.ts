@@ -1,21 +1,15 @@
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir, waitFor } from "../helpers.js";
-import { BIN, cleanEnv, type Harness, startServer } from "./harness.js";
-import { type HttpServer, httpClient, startHttpServer } from "./http-harness.js";
+import { BIN, cleanEnv, useServer } from "../support/harness.js";
+import { tempDir, waitFor } from "../support/helpers.js";
+import { type HttpServer, httpClient, startHttpServer } from "../support/http-harness.js";
 
 // What real clients did with the server: hosts that end a request after 60 s, fetch clients that
 // wait for headers, 2026-era clients over stdio, OAuth probes, strict schemas that send null.
 
 describe("no call waits past MCP_BG_CALL_TIMEOUT (1 s here, 50 s by default)", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_CALL_TIMEOUT: "1" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_CALL_TIMEOUT: "1" } });
 
   it("wait_for_job returns at the bound with a hint that says how to wait on", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
@@ -202,13 +196,7 @@ describe("OAuth probes with a token set", () => {
 });
 
 describe("strict clients", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
 
   it("null for an optional argument counts as absent; a required one given null is still refused", async () => {
     const job = await s.ok<{ job_id: string }>("execute_command", {

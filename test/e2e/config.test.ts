@@ -1,8 +1,8 @@
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { tempDir, waitFor } from "../support/helpers.js";
 
 type Status = { status: string; exit_code: number | null; timed_out: boolean };
 

@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../helpers.js";
-import { type Status, useDurableFixture } from "./durable-fixture.js";
-import { runCli } from "./harness.js";
+import { type Status, useDurableFixture } from "../support/durable-fixture.js";
+import { runCli } from "../support/harness.js";
+import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../support/helpers.js";
 
 // Cases found by a hostile review of durability: each failed before its fix.
 

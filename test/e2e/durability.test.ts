@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../helpers.js";
-import { type Status, useDurableFixture } from "./durable-fixture.js";
-import type { Harness } from "./harness.js";
+import { type Status, useDurableFixture } from "../support/durable-fixture.js";
+import type { Harness } from "../support/harness.js";
+import { isAlive, markedLoop, processesMatching, steadyCount, waitFor } from "../support/helpers.js";
 
 type Output = { stdout: string; stderr: string; cursor: string };
 

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { markedLoop, marker, processesMatching, steadyCount, waitFor } from "../helpers.js";
-import { type Status, useDurableFixture } from "./durable-fixture.js";
-import { runCli } from "./harness.js";
+import { type Status, useDurableFixture } from "../support/durable-fixture.js";
+import { runCli } from "../support/harness.js";
+import { markedLoop, marker, processesMatching, steadyCount, waitFor } from "../support/helpers.js";
 
 // A kill at the first millisecond is a kill. (Found by a hostile review: a job SIGKILLed by another
 // server within milliseconds of its start was recorded killed, lost, signal null, "its server stopped

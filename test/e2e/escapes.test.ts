@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../support/helpers.js";
 
 // Children that leave the job's process group and drop or change its MCP_BG_JOB_ID, rewrite their
 // title over their environment, or double-fork into daemons: none may survive kill_job or the

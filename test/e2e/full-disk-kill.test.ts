@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { rmSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { markedLoop, processesMatching, waitFor } from "../helpers.js";
-import { type Status, useDurableFixture } from "./durable-fixture.js";
-import { runCli } from "./harness.js";
+import { type Status, useDurableFixture } from "../support/durable-fixture.js";
+import { runCli } from "../support/harness.js";
+import { markedLoop, processesMatching, waitFor } from "../support/helpers.js";
 
 // A kill never depends on room to write. (Found by a hostile review: with the state dir's disk full
 // (a runaway job's usual effect), kill_job answered `database or disk is full` and the job lived on,

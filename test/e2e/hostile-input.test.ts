@@ -1,21 +1,15 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { startServer, useServer } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null };
 
 const loop = markedLoop;
 
 describe("hostile input never crashes, stalls or leaks", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "40" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "40" } });
   const start = async (command: string, extra: Record<string, unknown> = {}) =>
     (await s.ok<{ job_id: string }>("execute_command", { command, ...extra })).job_id;
 

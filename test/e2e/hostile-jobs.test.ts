@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, marker, processesMatching, splitWord, tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer, useServer } from "../support/harness.js";
+import { isAlive, marker, processesMatching, splitWord, tempDir, waitFor } from "../support/helpers.js";
 
 // A job can write into its own folder, make cgroups where it may, fork while it is killed, and
 // replace its stdin FIFO: none of it may fool the server into killing others, missing its
@@ -156,13 +156,7 @@ describe("a kill of a crowd of processes that ignore SIGTERM (MCP_BG_CGROUPS=0)"
 });
 
 describe("waits beside costly work", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
   const costly = `(${"a?".repeat(120)})*${"a".repeat(120)}$`;
 
   it("a wait goes on (and matches) when another caller's pattern is cut off", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type HttpServer, httpClient, startHttpServer } from "./http-harness.js";
+import { waitFor } from "../support/helpers.js";
+import { type HttpServer, httpClient, startHttpServer } from "../support/http-harness.js";
 
 // Cases found by a hostile review of the HTTP transport: each failed before its fix.
 

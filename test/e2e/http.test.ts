@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
-import { BIN, cleanEnv } from "./harness.js";
-import { type HttpServer, httpClient, startHttpServer } from "./http-harness.js";
+import { BIN, cleanEnv } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../support/helpers.js";
+import { type HttpServer, httpClient, startHttpServer } from "../support/http-harness.js";
 
 type Structured = Record<string, unknown>;
 const call = async (client: Awaited<ReturnType<typeof httpClient>>["client"], name: string, args: Structured) =>

@@ -12,7 +12,7 @@ import {
   type InteropClient,
   serverJson,
   TOOL_NAMES,
-} from "./interop-harness.js";
+} from "../support/interop-harness.js";
 
 interface Scenario {
   name: string;

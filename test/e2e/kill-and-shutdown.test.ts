@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { startServer, useServer } from "../support/harness.js";
 import {
   childrenOf,
   cmdline,
@@ -9,21 +10,14 @@ import {
   steadyCount,
   tempDir,
   waitFor,
-} from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+} from "../support/helpers.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean; lost: boolean };
 
 const loop = markedLoop;
 
 describe("kill_job leaves nothing behind", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "20" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "20" } });
 
   it("ends a tree that ignores SIGTERM within grace + 1 s, keeping signal and exit code", async () => {
     const mark = marker();
@@ -174,7 +168,7 @@ describe("the server never leaves orphans", () => {
 describe("a host that dies without a word", () => {
   it("the server notices its pipes are gone, kills its jobs and exits, without spinning", async () => {
     const { spawn } = await import("node:child_process");
-    const { BIN, cleanEnv } = await import("./harness.js");
+    const { BIN, cleanEnv } = await import("../support/harness.js");
     const state = tempDir("mcp-bg-state-");
     const mark = marker();
     const child = spawn(process.execPath, [BIN], {

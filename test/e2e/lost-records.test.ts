@@ -1,9 +1,9 @@
 import { existsSync, renameSync, statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { markedLoop, processesMatching, waitFor } from "../helpers.js";
-import { type Status, useDurableFixture } from "./durable-fixture.js";
-import { runCli } from "./harness.js";
+import { type Status, useDurableFixture } from "../support/durable-fixture.js";
+import { runCli } from "../support/harness.js";
+import { markedLoop, processesMatching, waitFor } from "../support/helpers.js";
 
 // A job whose record is gone is found at once, and damage is reported. (Found by a hostile review:
 // after the database lost a running job's record (its WAL deleted after a crash, or state.db moved

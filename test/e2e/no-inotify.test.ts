@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir, waitFor } from "../helpers.js";
-import { BIN, cleanEnv, type Harness, startServer } from "./harness.js";
+import { BIN, cleanEnv, type Harness, startServer } from "../support/harness.js";
+import { tempDir, waitFor } from "../support/helpers.js";
 
 // When inotify cannot be had (fs.inotify.max_user_instances is 128 by default, and editors take
 // many), every wait must still see what it waits for: by looking at the files instead, and saying so

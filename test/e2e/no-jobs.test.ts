@@ -12,9 +12,9 @@ import {
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { childrenOf, tempDir, waitFor } from "../helpers.js";
-import { BIN, type Harness, startServer, type ToolResult } from "./harness.js";
-import { noCompilerEnv, npmFreeEnv, onPath, run } from "./no-compiler.js";
+import { BIN, type Harness, startServer, type ToolResult } from "../support/harness.js";
+import { childrenOf, tempDir, waitFor } from "../support/helpers.js";
+import { noCompilerEnv, npmFreeEnv, onPath, run } from "../support/no-compiler.js";
 
 // A server that cannot run jobs (not Linux; no capture process it can run) still starts, answers
 // initialize and tools/list, and every tool call answers with one line saying why and what to do.

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 type Output = { stdout: string; stderr: string; cursor: string; truncated: boolean };
 
@@ -12,13 +12,7 @@ function peakRss(pid: number): number {
 }
 
 describe("output is safe", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_OUTPUT_SIZE: "1MB", MCP_BG_MAX_RESPONSE_CHARS: "2000" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_OUTPUT_SIZE: "1MB", MCP_BG_MAX_RESPONSE_CHARS: "2000" } });
 
   const run = async (command: string) => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command });

@@ -18,9 +18,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readExitFile } from "../../src/executors/job-folder.js";
 import { readRing } from "../../src/text/ring-file.js";
-import { isAlive, tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
-import { noCompilerEnv, npmFreeEnv, onPath, type Run, run } from "./no-compiler.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { isAlive, tempDir, waitFor } from "../support/helpers.js";
+import { noCompilerEnv, npmFreeEnv, onPath, type Run, run } from "../support/no-compiler.js";
 
 // The package as a user gets it: `npm pack` (which builds the static shepherds), then `npm install`
 // of the tarball into an empty folder on a machine without a compiler, then the installed bin.

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { marker, processesMatching, splitWord, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
+import { marker, processesMatching, splitWord, waitFor } from "../support/helpers.js";
 
 // Carriage returns or escape sequences left in text that should read as a screen does.
 const hasTerminalCodes = (text: string) => text.includes("\r") || text.includes("\u001b");
@@ -8,13 +8,7 @@ const hasTerminalCodes = (text: string) => text.includes("\r") || text.includes(
 type Out = { stdout: string; stderr: string; status: string; hint?: string; outcome?: string };
 
 describe("PTY jobs", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
   const start = async (command: string) =>
     (await s.ok<{ job_id: string }>("execute_command", { command, pty: true })).job_id;
 
@@ -67,13 +61,7 @@ describe("PTY jobs", () => {
 });
 
 describe("options on execute_command, and words for the agent", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "50" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "50" } });
 
   it("merges env over the server's environment and shows name in list_jobs", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {

@@ -5,8 +5,8 @@ import { createServer as createHttpsServer } from "node:https";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir } from "../helpers.js";
-import { BIN, type Harness, startServer } from "./harness.js";
+import { BIN, type Harness, startServer } from "../support/harness.js";
+import { tempDir } from "../support/helpers.js";
 
 // until_http means this machine, whatever a resolver says; a dev server's self-signed certificate
 // still answers; the ports a job lists are bounded. (Found by a hostile review: `*.localhost` names

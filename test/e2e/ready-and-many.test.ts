@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
 
 // Readiness beyond log lines (until_port, until_http, the ports a job listens on) and waits on
 // several jobs at once, through the SDK client against the built server.
@@ -27,13 +27,7 @@ const listener = (port: number, delay = 0, host = "127.0.0.1") =>
   `python3 -c 'import socket,time; time.sleep(${delay}); s=socket.socket(socket.AF_INET6 if ":" in "${host}" else socket.AF_INET); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("${host}", ${port})); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(300)'`;
 
 describe("readiness and ports", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
   const start = async (command: string) => (await s.ok<{ job_id: string }>("execute_command", { command })).job_id;
 
   it("waits until a port accepts connections, and says so", async () => {
@@ -138,13 +132,7 @@ s.listen(); print("listening", flush=True); time.sleep(300)' & setsid ${listener
 });
 
 describe("wait_for_job on several jobs", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
   const start = async (command: string) => (await s.ok<{ job_id: string }>("execute_command", { command })).job_id;
 
   it("mode any returns when the first job ends, the others as they stand", async () => {
@@ -200,13 +188,7 @@ describe("wait_for_job on several jobs", () => {
 });
 
 describe("everyday workflows in few calls and few characters (bench/workflows.mjs measures them)", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
   const text = async (name: string, args: Record<string, unknown>) => {
     const r = await s.call(name, args);
     expect(r.isError).toBeFalsy();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 type Started = { job_id: string };
 

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 type Status = { status: string; exit_code: number | null; signal: string | null; timed_out: boolean; pid: number };
 
 describe("the seven seed tools, as the seed's own tests use them", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "4" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "4" } });
 
   const ended = (id: string) =>
     waitFor(async () => {

@@ -1,14 +1,14 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, steadyCount, tempDir, waitFor } from "../helpers.js";
-import { BIN, type Harness, startServer } from "./harness.js";
+import { BIN, type Harness, startServer } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, steadyCount, tempDir, waitFor } from "../support/helpers.js";
 
 // Every way a server can end is one of two: a stop (its jobs ended, or left running with keep-jobs)
 // or a crash (its jobs live on and the next server takes them over). Never a third, silent way: a
 // server that once exited on an oversized message left its job running under PID 1, shown `running`.
 // (Signals and stdin's end are tested in kill-and-shutdown.test.ts.)
 
-const FAULT = fileURLToPath(new URL("./fixtures/fault.mjs", import.meta.url));
+const FAULT = fileURLToPath(new URL("../support/fixtures/fault.mjs", import.meta.url));
 const servers: Harness[] = [];
 const marks: string[] = [];
 const dirs: { remove(): void }[] = [];

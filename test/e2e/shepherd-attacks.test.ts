@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { arch } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../helpers.js";
-import { BIN, type Harness, startServer } from "./harness.js";
+import { BIN, type Harness, startServer } from "../support/harness.js";
+import { isAlive, markedLoop, marker, processesMatching, waitFor } from "../support/helpers.js";
 
 // A job can name its capture process ($PPID) and the spawner above it, and send them signals or
 // trace them as any process of its user can. None of that may make the job unkillable, its

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, tempDir, waitFor } from "../helpers.js";
-import { type Harness, runCli, startServer } from "./harness.js";
+import { type Harness, runCli, startServer } from "../support/harness.js";
+import { isAlive, tempDir, waitFor } from "../support/helpers.js";
 
 // The tools on jobs that a real one-node Slurm cluster runs (scripts/slurm-cluster.sh starts it under
 // a temporary directory and stops it afterwards). Needs root and Slurm's Debian packages, which

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "./harness.js";
+import { type Harness, startServer } from "../support/harness.js";
 
 // What a hostile review found: one job's output or one caller's pattern could hold the whole server
 // for minutes. Each test runs the hostile thing while another client keeps asking for a job's

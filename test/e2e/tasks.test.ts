@@ -4,10 +4,10 @@ import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { JsonRpcResponseError, type TaskEnabledSession } from "@modelcontextprotocol/ext-tasks/client";
 import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { tempDir } from "../helpers.js";
-import { BIN, cleanEnv } from "./harness.js";
-import { type HttpServer, startHttpServer } from "./http-harness.js";
-import { CLIENT_INFO, MODERN, modernMeta, type RawWire, taskSession, until } from "./tasks-harness.js";
+import { BIN, cleanEnv } from "../support/harness.js";
+import { tempDir } from "../support/helpers.js";
+import { type HttpServer, startHttpServer } from "../support/http-harness.js";
+import { CLIENT_INFO, MODERN, modernMeta, type RawWire, taskSession, until } from "../support/tasks-harness.js";
 
 // MCP tasks, driven by @modelcontextprotocol/ext-tasks' own client (a client nobody here wrote),
 // over stdio and HTTP, for the 2025-11-25 tasks and the 2026-07-28 extension.

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
 
 type Wait = {
   status: string;
@@ -27,13 +27,7 @@ function inotifyWatches(pid: number): number {
 }
 
 describe("wait_for_job", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "30" } });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "30" } });
   const start = async (command: string) => (await s.ok<{ job_id: string }>("execute_command", { command })).job_id;
 
   it("returns when a line matches, counting lines printed before the call", async () => {
@@ -136,13 +130,7 @@ describe("wait_for_job", () => {
 });
 
 describe("search_job_output", () => {
-  let s: Harness;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  const s = useServer();
 
   it("finds lines in both streams with 1-based line numbers, context, a cap and a total", async () => {
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {

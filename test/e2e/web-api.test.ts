@@ -1,8 +1,8 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "./harness.js";
-import { httpClient, startHttpServer } from "./http-harness.js";
-import { startUi, type UiProcess } from "./web-harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { httpClient, startHttpServer } from "../support/http-harness.js";
+import { startUi, type UiProcess } from "../support/web-harness.js";
 
 // The web page's HTTP side without a browser: the rules a browser cannot be made to break, tried with
 // requests a hostile page or script could send, and the rate of the live list.

@@ -3,10 +3,10 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ringWritten } from "../../src/text/ring-file.js";
-import { tempDir, waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
-import { type HttpServer, httpClient, startHttpServer } from "./http-harness.js";
-import { startUi, type UiProcess } from "./web-harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { tempDir, waitFor } from "../support/helpers.js";
+import { type HttpServer, httpClient, startHttpServer } from "../support/http-harness.js";
+import { startUi, type UiProcess } from "../support/web-harness.js";
 
 // What a reader of the page's streams can make the server hold, and whether others are still
 // answered meanwhile. (Found by a hostile review: 60 output streams that never read took the `ui`

@@ -4,10 +4,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../helpers.js";
-import { type Harness, startServer } from "./harness.js";
-import { httpClient, startHttpServer } from "./http-harness.js";
-import { CHROMIUM, startUi, type UiProcess } from "./web-harness.js";
+import { type Harness, startServer } from "../support/harness.js";
+import { waitFor } from "../support/helpers.js";
+import { httpClient, startHttpServer } from "../support/http-harness.js";
+import { CHROMIUM, startUi, type UiProcess } from "../support/web-harness.js";
 
 // The web page for people, in a real browser (Debian's Chromium through playwright-core): the list
 // and a job's page live, a kill from the page, output shown as text and colours, and the guards.

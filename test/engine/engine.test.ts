@@ -8,7 +8,7 @@ import { JobError } from "../../src/engine/errors.js";
 import type { JobEngine } from "../../src/engine/job-engine.js";
 import { BOOT_ID } from "../../src/process/proc.js";
 import { JobStore } from "../../src/store/job-store.js";
-import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
+import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 
 // The engine in this process, on a state dir of its own: no MCP, no bundle of the server (only its
 // capture process and worker, which `npm test` builds). What the tools rely on, one level down.

@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { tempDir, waitFor } from "../helpers.js";
+import { tempDir, waitFor } from "../support/helpers.js";
 
 // As on a shared filesystem, where inotify does not see what other machines write: no events at all
 // (the folder is still looked at where the executor says so). Counts the watches made.

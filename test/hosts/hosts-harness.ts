@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isAlive, waitFor } from "../helpers.js";
+import { isAlive, waitFor } from "../support/helpers.js";
 import { type FakeModel, type Step, startFakeModel } from "./fake-model.js";
 
 // Real agent hosts (Claude Code, Codex, Gemini CLI) driven against the built server, with a fake model

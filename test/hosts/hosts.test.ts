@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { markedLoop, marker, processesMatching, steadyCount, waitFor } from "../helpers.js";
+import { markedLoop, marker, processesMatching, steadyCount, waitFor } from "../support/helpers.js";
 import { findJson, type PrevResult, type Step, type ToolResult } from "./fake-model.js";
 import {
   type HostName,

@@ -12,7 +12,7 @@ import {
 import { JOB_STATUSES } from "../../src/domain/job-state.js";
 import type { JobEngine } from "../../src/engine/job-engine.js";
 import { createServer } from "../../src/mcp/server.js";
-import { tempDir } from "../helpers.js";
+import { tempDir } from "../support/helpers.js";
 
 // The tools over the SDK's in-memory transport, on an engine in this process: schemas, results and
 // errors as a client sees them, without a server process (the end-to-end tests drive the binary).

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { killProcessTree } from "../../src/process/kill-tree.js";
-import { isAlive, marker, processesMatching, waitFor } from "../helpers.js";
-import { useJobFixture } from "../job-fixture.js";
+import { isAlive, marker, processesMatching, waitFor } from "../support/helpers.js";
+import { useJobFixture } from "../support/job-fixture.js";
 
 const jobs = useJobFixture({ capBytes: 64 * 1024, drainMs: 200 });
 

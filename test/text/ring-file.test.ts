@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RING_HEADER_BYTES, readRing, ringWritten } from "../../src/text/ring-file.js";
-import { tempDir, writeRing } from "../helpers.js";
+import { tempDir, writeRing } from "../support/helpers.js";
 
 const text = (b: Buffer) => b.toString("latin1");
 

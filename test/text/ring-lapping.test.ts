@@ -3,8 +3,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { SHEPHERD_PATH } from "../../src/executors/local/shepherd-binary.js";
 import { readRing } from "../../src/text/ring-file.js";
-import { tempDir } from "../helpers.js";
-import { useJobFixture } from "../job-fixture.js";
+import { tempDir } from "../support/helpers.js";
+import { useJobFixture } from "../support/job-fixture.js";
 
 const jobs = useJobFixture({ capBytes: 2048 });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ringWritten } from "../../src/text/ring-file.js";
 import { readStreamText } from "../../src/text/stream-text.js";
-import { waitFor } from "../helpers.js";
-import { useJobFixture } from "../job-fixture.js";
+import { waitFor } from "../support/helpers.js";
+import { useJobFixture } from "../support/job-fixture.js";
 
 const MiB = 1024 * 1024;
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { readRing, ringWritten } from "../../src/text/ring-file.js";
 import { tailLines } from "../../src/text/tail.js";
-import { useJobFixture } from "../job-fixture.js";
+import { useJobFixture } from "../support/job-fixture.js";
 
 const MiB = 1024 * 1024;
 

@@ -7,7 +7,7 @@ import { LineScanner, PENDING_TAIL_BYTES } from "../../src/text/line-scanner.js"
 import { PatternError } from "../../src/text/safe-regex.js";
 import { boundControlSequences, renderTerminal } from "../../src/text/terminal-render.js";
 import { TextWorkers } from "../../src/workers/workers.js";
-import { tempDir, writeRing } from "../helpers.js";
+import { tempDir, writeRing } from "../support/helpers.js";
 
 // The redraws of a line as a terminal applies them, one part after the other (the reference).
 function naiveCollapse(line: string): string {

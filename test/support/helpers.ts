@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RING_HEADER_BYTES } from "../src/text/ring-file.js";
+import { RING_HEADER_BYTES } from "../../src/text/ring-file.js";
 
 /**
  * A wait's deadline is a guard against a test that hangs, never a claim about the machine's speed

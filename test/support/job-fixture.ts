@@ -1,10 +1,10 @@
 import { join } from "node:path";
 import { afterEach, beforeEach } from "vitest";
-import { JobStdin } from "../src/executors/job-stdin.js";
-import { type ShepherdRequest, Spawner } from "../src/executors/local/spawner.js";
-import type { KillTarget } from "../src/process/kill-tree.js";
-import { findJobProcesses } from "../src/process/proc.js";
-import { sendSignal } from "../src/process/signals.js";
+import { JobStdin } from "../../src/executors/job-stdin.js";
+import { type ShepherdRequest, Spawner } from "../../src/executors/local/spawner.js";
+import type { KillTarget } from "../../src/process/kill-tree.js";
+import { findJobProcesses } from "../../src/process/proc.js";
+import { sendSignal } from "../../src/process/signals.js";
 import { marker, processesMatching, tempDir } from "./helpers.js";
 
 /** Everything of a ShepherdRequest but the command; each has a default (see JobFixture.start). */

@@ -1,6 +1,6 @@
 import { afterEach } from "vitest";
-import { isAlive, marker, processesMatching, tempDir, waitFor } from "../helpers.js";
 import { type Harness, startServer } from "./harness.js";
+import { isAlive, marker, processesMatching, tempDir, waitFor } from "./helpers.js";
 
 /** A job's record as the durability tests look at it. */
 export type Status = {

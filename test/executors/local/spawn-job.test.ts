@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { StartError } from "../../src/executors/executor.js";
-import { SHEPHERD_PATH } from "../../src/executors/local/shepherd-binary.js";
-import { readRing } from "../../src/text/ring-file.js";
-import { isAlive, marker, processesMatching, waitFor } from "../helpers.js";
-import { useJobFixture } from "../job-fixture.js";
+import { StartError } from "../../../src/executors/executor.js";
+import { SHEPHERD_PATH } from "../../../src/executors/local/shepherd-binary.js";
+import { readRing } from "../../../src/text/ring-file.js";
+import { isAlive, marker, processesMatching, waitFor } from "../../support/helpers.js";
+import { useJobFixture } from "../../support/job-fixture.js";
 
 const jobs = useJobFixture({ capBytes: 1024 * 1024, drainMs: 500 });
 

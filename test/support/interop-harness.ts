@@ -12,8 +12,8 @@ import { createMCPClient as createMCPClient6 } from "@ai-sdk/mcp";
 import { Experimental_StdioMCPTransport as StdioTransport6 } from "@ai-sdk/mcp/mcp-stdio";
 import type { DynamicStructuredTool } from "@langchain/core/tools";
 import { MultiServerMCPClient } from "@langchain/mcp-adapters";
-import { isAlive, tempDir, waitFor } from "../helpers.js";
 import { BIN, cleanEnv } from "./harness.js";
+import { isAlive, tempDir, waitFor } from "./helpers.js";
 import { startHttpServer } from "./http-harness.js";
 
 /**

@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { tempDir } from "../helpers.js";
+import { afterAll, beforeAll } from "vitest";
+import { tempDir } from "./helpers.js";
 
 /** The built server binary. */
 export const BIN = fileURLToPath(new URL("../../dist/mcp-bg-jobs.mjs", import.meta.url));
@@ -129,5 +130,26 @@ export function runCli(
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * A server for the tests of one describe block (or file): started before them, closed after them.
+ * Returns the harness (its properties are the running server's once the block's tests run).
+ */
+export function useServer(opts: Parameters<typeof startServer>[0] = {}): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startServer(opts);
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as Harness, {
+    get(_, prop) {
+      if (!current) throw new Error("useServer: the server is used before its block's tests run");
+      const value = Reflect.get(current, prop, current);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
   });
 }

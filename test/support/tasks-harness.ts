@@ -5,7 +5,7 @@ import {
   type TaskEnabledSession,
 } from "@modelcontextprotocol/ext-tasks/client";
 import type { JsonValue } from "@modelcontextprotocol/ext-tasks/core";
-import { HANG_GUARD_MS } from "../helpers.js";
+import { HANG_GUARD_MS } from "./helpers.js";
 
 /** What the 2026-07-28 raw requests of a test client write and what comes back for them. */
 export interface RawWire {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { tempDir } from "../helpers.js";
 import { BIN, cleanEnv } from "./harness.js";
+import { tempDir } from "./helpers.js";
 
 /** The built server in HTTP mode on a free port, on a fresh state dir. */
 export interface HttpServer {
