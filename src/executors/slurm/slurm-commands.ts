@@ -1,4 +1,7 @@
 import { execFile, spawn } from "node:child_process";
+import { endOf, type QueuedJob, queueOf, type SlurmEnd, SQUEUE_FORMAT, unknownJob } from "./slurm-parse.js";
+
+export type { QueuedJob } from "./slurm-parse.js";
 
 /** Longest one Slurm command may take: a controller that does not answer must not hold anything up. */
 export const SLURM_COMMAND_MS = 15_000;
@@ -44,17 +47,6 @@ export function slurmDetached(command: string, args: readonly string[], env: Nod
   } catch {}
 }
 
-/** One job as `squeue` shows it. */
-export interface QueuedJob {
-  id: string;
-  /** PENDING, RUNNING, COMPLETING, ... */
-  state: string;
-  /** The node it runs on ("" while pending). */
-  node: string;
-  /** Why it waits (Priority, Resources, PartitionConfig, ...), or "None". */
-  reason: string;
-}
-
 /** Ids asked about in one `squeue` (its command line stays short however many jobs are watched). */
 const IDS_PER_CALL = 500;
 
@@ -68,56 +60,25 @@ export async function queued(ids: readonly string[], env: NodeJS.ProcessEnv): Pr
 }
 
 async function queuedOnce(ids: readonly string[], env: NodeJS.ProcessEnv): Promise<Map<string, QueuedJob>> {
-  const found = new Map<string, QueuedJob>();
   // --states=all: COMPLETING and the ended states that MinJobAge keeps; ended ones are left out below.
-  const out = await slurm("squeue", ["-h", "--states=all", "-o", "%i|%T|%N|%r", "-j", ids.join(",")], env).catch(
+  const out = await slurm("squeue", ["-h", "--states=all", "-o", SQUEUE_FORMAT, "-j", ids.join(",")], env).catch(
     (err: unknown) => {
       // An id the controller has forgotten makes squeue fail for the whole list: "Invalid job id".
-      if (err instanceof SlurmError && /invalid job id/i.test(err.message)) return "";
+      if (err instanceof SlurmError && unknownJob(err.message)) return "";
       throw err;
     },
   );
-  for (const line of out.split("\n")) {
-    const [id, state, node, reason] = line.split("|");
-    if (!id || !state) continue;
-    if (ENDED_STATES.has(state)) continue;
-    found.set(id, { id, state, node: node ?? "", reason: reason ?? "" });
-  }
-  return found;
+  return queueOf(out);
 }
-
-/** States of a job that has left its node (MinJobAge keeps them visible a while). */
-const ENDED_STATES: ReadonlySet<string> = new Set([
-  "COMPLETED",
-  "CANCELLED",
-  "FAILED",
-  "TIMEOUT",
-  "NODE_FAIL",
-  "PREEMPTED",
-  "BOOT_FAIL",
-  "DEADLINE",
-  "OUT_OF_MEMORY",
-  "REVOKED",
-  "SPECIAL_EXIT",
-]);
 
 /**
  * How Slurm says a job ended (`scontrol show job -o`: `ExitCode=code:signal`, which this version gets
  * right where `sacct` does not for codes of 128 and more), or undefined if it no longer knows the job.
  */
-export async function slurmEnd(
-  id: string,
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; signal: number | null; state: string; reason: string } | undefined> {
+export async function slurmEnd(id: string, env: NodeJS.ProcessEnv): Promise<SlurmEnd | undefined> {
   const out = await slurm("scontrol", ["show", "job", "-o", id], env).catch((err: unknown) => {
-    if (err instanceof SlurmError && /invalid job id/i.test(err.message)) return "";
+    if (err instanceof SlurmError && unknownJob(err.message)) return "";
     throw err;
   });
-  const exit = /\bExitCode=(\d+):(\d+)/.exec(out);
-  const state = /\bJobState=(\S+)/.exec(out)?.[1] ?? "";
-  const reason = /\bReason=(\S+)/.exec(out)?.[1] ?? "";
-  if (!exit) return undefined;
-  const code = Number(exit[1]);
-  const signal = Number(exit[2]);
-  return { code: signal ? null : code, signal: signal || null, state, reason };
+  return endOf(out);
 }

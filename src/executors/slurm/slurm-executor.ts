@@ -16,6 +16,7 @@ import { readExitFile, readPidFile } from "../job-folder.js";
 import { JobStdin } from "../job-stdin.js";
 import { SlurmError, slurm, slurmDetached } from "./slurm-commands.js";
 import { type InputRoute, SlurmInput } from "./slurm-input.js";
+import { sbatchArgs, sbatchId } from "./slurm-parse.js";
 import { SlurmQueueWatch, type Watched } from "./slurm-queue.js";
 
 /** What the Slurm executor is configured with. */
@@ -106,20 +107,15 @@ export class SlurmExecutor implements Executor {
       run: async () => {
         writeFileSync(join(dir, "batch.sh"), BATCH_SCRIPT, { mode: 0o700 });
         const s = this.settings;
-        const args = [
-          "--parsable",
-          `--job-name=mcpbg-${job.id}`,
-          "--no-requeue",
-          `--chdir=${spec.cwd}`,
-          `--output=${join(dir, "slurm.out")}`,
-          "--open-mode=append",
-          "--export=ALL",
-          ...(s.partition ? [`--partition=${s.partition}`] : []),
-          ...(s.account ? [`--account=${s.account}`] : []),
-          ...(s.timeMinutes ? [`--time=${s.timeMinutes}`] : []),
-          ...s.sbatchArgs,
-          join(dir, "batch.sh"),
-        ];
+        const args = sbatchArgs({
+          jobId: job.id,
+          cwd: spec.cwd,
+          dir,
+          partition: s.partition,
+          account: s.account,
+          timeMinutes: s.timeMinutes,
+          extra: s.sbatchArgs,
+        });
         const env = {
           ...s.env,
           ...spec.env,
@@ -141,8 +137,8 @@ export class SlurmExecutor implements Executor {
         } catch (err) {
           throw new StartError(`sbatch refused the job: ${(err as Error).message}`);
         }
-        const slurmId = out.trim().split(";")[0] ?? "";
-        if (!/^\d+(_\d+)?$/.test(slurmId)) throw new StartError(`sbatch answered ${JSON.stringify(out.trim())}`);
+        const slurmId = sbatchId(out);
+        if (!slurmId) throw new StartError(`sbatch answered ${JSON.stringify(out.trim())}`);
         const placed: JobState = { ...job, executorId: slurmId };
         const watched = this.queue.watch(placed) as Watched;
         const ended = new Promise<JobEnd>((resolve) => {
