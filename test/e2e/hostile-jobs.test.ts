@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type Harness, startServer, useServer } from "../support/harness.js";
 import { isAlive, marker, processesMatching, splitWord, tempDir, waitFor } from "../support/helpers.js";
 
@@ -13,16 +13,13 @@ const rootWithCgroups =
   process.getuid?.() === 0 && readFileSync("/proc/self/mountinfo", "utf8").includes(" - cgroup2 ");
 
 describe("files a job forges in its own folder", () => {
-  let s: Harness;
+  const s = useServer();
   const marks: string[] = [];
   const victims: number[] = [];
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
+  // Before the server closes (after hooks run last declared first).
+  afterAll(() => {
     for (const m of marks) for (const pid of processesMatching(m)) process.kill(pid, "SIGKILL");
     for (const pid of victims) if (isAlive(pid)) process.kill(pid, "SIGKILL");
-    await s.close();
   });
   const jobDir = (id: string) => join(s.stateDir, "jobs", id);
 
@@ -81,14 +78,10 @@ describe("files a job forges in its own folder", () => {
 });
 
 describe.skipIf(!rootWithCgroups)("a job that makes cgroups of its own", () => {
-  let s: Harness;
+  const s = useServer({ env: { MCP_BG_CLEANUP_INTERVAL: "0.5" } });
   const marks: string[] = [];
-  beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_CLEANUP_INTERVAL: "0.5" } });
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const m of marks) for (const pid of processesMatching(m)) process.kill(pid, "SIGKILL");
-    await s.close();
   });
 
   it("a process moved into a cgroup nested in the job's is killed too, and every cgroup of the job is removed", async () => {

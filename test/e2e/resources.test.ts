@@ -1,22 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "../support/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useServer } from "../support/harness.js";
 import { waitFor } from "../support/helpers.js";
 
 type Started = { job_id: string };
 
 describe("job resources over stdio", () => {
-  let s: Harness;
+  const s = useServer();
   let done: Started;
 
   beforeAll(async () => {
-    s = await startServer();
     done = await s.ok<Started>("execute_command", {
       command: "printf '\\033[32mgreen\\033[0m\\n'; echo warn >&2; exit 2",
       name: "colours",
     });
     await s.ok("wait_for_job", { job_id: done.job_id });
   });
-  afterAll(() => s.close());
 
   it("lists each recent job as job://ID and job://ID/output, and offers both templates", async () => {
     const { resources } = await s.client.listResources();

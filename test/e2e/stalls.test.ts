@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "../support/harness.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Harness, useServer } from "../support/harness.js";
 
 // What a hostile review found: one job's output or one caller's pattern could hold the whole server
 // for minutes. Each test runs the hostile thing while another client keeps asking for a job's
@@ -29,14 +29,10 @@ async function slowestAnswerDuring(s: Harness, job_id: string, work: Promise<unk
 const rssMB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
 
 describe("no job output can stall the server", () => {
-  let s: Harness;
+  const s = useServer({ env: { MCP_BG_MAX_JOBS: "20" } });
   let idle: string;
   beforeAll(async () => {
-    s = await startServer({ env: { MCP_BG_MAX_JOBS: "20" } });
     idle = (await s.ok<{ job_id: string }>("execute_command", { command: "sleep 600" })).job_id;
-  });
-  afterAll(async () => {
-    await s.close();
   });
 
   it("a PTY job printing control sequences with huge counts is rendered within bounds, time and memory", async () => {
@@ -87,11 +83,10 @@ describe("no job output can stall the server", () => {
 });
 
 describe("no accepted pattern can stall the server", () => {
-  let s: Harness;
+  const s = useServer();
   let idle: string;
   let target: string;
   beforeAll(async () => {
-    s = await startServer();
     idle = (await s.ok<{ job_id: string }>("execute_command", { command: "sleep 600" })).job_id;
     // Lines that make backtracking patterns explode: runs of a's (and x's, and words) ending badly.
     target = (
@@ -101,9 +96,6 @@ describe("no accepted pattern can stall the server", () => {
       })
     ).job_id;
     await s.ok("wait_for_job", { job_id: target, until: "!$", timeout_seconds: 30 });
-  });
-  afterAll(async () => {
-    await s.close();
   });
 
   // The worst we could build within the rules (at most 1,000 characters, no backreferences or

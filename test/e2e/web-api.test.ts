@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startServer } from "../support/harness.js";
+import { useServer } from "../support/harness.js";
 import { httpClient, startHttpServer } from "../support/http-harness.js";
 import { startUi, type UiProcess } from "../support/web-harness.js";
 
@@ -10,19 +10,17 @@ import { startUi, type UiProcess } from "../support/web-harness.js";
 const TOKEN = "web-api-test-token-0123456789";
 
 describe("the web page's HTTP side", () => {
-  let s: Harness;
+  const s = useServer();
   let ui: UiProcess;
   let base: string;
   let host: string;
   beforeAll(async () => {
-    s = await startServer();
     ui = await startUi(s.stateDir, [], { MCP_BG_AUTH_TOKEN: TOKEN });
     base = ui.url;
     host = new URL(base).host;
   }, 30_000);
   afterAll(async () => {
     await ui?.stop();
-    await s?.close();
   });
   const bearer = { authorization: `Bearer ${TOKEN}` };
   const fromPage = () => ({
