@@ -76,7 +76,7 @@ export function registerExecuteCommandTool(
     {
       title: "Start a background job",
       description:
-        "Start a shell command (a dev server, build, test run) as a background job; returns its job_id at once, or with wait_* once it ends (with its last lines), prints a match or is up. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+        "Run a shell command (dev server, build, tests) as a background job; returns job_id at once, or with wait_* once it ends (with its last lines), prints a match or is up. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
