@@ -3,6 +3,7 @@
  *
  * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]
  *        shepherd --spawner   (started once by a server; jobs arrive on stdin: see spawner())
+ *        shepherd --procs Q A (process questions, where the server does not read /proc: procs.c)
  * A server starts its jobs through the spawner; the first form runs one job (people, tests, a
  * cluster's batch script) and passes SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 on to the job's
  * process group, capturing on until the job has ended (those it was started with ignored, it ignores:
@@ -60,28 +61,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-/* musl (the static release builds) has neither <linux/close_range.h> nor a close_range() wrapper:
-   the flag and the system call are named here, and a kernel without it (ENOSYS) takes the /proc path. */
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436 /* the same on every architecture */
-#endif
 
 #define HEADER 64
 #define CHUNK (1 << 20)
@@ -149,27 +140,64 @@ static void on_stop_order(int sig) {
   on_sigchld(0);
 }
 
-/* Reads up to size-1 bytes of a small file (in /proc or a cgroup) into text, NUL-terminated;
-   0 if it could not be read or was empty. */
-static int read_text(const char *path, char *text, size_t size) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, text, size - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  text[n] = 0;
-  return 1;
+/* One process as the operating system tells of it: its state letter as Linux writes them (R, S, T,
+   Z, ...), its parent, and its start time (Linux: clock ticks since boot; macOS: microseconds since
+   the epoch), which with the pid names one process for good: a pid alone may be reused. */
+typedef struct {
+  pid_t pid, ppid;
+  char state;
+  unsigned long long start;
+} proc_info_t;
+
+/* The value of NAME in a block of NUL-separated NAME=VALUE entries, into out; 1 if it is there. */
+static int env_lookup(const char *env, size_t len, const char *name, char *out, size_t size) {
+  size_t name_len = strlen(name);
+  for (size_t at = 0; at < len;) {
+    const char *entry = env + at;
+    size_t entry_len = strnlen(entry, len - at);
+    if (entry_len > name_len && entry[name_len] == '=' && memcmp(entry, name, name_len) == 0) {
+      size_t value_len = entry_len - name_len - 1;
+      if (value_len >= size) value_len = size - 1;
+      memcpy(out, entry + name_len + 1, value_len);
+      out[value_len] = 0;
+      return 1;
+    }
+    at += entry_len + 1;
+  }
+  return 0;
 }
 
-/* Start time of a process (field 22 of /proc/PID/stat, clock ticks since boot), or 0. */
-static unsigned long long start_time(const char *pid) {
-  char path[64], text[1024];
-  snprintf(path, sizeof path, "/proc/%s/stat", pid);
-  if (!read_text(path, text, sizeof text)) return 0;
-  char *p = strrchr(text, ')'); /* the name may hold spaces and parentheses */
-  if (!p) return 0;
-  for (int field = 2; field < 22 && p; field++) p = strchr(p + 1, ' ');
-  return p ? strtoull(p + 1, NULL, 10) : 0;
+/* Marks every descriptor from 3 up close-on-exec, by walking /dev/fd (POSIX systems have it; Linux
+   makes it /proc/self/fd), else every number up to the descriptor limit. */
+static void cloexec_walk(void) {
+  DIR *fds = opendir("/dev/fd");
+  if (fds) {
+    struct dirent *e;
+    while ((e = readdir(fds))) {
+      int fd = atoi(e->d_name);
+      if (fd > 2 && fd != dirfd(fds)) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    closedir(fds);
+    return;
+  }
+  long max = sysconf(_SC_OPEN_MAX);
+  if (max < 0 || max > 65536) max = 65536;
+  for (int fd = 3; fd < max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* What each operating system offers, as small named functions (os_*): one file each. */
+#if defined(__linux__)
+#include "os-linux.c"
+#elif defined(__APPLE__)
+#include "os-darwin.c"
+#else
+#error "the capture process is written for Linux and macOS"
+#endif
+
+/* Start time of a process (see proc_info_t), or 0 if there is none. */
+static unsigned long long start_time(pid_t pid) {
+  proc_info_t p;
+  return os_proc(pid, &p) == 0 ? p.start : 0;
 }
 
 static uint64_t now_ms(int clock) {
@@ -364,7 +392,7 @@ static int read_exact(int fd, char *p, size_t len) {
 static int setup_io(const spec_t *s, job_t *j) {
   signal(SIGPIPE, SIG_IGN);
   /* Orphans of the job are re-parented here: every process of the job stays a descendant. */
-  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  os_become_subreaper();
   /* Nothing more comes on stdin, and the server's pipe must not be held once it is gone. */
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull >= 0) {
@@ -381,7 +409,8 @@ static int setup_io(const spec_t *s, job_t *j) {
   if (mkfifo(fifo_path, 0600) < 0 || (j->fifo = open(fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) return -1;
   if (s->use_pty) {
     char *name;
-    j->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    j->master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (j->master >= 0) fcntl(j->master, F_SETFD, FD_CLOEXEC);
     if (j->master < 0 || grantpt(j->master) < 0 || unlockpt(j->master) < 0 || !(name = ptsname(j->master))) return -1;
     snprintf(j->slave_name, sizeof j->slave_name, "%s", name);
     struct winsize ws = {.ws_row = (unsigned short)s->rows, .ws_col = (unsigned short)s->cols};
@@ -389,10 +418,9 @@ static int setup_io(const spec_t *s, job_t *j) {
     j->out_fd = j->in_target = j->master;
   } else {
     int outp[2], errp[2], inp[2];
-    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) return -1;
-    /* A larger pipe means fewer wake-ups for a job that floods. */
-    fcntl(outp[0], F_SETPIPE_SZ, CHUNK);
-    fcntl(errp[0], F_SETPIPE_SZ, CHUNK);
+    if (os_pipe(outp, 0) < 0 || os_pipe(errp, 0) < 0 || os_pipe(inp, 0) < 0) return -1;
+    os_large_pipe(outp[0]);
+    os_large_pipe(errp[0]);
     j->out_fd = outp[0];
     j->err_fd = errp[0];
     j->in_target = inp[1];
@@ -400,7 +428,7 @@ static int setup_io(const spec_t *s, job_t *j) {
     j->child_out = outp[1];
     j->child_err = errp[1];
   }
-  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return -1;
+  if (os_pipe(chld_pipe, 1) < 0) return -1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigchld;
@@ -420,27 +448,9 @@ static void exec_job(const spec_t *s, const job_t *j, int join_cgroup) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  DIR *fds = syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0 ? NULL : opendir("/proc/self/fd");
-  if (fds) {
-    struct dirent *e;
-    while ((e = readdir(fds))) {
-      int fd = atoi(e->d_name);
-      if (fd > 2 && fd != dirfd(fds)) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    closedir(fds);
-  }
-  if (join_cgroup) {
-    /* Into its cgroup before anything else runs: all it starts is born there. The shepherd checks
-       afterwards whether this worked. (Only where it could not be born there: see fork_job.) */
-    char procs[4200];
-    snprintf(procs, sizeof procs, "%s/cgroup.procs", j->cgroup);
-    int fd = open(procs, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t r = write(fd, "0", 1);
-      (void)r;
-      close(fd);
-    }
-  }
+  os_cloexec_from_3();
+  /* Only where it could not be born in its cgroup (see os_fork_job). */
+  if (join_cgroup) os_join_cgroup(j->cgroup);
   /* A pipe job stays in the shepherd's session: the scheduler then shares the CPU between the job
      and its reader as one group (autogroup), not as rivals. */
   if (s->use_pty) {
@@ -462,50 +472,6 @@ static void exec_job(const spec_t *s, const job_t *j, int join_cgroup) {
   execl(s->shell, s->shell, "-c", s->command, (char *)NULL);
 }
 
-/* clone3's arguments (linux/sched.h, spelt out: not every libc's headers have them). */
-struct clone3_args {
-  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
-};
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
-#define CLONE_INTO_CGROUP_FLAG 0x200000000ULL
-
-/* Forks the job's process, born in `cgroup` when there is one and the kernel allows (clone3 with
-   CLONE_INTO_CGROUP, Linux 5.7+): moving a running process into a cgroup takes the kernel's
-   cgroup-wide lock and waits out an RCU grace period, 10-30 ms a start here, where being born there
-   costs nothing more than a fork. *joined says whether that happened; where it could not (an older
-   kernel, a seccomp filter that refuses clone3, a cgroup this process may not write), the child is
-   forked as usual and moves itself in before its exec. */
-static pid_t fork_job(const char *cgroup, int *joined) {
-  *joined = 0;
-  if (cgroup[0]) {
-    int dir = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      struct clone3_args args;
-      memset(&args, 0, sizeof args);
-      args.flags = CLONE_INTO_CGROUP_FLAG;
-      args.exit_signal = SIGCHLD;
-      args.cgroup = (uint64_t)dir;
-      long pid = syscall(SYS_clone3, &args, sizeof args);
-      if (pid >= 0) {
-        if (pid > 0) close(dir);
-        *joined = 1;
-        return (pid_t)pid;
-      }
-      close(dir);
-    }
-  }
-  return fork();
-}
-
-/* Whether a cgroup has processes in it (cgroup.events says "populated 1"). */
-static int populated(const char *cgroup) {
-  char events[4200], text[256];
-  snprintf(events, sizeof events, "%s/cgroup.events", cgroup);
-  return read_text(events, text, sizeof text) && strstr(text, "populated 1") != NULL;
-}
-
 /* Step 2: starts the job, in a cgroup of its own when that can be had. j->pid is the job's pid;
    j->exec_errno says why the exec failed (the shell could not be run), 0 if it ran. -1 with
    errno set if there is no process at all. */
@@ -516,9 +482,9 @@ static int spawn(const spec_t *s, job_t *j) {
     if (mkdir(j->cgroup, 0755) < 0 && errno != EEXIST) j->cgroup[0] = 0;
   }
   int execp[2];
-  if (pipe2(execp, O_CLOEXEC) < 0) return -1;
+  if (os_pipe(execp, 0) < 0) return -1;
   int joined;
-  j->pid = fork_job(j->cgroup, &joined);
+  j->pid = os_fork_job(j->cgroup, &joined);
   if (j->pid < 0) return -1;
   if (j->pid == 0) {
     exec_job(s, j, j->cgroup[0] && !joined);
@@ -540,7 +506,7 @@ static int spawn(const spec_t *s, job_t *j) {
   /* Only a cgroup the job really went into is spoken of (not one this user may not write to, say).
      The job joined it before its exec: if it is empty now, the job did not, or has already ended
      leaving nothing behind; either way there is nothing in it to find. */
-  if (j->cgroup[0] && (j->exec_errno || !populated(j->cgroup))) {
+  if (j->cgroup[0] && (j->exec_errno || !os_cgroup_populated(j->cgroup))) {
     rmdir(j->cgroup);
     j->cgroup[0] = 0;
     char tmp[4200];
@@ -569,9 +535,8 @@ static void report_start(const spec_t *s, job_t *j) {
     snprintf(line, sizeof line, "%s\n", j->cgroup);
     write_file(s->dir, "cgroup", line);
   }
-  char pid_text[32], line[160];
-  snprintf(pid_text, sizeof pid_text, "%ld", (long)j->pid);
-  unsigned long long pid_start = start_time(pid_text), own_start = start_time("self");
+  char line[160];
+  unsigned long long pid_start = start_time(j->pid), own_start = start_time(getpid());
   snprintf(line, sizeof line, "%ld %llu %ld %llu\n", (long)j->pid, pid_start, (long)getpid(), own_start);
   write_file(s->dir, "pid", line);
   char report[4400];
@@ -608,57 +573,82 @@ static void take_stop_orders(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The live descendants of this process (it is a subreaper: all of the job that is not in its own
-   cgroup or process group ends up here), found in one pass over /proc; at most max of them. */
+/* The job this process runs (for the kill that looks for its processes by MCP_BG_JOB_ID). */
+static const char *own_job_id = "";
+
+/* The live descendants of this process, found in one look at the process table, at most max of
+   them. On Linux it is a subreaper: all of the job that is not in its own cgroup or process group
+   ends up here. Where it cannot be one (macOS, portable mode), the processes that carry the job's
+   MCP_BG_JOB_ID are taken too: an orphan that went to init keeps it unless it dropped it. */
 static size_t descendants(pid_t *out, size_t max) {
-  static struct {
-    pid_t pid, ppid;
-  } all[32768];
-  size_t n = 0, found = 0;
-  DIR *d = opendir("/proc");
-  if (!d) return 0;
-  struct dirent *e;
-  while ((e = readdir(d)) && n < sizeof all / sizeof all[0]) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    char path[300], text[1024];
-    snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
-    if (!read_text(path, text, sizeof text)) continue;
-    char *p = strrchr(text, ')');
-    if (!p || p[2] == 'Z') continue;
-    all[n].pid = (pid_t)atol(e->d_name);
-    all[n].ppid = (pid_t)atol(p + 4);
-    n++;
-  }
-  closedir(d);
+  static proc_info_t all[32768];
+  size_t n = os_process_table(all, sizeof all / sizeof all[0]), found = 0;
   out[found++] = getpid();
   for (size_t i = 0; i < found && found < max; i++) /* breadth first: out grows as it is walked */
     for (size_t k = 0; k < n && found < max; k++)
-      if (all[k].ppid == out[i]) out[found++] = all[k].pid;
+      if (all[k].ppid == out[i] && all[k].state != 'Z') out[found++] = all[k].pid;
+  if (os_portable() && own_job_id[0]) {
+    for (size_t k = 0; k < n && found < max; k++) {
+      char id[64];
+      if (all[k].state == 'Z' || all[k].pid == getpid()) continue;
+      if (!os_env_value(all[k].pid, "MCP_BG_JOB_ID", id, sizeof id) || strcmp(id, own_job_id) != 0) continue;
+      int known = 0;
+      for (size_t i = 0; i < found && !known; i++) known = out[i] == all[k].pid;
+      if (!known) out[found++] = all[k].pid;
+    }
+  }
   /* Drop this process itself (it was the root of the walk). */
   for (size_t i = 1; i < found; i++) out[i - 1] = out[i];
   return found - 1;
 }
 
+/* Where a process whose parent dies leaves this one's tree (no subreaper: macOS, portable mode), the
+   job's processes seen when the stop order came, named by pid and start time: they are signalled
+   again at the deadline, found or not by a later look. */
+static proc_info_t seen_at_stop[4096];
+static size_t seen_count;
+
+static void remember_descendants(void) {
+  static pid_t found[4096];
+  size_t n = descendants(found, sizeof found / sizeof found[0]);
+  seen_count = 0;
+  for (size_t i = 0; i < n && seen_count < sizeof seen_at_stop / sizeof seen_at_stop[0]; i++)
+    if (os_proc(found[i], &seen_at_stop[seen_count]) == 0) seen_count++;
+}
+
+/* Sends sig to each process remembered at the stop order that is still the same process. */
+static void signal_remembered(int sig) {
+  for (size_t i = 0; i < seen_count; i++) {
+    proc_info_t now;
+    if (os_proc(seen_at_stop[i].pid, &now) == 0 && now.start == seen_at_stop[i].start && now.state != 'Z')
+      kill(seen_at_stop[i].pid, sig);
+  }
+}
+
+/* Whether any process remembered at the stop order is still the same process. */
+static int remembered_alive(void) {
+  for (size_t i = 0; i < seen_count; i++) {
+    proc_info_t now;
+    if (os_proc(seen_at_stop[i].pid, &now) == 0 && now.start == seen_at_stop[i].start && now.state != 'Z') return 1;
+  }
+  return 0;
+}
+
 /* Ends all of the job at once: its cgroup (cgroup.kill), its process group, and every descendant,
    each first stopped so that none forks another meanwhile, a few rounds. */
 static void kill_all(const job_t *j) {
-  if (j->cgroup[0]) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/cgroup.kill", j->cgroup);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      ssize_t r = write(fd, "1", 1);
-      (void)r;
-      close(fd);
-    }
-  }
-  if (j->pid > 0) kill(-j->pid, SIGKILL);
+  if (j->cgroup[0]) os_cgroup_kill(j->cgroup);
+  signal_remembered(SIGSTOP);
   static pid_t found[4096];
+  /* Without a subreaper, what the group's end would orphan is stopped first. */
+  if (!os_portable() && j->pid > 0) kill(-j->pid, SIGKILL);
   for (int round = 0; round < 5; round++) {
     size_t n = descendants(found, sizeof found / sizeof found[0]);
-    if (n == 0) break;
     for (size_t i = 0; i < n; i++) kill(found[i], SIGSTOP);
+    if (j->pid > 0) kill(-j->pid, SIGKILL);
+    signal_remembered(SIGKILL);
     for (size_t i = 0; i < n; i++) kill(found[i], SIGKILL);
+    if (n == 0) break;
   }
 }
 
@@ -671,6 +661,11 @@ static long stop_job(job_t *j) {
   uint64_t now = now_ms(CLOCK_MONOTONIC);
   if (!deadline) {
     deadline = now + STOP_GRACE_MS;
+    if (os_portable()) {
+      /* Seen before any of them dies: a dying parent would orphan its children out of sight. */
+      remember_descendants();
+      signal_remembered(SIGTERM);
+    }
     if (j->pid > 0) kill(-j->pid, SIGTERM);
   }
   if (now < deadline) return (long)(deadline - now);
@@ -797,35 +792,18 @@ static void report_exit(const spec_t *s, job_t *j) {
   }
 }
 
-/* Removes a cgroup and the cgroups a process of the job made below it, deepest first; waits a
-   moment for the last processes to leave (they do so a little after they are reaped). */
-static void remove_cgroup(const char *path) {
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      char sub[4200];
-      snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-      remove_cgroup(sub);
-    }
-    closedir(d);
-  }
-  for (int i = 0; i < 100 && rmdir(path) < 0 && errno == EBUSY; i++) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-}
-
 /* Step 6: stays while processes the job left behind live (they are its descendants, reaped here),
    then removes the job's cgroup. */
 static void linger(job_t *j) {
   /* A stop order carries on past the job's end: what it left gets SIGKILL at the deadline too. */
+  /* Without a subreaper (portable mode) its orphans are no children of this process: those the stop
+     order saw are waited for here, and killed at the deadline, all the same. */
   int left = 1;
-  for (long wait = stop_job(j); left && wait >= 0; wait = stop_job(j)) {
+  for (long wait = stop_job(j); wait >= 0; wait = stop_job(j)) {
     pid_t w = waitpid(-1, NULL, WNOHANG);
+    if (w > 0) continue;
     if (w < 0 && errno == ECHILD) left = 0;
-    if (w != 0) continue;
+    if (!left && !remembered_alive()) break;
     struct timespec ts = {0, (wait < 20 ? wait : 20) * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
@@ -833,7 +811,7 @@ static void linger(job_t *j) {
     pid_t w = waitpid(-1, NULL, 0);
     if (w < 0 && errno == ECHILD) left = 0;
   }
-  if (j->cgroup[0]) remove_cgroup(j->cgroup);
+  if (j->cgroup[0]) os_cgroup_remove(j->cgroup);
 }
 
 /* A server's shepherd (and its spawner) takes orders from the server only: on its pipe, its FIFO
@@ -847,13 +825,14 @@ static void shield_from_job(void) {
   int sigs[] = {SIGHUP,    SIGINT,  SIGQUIT, SIGUSR1, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU, SIGVTALRM,
                 SIGPROF,   SIGXCPU, SIGXFSZ, SIGPIPE, SIGTRAP, SIGSYS,  SIGABRT, SIGBUS};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_IGN);
-  prctl(PR_SET_DUMPABLE, 0);
+  os_undumpable();
 }
 
 
 /* Runs one job, as named steps; a start that fails says "error ERRNO TEXT" and exits 1. */
 static int run(const spec_t *s, int relay) {
   static job_t job;
+  own_job_id = s->job_id;
   if (!relay) {
     shield_from_job();
     take_stop_orders();
@@ -907,7 +886,7 @@ static int shepherd_for(char *block, size_t len, pid_t spawner) {
   }
   snprintf(line_prefix, sizeof line_prefix, "%.40s ", field[F_JOB_ID]);
   char who[96];
-  snprintf(who, sizeof who, "%ld %llu\n", (long)getpid(), start_time("self"));
+  snprintf(who, sizeof who, "%ld %llu\n", (long)getpid(), start_time(getpid()));
   if (write_file(field[F_DIR], "shepherd", who) < 0) {
     say("error %ld %s\n", errno, 0, strerror(errno));
     return 1;
@@ -986,10 +965,10 @@ static void reap_shepherds(void) {
  */
 static int spawner(void) {
   pid_t server = getppid();
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  os_die_with_parent();
   if (getppid() != server) return 0; /* the server died before the line above */
   shield_from_job();
-  if (pipe2(chld_pipe, O_CLOEXEC | O_NONBLOCK) < 0) return 1;
+  if (os_pipe(chld_pipe, 1) < 0) return 1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigchld;
@@ -1041,11 +1020,16 @@ static int spawner(void) {
   }
 }
 
+#include "procs.c"
+
 int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return spawner();
+  if (argc >= 3 && strcmp(argv[1], "--mkfifo") == 0) return make_fifos(argc, argv);
+  if (argc == 4 && strcmp(argv[1], "--procs") == 0) return answer_questions(argv[2], argv[3]);
   if (argc != 10 && argc != 11) {
     fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]\n"
-                    "       shepherd --spawner   (jobs arrive on stdin; see spawner())\n");
+                    "       shepherd --spawner   (jobs arrive on stdin; see spawner())\n"
+                    "       shepherd --procs Q A (process questions; see procs.c)\n");
     return 2;
   }
   uint64_t cap = strtoull(argv[3], NULL, 10);

@@ -1,25 +1,34 @@
 #!/usr/bin/env node
-// The static capture processes that the package carries, built by `npm pack` / `npm publish` (prepack):
-//   prebuilt/linux-x64/shepherd    musl-gcc -static               (Debian: musl-tools)
-//   prebuilt/linux-arm64/shepherd  aarch64-linux-gnu-gcc -static  (Debian: gcc-aarch64-linux-gnu, libc6-dev-arm64-cross)
-// Static, so they run on any Linux of their architecture, glibc or musl (Alpine), whatever its libc version.
-// Debian has no musl cross compiler for arm64, so that one links glibc statically: a link warning that
-// glibc would need its shared libraries at run time (getpwnam, getaddrinfo, dlopen, ...) is an error here.
-// Each result is checked: an ELF for its machine, without an interpreter or dynamic section.
+// The capture processes that the package carries, built by `npm pack` / `npm publish` (prepack):
+//   prebuilt/linux-x64/shepherd     musl-gcc -static               (Debian: musl-tools)
+//   prebuilt/linux-arm64/shepherd   aarch64-linux-gnu-gcc -static  (Debian: gcc-aarch64-linux-gnu, libc6-dev-arm64-cross)
+//   prebuilt/darwin-arm64/shepherd  zig cc -target aarch64-macos   (Zig 0.11 from the npm registry: installed into
+//   prebuilt/darwin-x64/shepherd    zig cc -target x86_64-macos     the test tools' cache by scripts/install-test-deps.mjs)
+// The Linux ones are static, so they run on any Linux of their architecture, glibc or musl (Alpine), whatever
+// its libc version. Debian has no musl cross compiler for arm64, so that one links glibc statically: a link
+// warning that glibc would need its shared libraries at run time (getpwnam, getaddrinfo, dlopen, ...) is an
+// error here. Each result is checked: an ELF for its machine without an interpreter or dynamic section; a
+// Mach-O executable for its CPU that loads libSystem only, and on arm64 carries a code signature whose page
+// hashes match (Zig signs ad hoc; Apple Silicon kills an unsigned binary). The macOS ones are built and
+// checked here, never run: no Mac is at hand (README: Platforms).
 // `--clean` (postpack) removes prebuilt/, so that a clone never runs a binary left over from a pack.
 import { spawnSync } from "node:child_process";
 import { chmodSync, closeSync, mkdirSync, openSync, readSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheRoot, ensureHost, TOOLS } from "./install-test-deps.mjs";
+import { notMacExecutable } from "./macho.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "native", "shepherd.c");
 const dir = join(root, "prebuilt");
 
-/** What the package carries: target (process.platform-process.arch), compiler, ELF e_machine. */
+/** What the package carries: target (process.platform-process.arch), compiler, ELF e_machine or Mach-O arch. */
 const TARGETS = [
   { target: "linux-x64", cc: process.env.MUSL_CC || "musl-gcc", machine: 62 },
   { target: "linux-arm64", cc: process.env.AARCH64_CC || "aarch64-linux-gnu-gcc", machine: 183 },
+  { target: "darwin-arm64", zig: "aarch64-macos", arch: "arm64" },
+  { target: "darwin-x64", zig: "x86_64-macos", arch: "x64" },
 ];
 const INSTALL = "apt-get install musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross";
 
@@ -47,6 +56,32 @@ function notStatic(path, machine) {
   return undefined;
 }
 
+/** Zig's compiler: $ZIG, else the one the test tools' cache holds (installed there if missing). */
+function zig() {
+  if (process.env.ZIG) return process.env.ZIG;
+  const tool = TOOLS.find((t) => t.key === "zig");
+  const r = ensureHost(tool);
+  if (r.error) throw new Error(`no Zig to build the macOS capture processes with: ${r.error} (set ZIG to a zig 0.11+)`);
+  return r.bin;
+}
+
+function buildMac({ target, zig: triple, arch }, compiler) {
+  const out = join(dir, target, "shepherd");
+  mkdirSync(dirname(out), { recursive: true });
+  const cache = join(cacheRoot(), "zig-cache");
+  const r = spawnSync(compiler, ["cc", "-target", triple, "-O2", "-Wall", "-Wextra", "-s", "-o", out, src], {
+    encoding: "utf8",
+    env: { ...process.env, ZIG_GLOBAL_CACHE_DIR: cache, ZIG_LOCAL_CACHE_DIR: cache },
+  });
+  if (r.error || r.status !== 0)
+    throw new Error(`zig cc -target ${triple} failed on ${src}: ${r.error?.message ?? r.stderr}`);
+  process.stderr.write(r.stderr);
+  const wrong = notMacExecutable(out, arch);
+  if (wrong) throw new Error(`${out} is not what a Mac of ${arch} runs: ${wrong}`);
+  chmodSync(out, 0o755);
+  return out;
+}
+
 function build({ target, cc, machine }) {
   const out = join(dir, target, "shepherd");
   mkdirSync(dirname(out), { recursive: true });
@@ -71,7 +106,11 @@ if (process.argv.includes("--clean")) {
 } else {
   rmSync(dir, { recursive: true, force: true });
   try {
-    for (const t of TARGETS) console.error(`mcp-bg-jobs: built ${build(t)}`);
+    let compiler;
+    for (const t of TARGETS) {
+      if (t.zig) compiler ??= zig();
+      console.error(`mcp-bg-jobs: built ${t.zig ? buildMac(t, compiler) : build(t)}`);
+    }
   } catch (err) {
     console.error(`mcp-bg-jobs: cannot build the prebuilt capture processes: ${err.message}`);
     process.exit(1);

@@ -3,8 +3,9 @@
 // script, so also `npm rebuild mcp-bg-jobs`), in `npm run build` (--dev), and from a server that finds
 // none (an install that skipped scripts).
 //
-// - A package from npm carries static builds, prebuilt/linux-<arch>/shepherd (scripts/build-prebuilt.mjs,
-//   run by `npm pack`): when the one for this machine runs, nothing is compiled and no compiler is needed.
+// - A package from npm carries builds for Linux and macOS, prebuilt/<platform>-<arch>/shepherd
+//   (scripts/build-prebuilt.mjs, run by `npm pack`): when the one for this machine runs, nothing is
+//   compiled and no compiler is needed.
 // - Otherwise (another architecture; a clone of the project, where prebuilt/ does not exist), shepherd.c
 //   is compiled with $CC or cc into build/shepherd, again whenever shepherd.c is newer. The server prefers
 //   build/shepherd when both exist (src/executors/local/shepherd-binary.ts), so an edited shepherd.c
@@ -12,12 +13,14 @@
 // - It never fails: without a usable compiler it prints one line saying what is missing and exits 0. The
 //   server then starts all the same, and every tool call answers with that line.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const src = join(root, "native", "shepherd.c");
+const native = join(root, "native");
+// shepherd.c includes the other files of native/ (os-linux.c or os-darwin.c, procs.c).
+const src = join(native, "shepherd.c");
 const out = join(root, "build", "shepherd");
 const target = `${process.platform}-${process.arch}`;
 const prebuilt = join(root, "prebuilt", target, "shepherd");
@@ -41,8 +44,10 @@ const runs = (binary) => {
   return !r.error && r.signal === null && r.status !== 126 && r.status !== 127;
 };
 
-if (process.platform !== "linux") {
-  say(`jobs need Linux, and this is ${process.platform}: the server starts, and each tool says so (README: Platforms)`);
+if (process.platform !== "linux" && process.platform !== "darwin") {
+  say(
+    `jobs need Linux or macOS, and this is ${process.platform}: the server starts, and each tool says so (README: Platforms)`,
+  );
   process.exit(0);
 }
 // In a clone, `npm ci` (or `npm install`) runs this as the install script: it builds all, this included
@@ -58,7 +63,14 @@ if (!dev && inClone && process.env.npm_lifecycle_event === "install") {
 if (!dev && existsSync(prebuilt) && runs(prebuilt)) process.exit(0);
 // Up to date, and (at install) it starts here: one compiled elsewhere (a glibc build/ mounted into
 // an Alpine container) is compiled again.
-if (mtime(out) >= mtime(src) && !process.argv.includes("--force") && (dev || runs(out))) process.exit(0);
+const newestSource = () => {
+  try {
+    return Math.max(...readdirSync(native).map((f) => mtime(join(native, f))));
+  } catch {
+    return mtime(src);
+  }
+};
+if (mtime(out) >= newestSource() && !process.argv.includes("--force") && (dev || runs(out))) process.exit(0);
 
 const cc = process.env.CC || "cc";
 let why;
@@ -77,6 +89,10 @@ if (!existsSync(src)) {
 }
 if (why) {
   const remedy = inClone ? "run `npm run build`" : "start the server again (it compiles native/shepherd.c at start)";
-  say(`no capture process for ${target}: ${why}; install a C compiler (cc) and ${remedy}`);
+  const install =
+    process.platform === "darwin"
+      ? "install Xcode's command line tools (xcode-select --install)"
+      : "install a C compiler (cc)";
+  say(`no capture process for ${target}: ${why}; ${install} and ${remedy}`);
 }
 process.exit(0);

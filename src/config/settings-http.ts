@@ -1,4 +1,4 @@
-import { bad, integer, parseSize, seconds, timerSeconds, yesNo } from "./parsers.js";
+import { bad, integer, parseSize, timerSeconds, yesNo } from "./parsers.js";
 import type { Config, Setting } from "./types.js";
 
 /** The settings of serving over HTTP (`--http`) and the web page. */

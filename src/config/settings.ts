@@ -1,19 +1,15 @@
-import { homedir } from "node:os";
-import { join, resolve } from "node:path";
-import type { ExecutorName } from "../domain/job-state.js";
+import { resolve } from "node:path";
+import { defaultStateDir } from "../process/platform.js";
 import { DEFAULT_DENY_RULES } from "./deny-rules.js";
 import {
   bad,
   directory,
   executable,
   integer,
-  jsonStringList,
   type ParseContext,
-  type Parser,
   parseSize,
   regexList,
   seconds,
-  slurmName,
   timerSeconds,
   yesNo,
 } from "./parsers.js";
@@ -121,8 +117,8 @@ const JOB_SETTINGS = [
     flag: "--state-dir",
     parse: (raw: string, _name: string, ctx: ParseContext) => resolve(ctx.cwd, raw),
     help: "where job records and output are kept, shared by servers",
-    default: ({ env }) => join(env.XDG_STATE_HOME || join(env.HOME || homedir(), ".local", "state"), "mcp-bg-jobs"),
-    shown: "$XDG_STATE_HOME/mcp-bg-jobs",
+    default: ({ env }) => defaultStateDir(env),
+    shown: "$XDG_STATE_HOME/mcp-bg-jobs, else ~/.local/state/mcp-bg-jobs (macOS: ~/Library/Application Support/mcp-bg-jobs)",
   },
   {
     key: "retentionSeconds",

@@ -10,7 +10,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const EXECUTORS = ["local", "slurm"] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
-/** A process named for good: its pid and its /proc start time (a pid alone may be reused). */
+/** A process named for good: its pid and its start time (a pid alone may be reused). */
 export interface ProcessRef {
   pid: number;
   start: number;
@@ -20,7 +20,7 @@ export interface ProcessRef {
 export interface Owner {
   pid: number;
   start: number;
-  /** The boot it runs in (/proc/sys/kernel/random/boot_id); null if unknown. */
+  /** The boot it runs in (Linux: /proc/sys/kernel/random/boot_id; macOS: kern.bootsessionuuid); null if unknown. */
   bootId: string | null;
 }
 

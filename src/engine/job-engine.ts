@@ -5,7 +5,7 @@ import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type JobRecord, recordOf } from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
 import { log, quietly } from "../log.js";
-import { SELF } from "../process/proc.js";
+import { selfRef } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
 import type { TextWorkers } from "../workers/workers.js";
@@ -43,7 +43,7 @@ export class JobEngine {
   private readonly executor: Executors;
   /** Jobs coming and going, output growing, statuses changing: for resource subscribers. */
   readonly changes: JobChanges;
-  /** Where callers' patterns are matched, terminals rendered and /proc read, off this thread. */
+  /** Where callers' patterns are matched, terminals rendered and processes looked for, off this thread. */
   readonly text: TextWorkers;
   private readonly watch: StateWatch | undefined;
   private readonly deadlines: Deadlines;
@@ -66,7 +66,7 @@ export class JobEngine {
     this.executor = parts.executors;
     this.text = parts.text;
     this.store = new JobStore(config.stateDir);
-    const self: Owner | undefined = server ? SELF : undefined;
+    const self: Owner | undefined = server ? selfRef() : undefined;
     this.registry = new JobRegistry(this.store, jobsDir, this.executor, (owner, bootId) =>
       this.ownership.ownerAlive(owner, bootId),
     );

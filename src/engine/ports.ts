@@ -4,7 +4,7 @@ import type { TextWorkers } from "../workers/workers.js";
 import type { TrackedJob } from "./tracked-job.js";
 
 /**
- * The TCP ports running jobs' processes listen on, in one look at /proc (in a worker) for all of
+ * The TCP ports running jobs' processes listen on, in one look at the processes (in a worker) for all of
  * them: job id -> the lowest MAX_PORTS_SHOWN ports of each. Not those of jobs run elsewhere.
  */
 export async function portsOf(

@@ -11,7 +11,7 @@ const FULL_CHECK_MS = 30_000;
 /**
  * When a server's owner check (take-overs, ends, kills to finish) and sweep run. Idle costs next to
  * nothing: every couple of seconds it asks SQLite whether anything changed (its data_version, ~10
- * us) and whether the servers that own running jobs still live (a /proc read each); only then, or
+ * us) and whether the servers that own running jobs still live (one question to the OS each); only then, or
  * every half minute, does the whole check read the records.
  */
 export class StateWatch {

@@ -1,6 +1,6 @@
 import type { Owner } from "../domain/job-state.js";
 import { log } from "../log.js";
-import { recordedAlive, SELF } from "../process/proc.js";
+import { recordedAlive, selfRef } from "../process/proc.js";
 import { type TaskRecord, type TaskStatus, TaskStore } from "../store/task-store.js";
 
 export type { TaskRecord, TaskStatus } from "../store/task-store.js";
@@ -16,7 +16,7 @@ export class JobTasks {
   private closed = false;
 
   /** This server: it runs the tasks it creates and those it takes over. */
-  private readonly self: Owner = SELF;
+  private readonly self: Owner = selfRef();
 
   constructor(private readonly stateDir: string) {}
 

@@ -11,6 +11,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import { ensureDir } from "../files/ensure-dir.js";
+import { OS } from "./platform.js";
 
 /** The folder, inside this process's own cgroup, that jobs' cgroups are made in. */
 const JOBS_FOLDER = "mcp-bg-jobs";
@@ -29,10 +30,11 @@ function cgroup2Mount(): string | undefined {
 
 /**
  * A cgroup v2 folder in which this process may create a cgroup per job, created if need be, or
- * undefined where there is none (no cgroup v2, or one this user may not write: not root, and no
- * delegated subtree). Jobs' processes are then found by ancestry and their MCP_BG_JOB_ID alone.
+ * undefined where there is none (not Linux, portable mode, no cgroup v2, or one this user may not
+ * write: not root, and no delegated subtree). Jobs' processes are then found by ancestry and their MCP_BG_JOB_ID alone.
  */
 export function jobCgroupsFolder(): string | undefined {
+  if (!OS.cgroups) return undefined; // macOS, portable mode
   const mount = cgroup2Mount();
   if (!mount) return undefined;
   let own: string | undefined;

@@ -8,7 +8,7 @@ import type { ByteRate } from "./connections.js";
 export const BOARD_LIMIT = 5000;
 /** How often the state is looked at while a page is open, at most. */
 const TICK_MS = 1000;
-/** Running jobs whose listening ports are looked up (newest first), in one look at /proc a tick. */
+/** Running jobs whose listening ports are looked up (newest first), in one look at the processes a tick. */
 const PORTS_OF = 50;
 /** Bytes a page may leave unread on a stream before the stream is closed (list and output alike). */
 export const MAX_BEHIND = 8 * 1024 * 1024;
@@ -44,7 +44,7 @@ export const sse = (res: ServerResponse, event: string, data: unknown) => res.wr
  * list is read when the state changed (a job started, ended or was dropped, here or by another
  * process: SQLite's data_version) or when the set of running jobs changed (an end that only its
  * capture process wrote down); otherwise only the running jobs are listed, and their listening
- * ports looked up in one look at /proc. Each page gets the whole list first (`snapshot`), then
+ * ports looked up in one look at the processes. Each page gets the whole list first (`snapshot`), then
  * only what changed (`change`: `upsert` rows, `remove` ids).
  */
 export class BoardFeed {

@@ -1,5 +1,5 @@
 // The worker thread behind workers.ts: every caller's pattern is compiled and run here, every
-// terminal rendered here, and /proc read here for a job's processes (a read of a process's
+// terminal rendered here, and the processes of jobs looked for here (a read of a process's
 // environment can block while that process holds its memory lock), never on the server's own
 // thread. Whatever they cost, the server goes on answering; a request that runs too long is cut
 // off by terminating this worker.
@@ -96,13 +96,13 @@ async function handle(id: number, req: TextRequest): Promise<unknown> {
     case "render":
       return renderTerminal(req.text, req.cols, req.rows);
     case "tree":
-      return [...findTreeProcesses(req.roots, new Set(req.skip))];
+      return [...(await findTreeProcesses(req.roots, new Set(req.skip)))];
     case "ports":
       return [
-        ...listeningPortsByJob(
-          findTreeProcesses(req.roots),
+        ...(await listeningPortsByJob(
+          await findTreeProcesses(req.roots),
           req.roots.map((r) => r.jobId),
-        ),
+        )),
       ];
   }
 }

@@ -22,7 +22,7 @@ export const WORKER_PATH = join(PACKAGE_ROOT, "dist", "worker.mjs");
  */
 type Lane = "scan" | "search" | "render" | "proc";
 const LANES: readonly Lane[] = ["scan", "search", "render", "proc"];
-/** Longest a look through /proc for a job's processes may take (it takes milliseconds). */
+/** Longest a look for a job's processes may take (it takes milliseconds). */
 const TREE_LIMIT_MS = 5000;
 /** Searches waiting for their worker at most; more are refused (each may take seconds). */
 const MAX_QUEUED_SEARCHES = 4;
@@ -124,7 +124,7 @@ export class TextWorkers {
 
   /**
    * The TCP ports the processes of these jobs listen on (each job's whole tree, as findTree finds
-   * it; job id -> ports), in one look at /proc off the server's thread; empty if it could not finish.
+   * it; job id -> ports), in one look at the processes off the server's thread; empty if it could not finish.
    */
   async listeningPorts(roots: readonly TreeRoot[]): Promise<Map<string, number[]>> {
     const plain = roots.map(({ jobId, shepherd, cgroup }) => ({ jobId, shepherd, cgroup }));

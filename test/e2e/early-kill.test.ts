@@ -27,13 +27,16 @@ describe("a kill from another server while a job starts", () => {
     let early = 0;
     let starting = true;
     // Watches the records as fast as it can and has b kill each new job with SIGKILL at once.
+    // Once the starts are over it looks once more: a job started after its last look is killed too.
     const watcher = (async () => {
-      while (starting || killed.size === 0) {
+      for (;;) {
+        const last = !starting;
         for (const row of query.all(bystander.job_id) as { job_id: string; pid: number | null }[]) {
           if (killed.has(row.job_id)) continue;
           if (row.pid === null) early++;
           killed.set(row.job_id, b.ok("kill_job", { job_id: row.job_id, signal: "SIGKILL", grace_seconds: 0 }));
         }
+        if (last) break;
         await new Promise((r) => setImmediate(r));
       }
     })();

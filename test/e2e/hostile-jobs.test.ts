@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { type Harness, startServer, useServer } from "../support/harness.js";
 import { isAlive, marker, processesMatching, splitWord, tempDir, waitFor } from "../support/helpers.js";
+import { linuxOnly } from "../support/portable.js";
 
 // A job can write into its own folder, make cgroups where it may, fork while it is killed, and
 // replace its stdin FIFO: none of it may fool the server into killing others, missing its
@@ -84,7 +85,8 @@ describe.skipIf(!rootWithCgroups)("a job that makes cgroups of its own", () => {
     for (const m of marks) for (const pid of processesMatching(m)) process.kill(pid, "SIGKILL");
   });
 
-  it("a process moved into a cgroup nested in the job's is killed too, and every cgroup of the job is removed", async () => {
+  it("a process moved into a cgroup nested in the job's is killed too, and every cgroup of the job is removed", async (ctx) => {
+    linuxOnly(ctx, "jobs have cgroups on Linux only");
     const m = marker();
     marks.push(m);
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
@@ -99,7 +101,8 @@ describe.skipIf(!rootWithCgroups)("a job that makes cgroups of its own", () => {
     await waitFor(() => !existsSync(cgroup), 5000);
   });
 
-  it("the cgroup of a job whose shepherd was killed is removed by the sweep once nothing runs in it", async () => {
+  it("the cgroup of a job whose shepherd was killed is removed by the sweep once nothing runs in it", async (ctx) => {
+    linuxOnly(ctx, "jobs have cgroups on Linux only");
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 300" });
     const dir = join(s.stateDir, "jobs", job_id);
     await waitFor(() => existsSync(join(dir, "cgroup")));

@@ -13,11 +13,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, type Harness, startServer, type ToolResult } from "../support/harness.js";
-import { childrenOf, tempDir, waitFor } from "../support/helpers.js";
+import { childrenOf, markedLoop, marker, steadyCount, tempDir, waitFor } from "../support/helpers.js";
 import { noCompilerEnv, npmFreeEnv, onPath, run } from "../support/no-compiler.js";
 
-// A server that cannot run jobs (not Linux; no capture process it can run) still starts, answers
-// initialize and tools/list, and every tool call answers with one line saying why and what to do.
+// A server that cannot run jobs (not Linux or macOS; no capture process it can run) still starts,
+// answers initialize and tools/list, and every tool call answers with one line saying why and what to
+// do. One that believes it is on macOS runs jobs the macOS way.
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const TARGET = `linux-${process.arch}`;
@@ -49,40 +50,70 @@ async function everyToolFails(s: Harness): Promise<Map<string, string>> {
 // The shepherds a server has started (its children that run one).
 const shepherdsOf = (pid: number) => childrenOf(pid).filter((c) => readlinkSync(`/proc/${c}/exe`).includes("shepherd"));
 
+// A preload that makes process.platform say `platform` in the server (libsql is loaded first, for
+// Linux: it picks its native part by platform, and npm installs the right one there).
+function platformPreload(dir: string, platform: string): string {
+  const preload = join(dir, `${platform}.mjs`);
+  writeFileSync(
+    preload,
+    `import { createRequire } from "node:module";\n` +
+      `createRequire(${JSON.stringify(join(ROOT, "package.json"))})("libsql");\n` +
+      `Object.defineProperty(process, "platform", { value: "${platform}" });\n`,
+  );
+  return preload;
+}
+
 describe("a server on another platform", () => {
   const dir = tempDir("mcp-bg-platform-");
   afterAll(() => dir.remove());
 
-  it.each(["darwin", "win32"])(
-    "on %s it starts, answers initialize and tools/list, and every tool says that jobs need Linux and why",
-    async (platform) => {
-      // Node on that platform, as far as the server can tell: process.platform says so. libsql is
-      // loaded first, for Linux (it picks its native part by platform: npm installs the right one there).
-      const preload = join(dir.path, `${platform}.mjs`);
-      writeFileSync(
-        preload,
-        `import { createRequire } from "node:module";\n` +
-          `createRequire(${JSON.stringify(join(ROOT, "package.json"))})("libsql");\n` +
-          `Object.defineProperty(process, "platform", { value: "${platform}" });\n`,
-      );
-      const s = await startServer({ env: { NODE_OPTIONS: `--import=${preload}` } });
-      try {
-        expect(s.client.getServerVersion()?.name).toBe("mcp-bg-jobs");
-        for (const [name, message] of await everyToolFails(s)) {
-          expect(message, name).toMatch(
-            new RegExp(`^mcp-bg-jobs: jobs need Linux, and this is ${platform} \\(${process.arch}\\): .*/proc`),
-          );
-          expect(message, name).not.toContain("\n");
-        }
-        expect(shepherdsOf(s.pid)).toEqual([]);
-        expect(s.stderr().match(/jobs need Linux/g)).toHaveLength(1);
-        // It goes on serving: resources answer as on Linux.
-        expect((await s.client.listResources()).resources).toEqual([]);
-      } finally {
-        await s.close();
+  it("on win32 it starts, answers initialize and tools/list, and every tool says that jobs need Linux or macOS, and why", async () => {
+    const preload = platformPreload(dir.path, "win32");
+    const s = await startServer({ env: { NODE_OPTIONS: `--import=${preload}` } });
+    try {
+      expect(s.client.getServerVersion()?.name).toBe("mcp-bg-jobs");
+      for (const [name, message] of await everyToolFails(s)) {
+        expect(message, name).toMatch(
+          new RegExp(
+            `^mcp-bg-jobs: jobs need Linux or macOS, and this is win32 \\(${process.arch}\\) \\(on Windows, WSL runs it as Linux\\): .*process groups`,
+          ),
+        );
+        expect(message, name).not.toContain("\n");
       }
-    },
-  );
+      expect(shepherdsOf(s.pid)).toEqual([]);
+      expect(s.stderr().match(/jobs need Linux or macOS/g)).toHaveLength(1);
+      // It goes on serving: resources answer as on Linux.
+      expect((await s.client.listResources()).resources).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("on darwin it runs jobs the macOS way: every process question to its helper, its state under ~/Library/Application Support", async () => {
+    const preload = platformPreload(dir.path, "darwin");
+    const home = tempDir("mcp-bg-home-");
+    const m = marker();
+    // No state dir set: the default for macOS.
+    const s = await startServer({
+      env: { NODE_OPTIONS: `--import=${preload}`, HOME: home.path, MCP_BG_STATE_DIR: "", XDG_STATE_HOME: "" },
+    });
+    try {
+      const started = await s.ok<{ job_id: string; matched: boolean }>("execute_command", {
+        command: `echo ready; ${markedLoop(m)}`,
+        wait_until: "ready",
+      });
+      expect(started.matched).toBe(true);
+      expect(existsSync(join(home.path, "Library", "Application Support", "mcp-bg-jobs", "state.db"))).toBe(true);
+      // The questions a Linux server reads /proc for go to the capture binary's --procs.
+      const helpers = childrenOf(s.pid).filter((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").includes("--procs"));
+      expect(helpers.length).toBeGreaterThanOrEqual(1);
+      expect(await s.ok("kill_job", { job_id: started.job_id, grace_seconds: 1 })).toEqual({ status: "killed" });
+      expect(await steadyCount(m)).toBe(0);
+    } finally {
+      await s.close();
+      home.remove();
+    }
+  });
 });
 
 describe("a package without a capture process that runs here", () => {
@@ -94,16 +125,11 @@ describe("a package without a capture process that runs here", () => {
     pkg.remove();
     shims.remove();
   });
-  for (const f of [
-    "package.json",
-    "dist/mcp-bg-jobs.mjs",
-    "dist/worker.mjs",
-    "scripts/build-shepherd.mjs",
-    "native/shepherd.c",
-  ]) {
+  for (const f of ["package.json", "dist/mcp-bg-jobs.mjs", "dist/worker.mjs", "scripts/build-shepherd.mjs"]) {
     mkdirSync(join(pkg.path, f, ".."), { recursive: true });
     copyFileSync(join(ROOT, f), join(pkg.path, f));
   }
+  cpSync(join(ROOT, "native"), join(pkg.path, "native"), { recursive: true });
   cpSync(join(ROOT, "dist", "chunks"), join(pkg.path, "dist", "chunks"), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(pkg.path, "node_modules"));
   const bin = [process.execPath, join(pkg.path, "dist", "mcp-bg-jobs.mjs")];

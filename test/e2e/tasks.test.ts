@@ -145,7 +145,7 @@ describe.each([
   it("a task of execute_command has its job's id: the job's tools take it at once; settled, it says what matched", async () => {
     const c = await connect(kind, modern);
     const execution = await taskCall(c, "execute_command", {
-      command: "echo starting; sleep 1; echo ready; sleep 30",
+      command: "echo starting; read go; echo ready; sleep 30",
       wait_until: "^ready$",
       wait_seconds: 20,
     });
@@ -157,6 +157,7 @@ describe.each([
     });
     await c.plain("wait_for_job", { job_id: id, until: "^starting$", timeout_seconds: 45 });
     expect((await c.plain("tail_job_output", { job_id: id })).structuredContent).toMatchObject({ stdout: "starting" });
+    await c.plain("interact_with_job", { job_id: id, input: "go" });
     const { outcome } = await execution.settle();
     expect((outcome as { result: Result }).result.structuredContent).toMatchObject({ job_id: id, matched: true });
     // Settled while the job runs on: the message says what the task did, not "Still running: ...".

@@ -60,13 +60,15 @@ describe.skipIf(!CHROMIUM)("the web page, in Chromium", () => {
     const before = await start({ command: "echo early", name: "earlier job", wait_seconds: 10 });
     await page.goto(ui.url);
     await expect.poll(() => rowOf(page, before).count()).toBe(1);
-    const id = await start({ command: "sleep 1.5; exit 3", name: "failing build" });
+    // It fails once it is told to: its row is seen running first, whatever the machine's speed.
+    const id = await start({ command: "read go; exit 3", name: "failing build" });
     const row = rowOf(page, id);
     await row.waitFor({ timeout: 10_000 });
     expect(await row.getAttribute("data-status")).toBe("running");
     expect(await seen(row.locator("td.what a"))).toBe("failing build");
     // Newest first.
     expect(await page.locator("tbody tr").first().getAttribute("data-job")).toBe(id);
+    await s.ok("interact_with_job", { job_id: id, input: "go" });
     await page.waitForSelector(`tr[data-job="${id}"][data-status="failed"]`, { timeout: 15_000 });
     expect(await seen(row.locator("td.result"))).toContain("exited with code 3");
     // Filters: by status and by text.

@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/config/config.js";
 import type { Owner } from "../../src/domain/job-state.js";
 import { JobError } from "../../src/engine/errors.js";
 import type { JobEngine } from "../../src/engine/job-engine.js";
-import { BOOT_ID } from "../../src/process/proc.js";
+import { bootId } from "../../src/process/proc.js";
 import { JobStore } from "../../src/store/job-store.js";
 import { markedLoop, marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 
@@ -140,5 +140,5 @@ describe("the job engine, in process", () => {
 
 /** An owner no process is: a server that died. */
 function deadOwner(): Owner {
-  return { pid: 4_194_000, start: 1, bootId: BOOT_ID };
+  return { pid: 4_194_000, start: 1, bootId: bootId() };
 }

@@ -15,8 +15,8 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   "package-root": [],
   version: ["package-root"],
   text: ["domain", "files", "log"],
-  process: ["domain", "files", "log"],
-  config: ["domain", "text"],
+  process: ["domain", "files", "log", "package-root"],
+  config: ["domain", "text", "process"],
   workers: ["domain", "text", "process", "package-root", "log"],
   store: ["domain", "files", "log"],
   executors: ["domain", "files", "log", "package-root", "text", "process"],
@@ -34,10 +34,19 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
 const COMPOSITION_ROOT = "cli/compose.ts";
 const COMPOSED = ["executors", "workers"];
 
+/**
+ * Files outside src/process/ that may still name an OS or read /proc in their code, and why: the
+ * process layer is the seam (src/process/os.ts), and only it does either.
+ */
+const OS_NAMED: Record<string, string> = {
+  "executors/slurm/slurm-input.ts": "a shell line run on a Slurm node (Linux), checking a pid's start time there",
+};
+
 /** Module-level `let` or mutable collections that are allowed, and why. */
 const MODULE_STATE: Record<string, string> = {
   "log.ts": "stderr is one per process: once it is gone, logging stops",
   "text/terminal-render.ts": "the lazily imported terminal emulator module",
+  "process/proc.ts": "this boot's id and this process's start time: asked of the OS once, when first needed",
   "workers/worker-main.ts": "a worker thread's own scans (the thread is its owner)",
 };
 
@@ -130,6 +139,16 @@ describe("the shape of src/", () => {
       .map((f) => [relative(SRC, f), readFileSync(f, "utf8").split("\n").length] as const)
       .filter(([, n]) => n > 300);
     expect(long).toEqual([]);
+  });
+
+  it("asks the operating system only through src/process/: nothing else reads /proc or names an OS", () => {
+    const found = files.filter((f) => {
+      if (partOf(f) === "process") return false;
+      // The code, without its comments (they may say what an OS does).
+      const code = readFileSync(f, "utf8").replace(/\/\*[\s\S]*?\*\/|(^|[^:"'`])\/\/.*$/gm, "$1");
+      return /["'`]\/proc\b|\/proc\/|process\.platform/.test(code);
+    });
+    expect(found.map((f) => relative(SRC, f)).filter((f) => !(f in OS_NAMED))).toEqual([]);
   });
 
   it("keeps no mutable state at module level, but where it is named", () => {

@@ -32,10 +32,13 @@ export interface ToolResult {
   isError?: boolean;
 }
 
-/** The test runner's environment without any MCP_BG_ variable. */
+/** The test runner's environment without any MCP_BG_ variable but MCP_BG_PORTABLE. */
 export function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("MCP_BG_")) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) {
+    // Portable mode is the test run's (npm run test:portable), not a setting a test picks.
+    if (v !== undefined && (!k.startsWith("MCP_BG_") || k === "MCP_BG_PORTABLE")) env[k] = v;
+  }
   return env;
 }
 

@@ -137,7 +137,7 @@ export class JobFixture {
     try {
       for (const { proc } of started) sendSignal(-proc.pid, "SIGKILL");
       const jobIds = new Set(started.map((job) => job.jobId));
-      for (const pid of findJobProcesses(jobIds).keys()) sendSignal(pid, "SIGKILL");
+      for (const pid of (await findJobProcesses(jobIds)).keys()) sendSignal(pid, "SIGKILL");
       for (const mark of strays) for (const pid of processesMatching(mark)) sendSignal(pid, "SIGKILL");
       await Promise.all(started.map(({ proc }) => proc.exited));
     } finally {

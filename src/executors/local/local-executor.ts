@@ -25,7 +25,7 @@ export interface LocalSettings {
   drainMs: number;
   /** Give each job a cgroup of its own where cgroup v2 allows. */
   cgroups: boolean;
-  /** Looks for jobs' processes (in a worker, for a server: /proc reads can block). */
+  /** Looks for jobs' processes (in a worker, for a server: a look may block). */
   findTree: TreeFinder;
   /** A server starts jobs (and keeps a spawner); the command line only looks and kills. */
   server: boolean;
@@ -34,7 +34,7 @@ export interface LocalSettings {
 /**
  * Jobs on this machine, each under a shepherd (native/shepherd.c) forked by a resident spawner:
  * its output in ring files, its stdin through a FIFO, its processes found by cgroup, ancestry and
- * MCP_BG_JOB_ID, its life and end told by pid and start time in /proc and by its files.
+ * MCP_BG_JOB_ID, its life and end told by pid and start time and by its files.
  */
 export class LocalExecutor implements Executor {
   readonly name = "local" as const;
@@ -154,7 +154,7 @@ export class LocalExecutor implements Executor {
   }
 
   // Pids that cannot be these jobs': the shepherds and main processes of the other jobs this
-  // executor runs (a kill's /proc scan need not read their environments).
+  // executor runs (a kill's look at the processes need not read their environments).
   private othersThan(ids: ReadonlySet<string>): Set<number> {
     const pids = new Set<number>();
     for (const [id, p] of this.live) {

@@ -28,7 +28,7 @@ export function believedEnd(job: JobState, dir: string): JobEnd | undefined {
 }
 
 /**
- * How a running local job is, told from its files and /proc, each process checked by pid and start
+ * How a running local job is, told from its files and its processes, each process checked by pid and start
  * time, never pid alone. `ownerGone`: no server is starting it any more.
  */
 export function observeLocal(job: JobState, dir: string, ownerGone: boolean, now = Date.now()): Observation {

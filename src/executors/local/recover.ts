@@ -1,23 +1,19 @@
-import { readFileSync, readlinkSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { ended, JOB_ID, type JobState, runningJob } from "../../domain/job-state.js";
-import { BOOT_ID, isSameProcessAlive } from "../../process/proc.js";
+import { bootId, commandLine, isSameProcessAlive, workingDir } from "../../process/proc.js";
 import { readExitFile, readPidFile } from "../job-folder.js";
 
 // What a process was started as: the command of `sh -c COMMAND`, else its whole command line.
 function commandOf(pid: number): string | undefined {
-  try {
-    const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    if (args.at(-1) === "") args.pop();
-    return args[1] === "-c" && args[2] !== undefined ? args[2] : args.join(" ") || undefined;
-  } catch {
-    return undefined;
-  }
+  const args = commandLine(pid);
+  if (!args) return undefined;
+  return args[1] === "-c" && args[2] !== undefined ? args[2] : args.join(" ") || undefined;
 }
 
 /**
  * A record for a job folder that has none (its record was lost: a state database moved away, a WAL
- * damaged or deleted after a crash), rebuilt from the folder and /proc: a job that still runs, so
+ * damaged or deleted after a crash), rebuilt from the folder and its processes: a job that still runs, so
  * that it is seen and can be killed (it has no owner, a server takes it over, and is kept at
  * shutdown, as nobody knows whether it was started to be kept); with `ended`, also a job that has
  * ended, from its exit file, so that its output stays readable (its command is unknown then).
@@ -42,16 +38,13 @@ export function recoveredJob(jobsDir: string, id: string, opts: { ended?: boolea
       process: procs.job,
       shepherd: procs.shepherd,
       keep: true,
-      bootId: BOOT_ID,
+      bootId: bootId(),
     });
     return ended(job, exit);
   }
   const alive = isSameProcessAlive(procs.job.pid, procs.job.start);
   if (!alive && !isSameProcessAlive(procs.shepherd.pid, procs.shepherd.start)) return undefined;
-  let cwd = "/";
-  try {
-    cwd = readlinkSync(`/proc/${procs.job.pid}/cwd`);
-  } catch {}
+  const cwd = workingDir(procs.job.pid) ?? "/";
   const started = statSync(join(dir, "pid"), { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
   return runningJob({
     id,
@@ -62,6 +55,6 @@ export function recoveredJob(jobsDir: string, id: string, opts: { ended?: boolea
     process: procs.job,
     shepherd: procs.shepherd,
     keep: true,
-    bootId: BOOT_ID,
+    bootId: bootId(),
   });
 }

@@ -2,28 +2,19 @@ import { execFile, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../../package-root.js";
+import { SHEPHERD_PATH, TARGET } from "../../process/capture-binary.js";
+import { INSTALL_CC, noJobsHere } from "../../process/platform.js";
+
+export { SHEPHERD_PATH } from "../../process/capture-binary.js";
 
 const BUILD_SCRIPT = join(PACKAGE_ROOT, "scripts", "build-shepherd.mjs");
-const TARGET = `${process.platform}-${process.arch}`;
-/** Compiled on this machine from native/shepherd.c (a clone of the project, or no prebuilt for it). */
-const BUILT = join(PACKAGE_ROOT, "build", "shepherd");
-/** The static build the package carries for this machine (made by `npm pack`: scripts/build-prebuilt.mjs). */
-const PREBUILT = join(PACKAGE_ROOT, "prebuilt", TARGET, "shepherd");
+
+const WHY_NOT_HERE =
+  "the server starts, names, watches and kills a job's processes through POSIX process groups and signals, " +
+  "and asks Linux's /proc or macOS's sysctl and libproc about them (through its capture process, native/shepherd.c)";
 
 /**
- * Path of the per-job capture process (native/shepherd.c): build/shepherd when it was compiled here, so
- * that in a clone an edited shepherd.c always wins; else the prebuilt one for this machine; else
- * build/shepherd, which compiling would make.
- */
-export const SHEPHERD_PATH = existsSync(BUILT) || !existsSync(PREBUILT) ? BUILT : PREBUILT;
-
-const WHY_LINUX =
-  "the server finds, watches and kills a job's processes through /proc (their start times, the processes " +
-  "carrying its id) and Linux process groups and sessions, and each job's capture process (native/shepherd.c) " +
-  "uses Linux-only calls (prctl, close_range)";
-
-/**
- * Whether this machine can run jobs: Linux, and a capture process (compiled at the check if the install
+ * Whether this machine can run jobs: Linux or macOS, and a capture process (compiled at the check if the install
  * skipped that step: `--ignore-scripts`, npm 11's allowScripts, pnpm) that starts here. Owned by the
  * local executor; every tool call answers with `reason` when it is set (src/mcp/tool-result.ts).
  */
@@ -49,9 +40,8 @@ export class JobSupport {
 }
 
 function findMissing(): string | undefined {
-  if (process.platform !== "linux") {
-    return `jobs need Linux, and this is ${process.platform} (${process.arch}): ${WHY_LINUX}; README: Platforms`;
-  }
+  const elsewhere = noJobsHere(WHY_NOT_HERE);
+  if (elsewhere) return elsewhere;
   if (existsSync(SHEPHERD_PATH)) return undefined;
   // The build script says in one line what is missing (its last line on stderr).
   const built = spawnSync(process.execPath, [BUILD_SCRIPT], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
@@ -62,7 +52,7 @@ function findMissing(): string | undefined {
     .split("\n")
     .pop()
     ?.replace(/^mcp-bg-jobs: /, "");
-  return line || `no capture process for ${TARGET}: install a C compiler (cc) and start the server again`;
+  return line || `no capture process for ${TARGET}: ${INSTALL_CC} and start the server again`;
 }
 
 async function whyNotStarting(): Promise<string | undefined> {
@@ -81,6 +71,6 @@ async function whyNotStarting(): Promise<string | undefined> {
   if (!failure) return undefined;
   return (
     `the capture process ${SHEPHERD_PATH} does not run on this machine (${failure}): ` +
-    `install a C compiler (cc) and run \`node ${BUILD_SCRIPT} --force\``
+    `${INSTALL_CC} and run \`node ${BUILD_SCRIPT} --force\``
   );
 }

@@ -2,7 +2,7 @@ import { accessSync, constants, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { lostEnd } from "../../domain/job-state.js";
-import { log, quietly } from "../../log.js";
+import { log } from "../../log.js";
 import {
   type Executor,
   type JobSpec,
