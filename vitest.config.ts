@@ -5,6 +5,10 @@ import { defineConfig } from "vitest/config";
 const PACKAGE_TEST = "test/e2e/package.test.ts";
 // The agent hosts (hundreds of MB of Node and native programs each) likewise run after the rest.
 const HOSTS_TESTS = "test/hosts/**/*.test.ts";
+// The end-to-end tests run a second time in portable mode (MCP_BG_PORTABLE=1: Linux with only what macOS
+// has; README: Platforms), after the first run. Slurm jobs run on a cluster's (Linux) nodes: not again.
+const E2E_TESTS = "test/e2e/**/*.test.ts";
+const SLURM_TEST = "test/e2e/slurm.test.ts";
 
 export default defineConfig({
   test: {
@@ -30,8 +34,18 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
         },
       },
-      { extends: true, test: { name: "hosts", include: [HOSTS_TESTS], sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: "package", include: [PACKAGE_TEST], sequence: { groupOrder: 2 } } },
+      {
+        extends: true,
+        test: {
+          name: "portable",
+          include: [E2E_TESTS],
+          exclude: [PACKAGE_TEST, SLURM_TEST],
+          env: { MCP_BG_PORTABLE: "1" },
+          sequence: { groupOrder: 1 },
+        },
+      },
+      { extends: true, test: { name: "hosts", include: [HOSTS_TESTS], sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: "package", include: [PACKAGE_TEST], sequence: { groupOrder: 3 } } },
     ],
   },
 });

@@ -8,6 +8,7 @@ import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
 import { openJobEngine } from "./compose.js";
+import { DOCTOR_USAGE, runDoctor } from "./doctor-command.js";
 import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
 
@@ -27,6 +28,9 @@ Commands for people, on the same state (while a server runs or not; ID: a job ID
 ${Object.values(COMMANDS)
   .map((c) => `  mcp-bg-jobs ${c.usage}`)
   .join("\n")}
+  mcp-bg-jobs ${DOCTOR_USAGE}
+                               this machine, the state dir, and a 30 s self-test (start, wait, input, read,
+                               kill, a process that left the job's group): what to paste into a bug report
   Exit codes: 0 done, 1 failed (no such job, ambiguous ID, state dir unusable), 2 bad usage.
   logs writes the job's bytes as printed (stdout to stdout, stderr to stderr); --json gives cleaned text.
 
@@ -54,6 +58,10 @@ function main(argv: string[]): void {
   }
   if (name === "run") {
     void runJob(argv.slice(1));
+    return;
+  }
+  if (name === "doctor") {
+    void runDoctor(argv.slice(1));
     return;
   }
   if (name !== undefined && Object.hasOwn(COMMANDS, name)) {

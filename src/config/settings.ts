@@ -118,7 +118,8 @@ const JOB_SETTINGS = [
     parse: (raw: string, _name: string, ctx: ParseContext) => resolve(ctx.cwd, raw),
     help: "where job records and output are kept, shared by servers",
     default: ({ env }) => defaultStateDir(env),
-    shown: "$XDG_STATE_HOME/mcp-bg-jobs, else ~/.local/state/mcp-bg-jobs (macOS: ~/Library/Application Support/mcp-bg-jobs)",
+    shown:
+      "$XDG_STATE_HOME/mcp-bg-jobs, else ~/.local/state/mcp-bg-jobs (macOS: ~/Library/Application Support/mcp-bg-jobs)",
   },
   {
     key: "retentionSeconds",

@@ -14,6 +14,7 @@ import type { KillResult } from "./kill.js";
 import type { TrackedJob } from "./tracked-job.js";
 import type { WaitOptions, WaitResult } from "./wait-for-job.js";
 
+export { platformFacts } from "../process/platform.js";
 export type { JobChange } from "./changes.js";
 export { JobError, StoreError } from "./errors.js";
 export type { LogOptions, LogSink, LogSinks } from "./follow-output.js";

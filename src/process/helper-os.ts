@@ -2,8 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, constants, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SHEPHERD_PATH } from "./capture-binary.js";
 import { logOnce } from "../log.js";
+import { SHEPHERD_PATH } from "./capture-binary.js";
 import type { ProcessOs, ProcessScan, ProcStat } from "./os.js";
 
 // Process questions answered by the capture binary (`shepherd --procs`, native/procs.c): from sysctl

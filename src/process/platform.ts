@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { SHEPHERD_PATH } from "./capture-binary.js";
 import { helperOs } from "./helper-os.js";
 import type { ProcessOs } from "./os.js";
 import { procfsOs } from "./procfs.js";
@@ -27,7 +28,11 @@ const noProcessOs: ProcessOs = {
 const JOBS_RUN_HERE = process.platform === "linux" || process.platform === "darwin";
 
 /** The implementation for this machine. */
-export const OS: ProcessOs = !JOBS_RUN_HERE ? noProcessOs : process.platform === "linux" && !PORTABLE ? procfsOs : helperOs;
+export const OS: ProcessOs = !JOBS_RUN_HERE
+  ? noProcessOs
+  : process.platform === "linux" && !PORTABLE
+    ? procfsOs
+    : helperOs;
 
 /**
  * Where job records and output are kept unless MCP_BG_STATE_DIR says: $XDG_STATE_HOME/mcp-bg-jobs where
@@ -52,4 +57,27 @@ export function noJobsHere(why: string): string | undefined {
   if (JOBS_RUN_HERE) return undefined;
   const wsl = process.platform === "win32" ? " (on Windows, WSL runs it as Linux)" : "";
   return `jobs need Linux or macOS, and this is ${process.platform} (${process.arch})${wsl}: ${why}; README: Platforms`;
+}
+
+/** What this machine offers the server, in words (`mcp-bg-jobs doctor`). */
+export function platformFacts(): { name: string; value: string }[] {
+  const how =
+    OS.kind === "procfs"
+      ? "read from /proc by the server"
+      : OS.kind === "helper"
+        ? `asked of the capture binary (${SHEPHERD_PATH} --procs)`
+        : "none: jobs cannot run here";
+  return [
+    {
+      name: "system",
+      value: `${process.platform} ${process.arch}, Node ${process.version}${PORTABLE ? ", portable mode" : ""}`,
+    },
+    { name: "processes", value: how },
+    {
+      name: "a job's processes",
+      value: OS.adoptsOrphans
+        ? "kept together by its capture process (a subreaper) and, where it may, a cgroup of its own"
+        : "found by ancestry while their parents live, else by MCP_BG_JOB_ID: a daemon that drops it escapes (README: Platforms)",
+    },
+  ];
 }

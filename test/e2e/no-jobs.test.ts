@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
   cpSync,
@@ -149,6 +150,23 @@ describe("a package without a capture process that runs here", () => {
       expect(existsSync(built)).toBe(false);
     } finally {
       await s.close();
+    }
+  });
+
+  it("doctor says there what is missing, and exits 1", async () => {
+    const state = tempDir("mcp-bg-doctor-");
+    try {
+      const r = spawnSync(bin[0] as string, [bin[1] as string, "doctor"], {
+        env: { ...noCompiler.env, MCP_BG_STATE_DIR: state.path },
+        encoding: "utf8",
+      });
+      expect(r.status, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toContain(
+        `FAIL  start   mcp-bg-jobs: no capture process for ${TARGET}: compiling native/shepherd.c`,
+      );
+      expect(r.stdout.trim().split("\n").at(-1)).toBe("a check failed: please paste this report into an issue");
+    } finally {
+      state.remove();
     }
   });
 

@@ -16,6 +16,8 @@ import {
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+// @ts-expect-error: a script of the project's, in plain JavaScript
+import { readMachO } from "../../scripts/macho.mjs";
 import { readExitFile } from "../../src/executors/job-folder.js";
 import { readRing } from "../../src/text/ring-file.js";
 import { type Harness, startServer } from "../support/harness.js";
@@ -52,8 +54,13 @@ const CONTENTS = [
   "dist/ui/xterm.css",
   "dist/ui/xterm.js",
   "dist/worker.mjs",
+  "native/os-darwin.c",
+  "native/os-linux.c",
+  "native/procs.c",
   "native/shepherd.c",
   "package.json",
+  "prebuilt/darwin-arm64/shepherd",
+  "prebuilt/darwin-x64/shepherd",
   "prebuilt/linux-arm64/shepherd",
   "prebuilt/linux-x64/shepherd",
   "scripts/build-shepherd.mjs",
@@ -161,6 +168,27 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
     }
     const ldd = await run(["ldd", join(pkg, "prebuilt", HOST, "shepherd")]);
     expect(`${ldd.stdout}${ldd.stderr}`).toMatch(/not a dynamic executable|statically linked/);
+  });
+
+  it("carries capture processes for macOS, arm64 and x64, that load libSystem only; arm64's signed (built here, not run)", async () => {
+    for (const [arch, name] of [
+      ["arm64", "arm64"],
+      ["x64", "x86_64"],
+    ] as const) {
+      const binary = join(pkg, "prebuilt", `darwin-${arch}`, "shepherd");
+      expect((await run(["file", "-L", binary])).stdout, arch).toContain(`Mach-O 64-bit ${name} executable`);
+      const m = readMachO(binary) as {
+        executable: boolean;
+        libraries: string[];
+        signed: boolean;
+        signatureProblem?: string;
+      };
+      expect(m.executable, arch).toBe(true);
+      expect(m.libraries, arch).toEqual(["/usr/lib/libSystem.B.dylib"]);
+      // Apple Silicon kills an unsigned binary: an ad-hoc signature whose page hashes match the file.
+      if (arch === "arm64") expect(m.signed).toBe(true);
+      expect(m.signatureProblem, arch).toBeUndefined();
+    }
   });
 
   it("installs with no compiler on PATH and CC=/bin/false, compiling nothing", () => {
