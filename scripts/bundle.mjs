@@ -2,7 +2,7 @@
 // Bundles the compiled server (dist/cli/main.js) and its dependencies into dist/mcp-bg-jobs.mjs (and
 // chunks it loads on demand): loading one file instead of hundreds of modules starts the server
 // ~60 ms sooner.
-import { chmodSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 const common = {
@@ -17,6 +17,8 @@ const common = {
   },
   logLevel: "warning",
 };
+// Chunk names carry a hash: the last build's chunks would otherwise stay and be packed too.
+rmSync("dist/chunks", { recursive: true, force: true });
 // The server, and the thread that matches callers' patterns and renders terminals
 // (src/workers/workers.ts); what is loaded only on demand (the HTTP side) goes into chunks.
 await build({
