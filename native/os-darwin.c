@@ -190,3 +190,20 @@ static int os_cgroup_populated(const char *cgroup) {
 }
 static void os_cgroup_kill(const char *cgroup) { (void)cgroup; }
 static void os_cgroup_remove(const char *cgroup) { (void)cgroup; }
+static void os_cgroup_keep_usage(const char *cgroup, const char *dir) {
+  (void)cgroup;
+  (void)dir;
+}
+
+/* Confinement (see confine-linux.c): not built for macOS yet. A sandbox-exec profile and setrlimit
+   are the ways there; the server refuses a sandbox, a network ban or limits on macOS before anything
+   starts, so a spec with any of them does not reach this. */
+static int confine_step;
+static const char *confine_step_text(int step) { return step ? "cannot confine the job on macOS" : "cannot run the shell"; }
+static void os_confine_probe(void) { printf("landlock 0\nseccomp 0\n"); }
+static int os_confine(char *spec) {
+  if (spec[0] == 0) return 0;
+  confine_step = 1;
+  errno = ENOSYS;
+  return -1;
+}

@@ -1,14 +1,16 @@
 /*
  * shepherd: runs one job and captures its output, so that capture does not depend on the MCP server.
  *
- * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]
+ * usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS [CONFINE]]
  *        shepherd --spawner   (started once by a server; jobs arrive on stdin: see spawner())
  *        shepherd --procs Q A (process questions, where the server does not read /proc: procs.c)
+ *        shepherd --confine-probe (what a job can be confined by here: confine-linux.c)
  * A server starts its jobs through the spawner; the first form runs one job (people, tests, a
  * cluster's batch script) and passes SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 on to the job's
  * process group, capturing on until the job has ended (those it was started with ignored, it ignores:
  * a scheduler that signals the job's processes itself starts it so).
  * CGROUPS ("-" or absent: none) is a cgroup v2 directory this process may create cgroups in.
+ * CONFINE (empty or absent: none) is the job's limits and sandbox, applied before its exec.
  *
  * The job runs as `SHELL -c COMMAND` in its own process group (a PTY job: its own session) with
  * MCP_BG_JOB_ID=JOB_ID in its environment; the shepherd itself does not carry that variable, so a
@@ -325,6 +327,7 @@ static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NON
 typedef struct {
   const char *dir, *job_id, *shell, *command;
   const char *cgroups; /* a cgroup v2 directory to create the job's cgroup in, or NULL */
+  const char *confine; /* the job's limits and sandbox (see confine-linux.c), or NULL */
   uint64_t cap, drain_ms;
   int use_pty, cols, rows;
 } spec_t;
@@ -339,8 +342,9 @@ typedef struct {
   int master;
   char slave_name[256];
   char cgroup[4096]; /* the job's cgroup, or "" */
+  int cgroup_made;    /* made here (not by the server, for the job's limits): removed here at the end */
   pid_t pid;
-  int exec_errno, status;
+  int exec_errno, exec_step, status; /* exec_step: which step failed (confine_step_text) */
   unsigned char pending[65536]; /* input read from the FIFO, not yet taken by the job */
   size_t pending_len, pending_off;
 } job_t;
@@ -469,6 +473,12 @@ static void exec_job(const spec_t *s, const job_t *j, int join_cgroup) {
     dup2(j->child_err, 2);
   }
   setenv("MCP_BG_JOB_ID", s->job_id, 1);
+  /* Last, so that the job's terminal could still be opened: its limits, its sandbox. */
+  if (s->confine && s->confine[0]) {
+    char *copy = strdup(s->confine);
+    if (!copy || os_confine(copy) < 0) return;
+  }
+  confine_step = 0;
   execl(s->shell, s->shell, "-c", s->command, (char *)NULL);
 }
 
@@ -479,7 +489,8 @@ static int spawn(const spec_t *s, job_t *j) {
   j->cgroup[0] = 0;
   if (s->cgroups) {
     snprintf(j->cgroup, sizeof j->cgroup, "%s/%s", s->cgroups, s->job_id);
-    if (mkdir(j->cgroup, 0755) < 0 && errno != EEXIST) j->cgroup[0] = 0;
+    j->cgroup_made = mkdir(j->cgroup, 0755) == 0;
+    if (!j->cgroup_made && errno != EEXIST) j->cgroup[0] = 0;
   }
   int execp[2];
   if (os_pipe(execp, 0) < 0) return -1;
@@ -488,8 +499,8 @@ static int spawn(const spec_t *s, job_t *j) {
   if (j->pid < 0) return -1;
   if (j->pid == 0) {
     exec_job(s, j, j->cgroup[0] && !joined);
-    int e = errno;
-    ssize_t r = write(execp[1], &e, sizeof e);
+    int failed[2] = {errno, confine_step};
+    ssize_t r = write(execp[1], failed, sizeof failed);
     (void)r;
     _exit(127);
   }
@@ -497,17 +508,18 @@ static int spawn(const spec_t *s, job_t *j) {
   if (j->child_in >= 0) close(j->child_in);
   if (j->child_out >= 0) close(j->child_out);
   if (j->child_err >= 0) close(j->child_err);
-  j->exec_errno = 0;
+  int failed[2] = {0, 0};
   ssize_t got;
-  do got = read(execp[0], &j->exec_errno, sizeof j->exec_errno);
+  do got = read(execp[0], failed, sizeof failed);
   while (got < 0 && errno == EINTR);
   close(execp[0]);
-  if (got <= 0) j->exec_errno = 0;
+  j->exec_errno = got > 0 ? failed[0] : 0;
+  j->exec_step = got == (ssize_t)sizeof failed ? failed[1] : 0;
   /* Only a cgroup the job really went into is spoken of (not one this user may not write to, say).
      The job joined it before its exec: if it is empty now, the job did not, or has already ended
      leaving nothing behind; either way there is nothing in it to find. */
   if (j->cgroup[0] && (j->exec_errno || !os_cgroup_populated(j->cgroup))) {
-    rmdir(j->cgroup);
+    if (j->cgroup_made) rmdir(j->cgroup);
     j->cgroup[0] = 0;
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s/cgroup.tmp", s->dir);
@@ -523,9 +535,12 @@ static int spawn(const spec_t *s, job_t *j) {
 static void report_start(const spec_t *s, job_t *j) {
   if (j->exec_errno) {
     char msg[4300];
-    int m = snprintf(msg, sizeof msg, "mcp-bg-jobs: cannot run %s: %s\n", s->shell, strerror(j->exec_errno));
+    char why[600];
+    if (j->exec_step) snprintf(why, sizeof why, "%s: %s", confine_step_text(j->exec_step), strerror(j->exec_errno));
+    else snprintf(why, sizeof why, "cannot run %.400s: %s", s->shell, strerror(j->exec_errno));
+    int m = snprintf(msg, sizeof msg, "mcp-bg-jobs: %s\n", why);
     if (m > 0) ring_append(s->use_pty ? &j->out : &j->err, (unsigned char *)msg, (size_t)m < sizeof msg ? (size_t)m : sizeof msg - 1);
-    say("error %ld %s\n", j->exec_errno, 0, strerror(j->exec_errno));
+    say("error %ld %s\n", j->exec_errno, 0, j->exec_step ? why : strerror(j->exec_errno));
     return;
   }
   if (j->cgroup[0]) {
@@ -793,8 +808,9 @@ static void report_exit(const spec_t *s, job_t *j) {
 }
 
 /* Step 6: stays while processes the job left behind live (they are its descendants, reaped here),
-   then removes the job's cgroup. */
-static void linger(job_t *j) {
+   then removes the job's cgroup (one it made), keeping what it says of the job's use of the machine
+   in JOBDIR/usage (for its server, which may read it after the cgroup is gone). */
+static void linger(const spec_t *s, job_t *j) {
   /* A stop order carries on past the job's end: what it left gets SIGKILL at the deadline too. */
   /* Without a subreaper (portable mode) its orphans are no children of this process: those the stop
      order saw are waited for here, and killed at the deadline, all the same. */
@@ -811,7 +827,10 @@ static void linger(job_t *j) {
     pid_t w = waitpid(-1, NULL, 0);
     if (w < 0 && errno == ECHILD) left = 0;
   }
-  if (j->cgroup[0]) os_cgroup_remove(j->cgroup);
+  if (j->cgroup[0] && j->cgroup_made) {
+    os_cgroup_keep_usage(j->cgroup, s->dir);
+    os_cgroup_remove(j->cgroup);
+  }
 }
 
 /* A server's shepherd (and its spawner) takes orders from the server only: on its pipe, its FIFO
@@ -845,7 +864,7 @@ static int run(const spec_t *s, int relay) {
   report_start(s, &job);
   event_loop(s, &job);
   report_exit(s, &job);
-  linger(&job);
+  linger(s, &job);
   return 0;
 }
 
@@ -853,7 +872,7 @@ static int run(const spec_t *s, int relay) {
 static const char *cgroups_arg(const char *arg) { return arg && arg[0] && strcmp(arg, "-") != 0 ? arg : NULL; }
 
 /* The fields of a spawner's request, in order (NUL-terminated each), then NAME=VALUE entries. */
-enum { F_DIR, F_JOB_ID, F_CAP, F_DRAIN, F_PTY, F_COLS, F_ROWS, F_SHELL, F_CGROUPS, F_CWD, F_COMMAND, N_FIELDS };
+enum { F_DIR, F_JOB_ID, F_CAP, F_DRAIN, F_PTY, F_COLS, F_ROWS, F_SHELL, F_CGROUPS, F_CONFINE, F_CWD, F_COMMAND, N_FIELDS };
 
 /* Reads one request block from stdin: a line with a byte count, then that many bytes. NULL at EOF. */
 static char *read_request(size_t *len) {
@@ -919,6 +938,7 @@ static int shepherd_for(char *block, size_t len, pid_t spawner) {
               .rows = atoi(field[F_ROWS]),
               .shell = field[F_SHELL],
               .cgroups = cgroups_arg(field[F_CGROUPS]),
+              .confine = field[F_CONFINE],
               .command = field[F_COMMAND]};
   return run(&s, 0);
 }
@@ -1026,8 +1046,12 @@ int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--spawner") == 0) return spawner();
   if (argc >= 3 && strcmp(argv[1], "--mkfifo") == 0) return make_fifos(argc, argv);
   if (argc == 4 && strcmp(argv[1], "--procs") == 0) return answer_questions(argv[2], argv[3]);
-  if (argc != 10 && argc != 11) {
-    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS]\n"
+  if (argc == 2 && strcmp(argv[1], "--confine-probe") == 0) {
+    os_confine_probe();
+    return 0;
+  }
+  if (argc < 10 || argc > 12) {
+    fprintf(stderr, "usage: shepherd JOBDIR JOB_ID CAP_BYTES DRAIN_MS PTY COLS ROWS SHELL COMMAND [CGROUPS [CONFINE]]\n"
                     "       shepherd --spawner   (jobs arrive on stdin; see spawner())\n"
                     "       shepherd --procs Q A (process questions; see procs.c)\n");
     return 2;
@@ -1042,6 +1066,7 @@ int main(int argc, char **argv) {
               .rows = atoi(argv[7]),
               .shell = argv[8],
               .command = argv[9],
-              .cgroups = cgroups_arg(argc > 10 ? argv[10] : NULL)};
+              .cgroups = cgroups_arg(argc > 10 ? argv[10] : NULL),
+              .confine = argc > 11 ? argv[11] : NULL};
   return run(&s, 1);
 }

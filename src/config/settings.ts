@@ -13,6 +13,7 @@ import {
   timerSeconds,
   yesNo,
 } from "./parsers.js";
+import { CONFINE_SETTINGS } from "./settings-confine.js";
 import { EXECUTOR_SETTINGS } from "./settings-executors.js";
 import { HTTP_SETTINGS } from "./settings-http.js";
 import type { Config, Setting } from "./types.js";
@@ -181,4 +182,4 @@ const JOB_SETTINGS = [
 ] as const satisfies readonly Setting<keyof Config>[];
 
 /** Every setting: environment variable, flag, parser, help line and default (the README lists the same). */
-export const SETTINGS = [...JOB_SETTINGS, ...HTTP_SETTINGS, ...EXECUTOR_SETTINGS] as const;
+export const SETTINGS = [...JOB_SETTINGS, ...CONFINE_SETTINGS, ...HTTP_SETTINGS, ...EXECUTOR_SETTINGS] as const;

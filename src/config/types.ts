@@ -1,5 +1,6 @@
 import type { ExecutorName } from "../domain/job-state.js";
 import type { DenyRule } from "./deny-rules.js";
+import type { Sandbox } from "./settings-confine.js";
 
 /** Everything the server is configured with, parsed and checked once at start-up. */
 export interface Config {
@@ -40,6 +41,18 @@ export interface Config {
   callTimeoutSeconds: number;
   /** Give each job a cgroup of its own where cgroup v2 allows it. */
   cgroups: boolean;
+  /** Jobs' sandbox unless they ask for another. */
+  sandbox: Sandbox;
+  /** Jobs may not ask for less sandbox (or more network) than the defaults. */
+  sandboxRequired: boolean;
+  /** More folders a workspace sandbox may write below. */
+  sandboxWritable: string[];
+  /** Jobs may use the network unless they ask not to. */
+  network: boolean;
+  /** Default limits of a job: memory in bytes, cores, processes; undefined for none. */
+  jobMemoryBytes: number | undefined;
+  jobCpu: number | undefined;
+  jobProcesses: number | undefined;
   /** Where jobs run unless execute_command says otherwise. */
   executor: ExecutorName;
   /** The Slurm executor is there (for jobs that ask for it; always when it is the default). */

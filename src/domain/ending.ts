@@ -68,8 +68,37 @@ export function describeEnd(end: {
   signal: string | null;
   timed_out: boolean;
   lost?: boolean;
+  limit_hit?: { limit: string; value: number | null };
 }): string {
   if (end.status === "running") return "still running";
+  const hit = end.limit_hit;
+  if (hit?.limit === "memory" && end.status !== "killed" && (end.signal === "SIGKILL" || end.exit_code === 137)) {
+    return `killed by its memory limit (${size(hit.value)}): out of memory`;
+  }
+  const said = describeOnly(end);
+  return hit?.limit === "processes" ? `${said}; it hit its process limit (${hit.value ?? "?"}): forks were refused` : said;
+}
+
+// A byte count as people write it (512 MB, 1.5 GB).
+function size(bytes: number | null): string {
+  if (bytes === null) return "?";
+  const units = ["bytes", "KB", "MB", "GB", "TB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+function describeOnly(end: {
+  status: string;
+  exit_code: number | null;
+  signal: string | null;
+  timed_out: boolean;
+  lost?: boolean;
+}): string {
   const by = end.timed_out ? " after its timeout" : end.status === "killed" ? " on request" : "";
   if (end.lost) {
     const killed = end.status === "killed" ? `killed${by}, ` : "";

@@ -33,7 +33,44 @@ export interface JobEnd {
   endedMs: number;
   /** Its end could not be observed (its processes were gone when it was looked for). */
   lost: boolean;
+  /** What it used and the limit it ran into, as read at its end (where the executor can). */
+  usage?: Usage | null;
+  limitHit?: LimitHit | null;
 }
+
+/** Limits on a job's resources (null: none). */
+export interface Limits {
+  memory_bytes: number | null;
+  /** Cores (1.5: one and a half cores' time). */
+  cpu: number | null;
+  /** Processes and threads at once. */
+  processes: number | null;
+}
+
+/** What confines a job, as enforced (not as asked). */
+export interface Confinement {
+  sandbox: "off" | "workspace" | "read-only";
+  network: boolean;
+  /** Folders it may write below (with a sandbox); [] without one. */
+  writable: string[];
+  limits: Limits;
+  /** What enforces it, in words ("Landlock ABI 7", "seccomp", "cgroup v1 memory"). */
+  via: string[];
+  /** The cgroups that hold its limits (and its usage). */
+  cgroups: string[];
+}
+
+/** What a job has used, from its cgroups; a figure that cannot be had is null. */
+export interface Usage {
+  cpu_seconds: number | null;
+  memory_bytes: number | null;
+  peak_memory_bytes: number | null;
+  processes: number | null;
+  peak_processes: number | null;
+}
+
+/** A limit a job ran into: memory (the kernel killed it), processes (forks were refused). */
+export type LimitHit = "memory" | "processes";
 
 /** A job: what was asked for, where it runs, and how far it has got. */
 export interface JobState {
@@ -73,6 +110,12 @@ export interface JobState {
   executorId: string | null;
   /** The machine it runs on, once known; null for local jobs. */
   node: string | null;
+  /** Its sandbox and limits, as enforced; null for none (a job of an older server). */
+  confinement: Confinement | null;
+  /** What it used, as read at its end; null while it runs or where nothing could be read. */
+  usage: Usage | null;
+  /** The limit it ran into, if any. */
+  limitHit: LimitHit | null;
 }
 
 /**
@@ -94,6 +137,8 @@ export function ended(job: JobState, end: JobEnd): JobState {
     signal: end.signal,
     completedMs: end.endedMs,
     lost: end.lost,
+    usage: end.usage ?? job.usage,
+    limitHit: end.limitHit ?? job.limitHit,
   };
 }
 
@@ -131,6 +176,9 @@ export function runningJob(
     cgroup: null,
     executorId: null,
     node: null,
+    confinement: null,
+    usage: null,
+    limitHit: null,
     ...given,
     status: "running",
   };

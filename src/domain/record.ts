@@ -1,4 +1,4 @@
-import type { ExecutorName, JobState, JobStatus } from "./job-state.js";
+import type { ExecutorName, JobState, JobStatus, LimitHit, Limits, Usage } from "./job-state.js";
 
 /** A job as tools report it (timestamps ISO 8601 UTC, absent values null). */
 export interface JobRecord {
@@ -22,6 +22,36 @@ export interface JobRecord {
   slurm_job_id: string | null;
   /** The node it runs on, once known; null for local jobs. */
   node: string | null;
+  /** The limit it ran into and its value (there only if it did). */
+  limit_hit?: { limit: LimitHit; value: number | null };
+}
+
+/** What confines a job and what it has used, as get_job_status reports them. */
+export interface ConfinementView {
+  sandbox: "off" | "workspace" | "read-only";
+  network: boolean;
+  writable: string[];
+  /** As enforced (null: none). */
+  limits: Limits;
+  /** What enforces them, in words. */
+  confined_by: string[];
+  /** So far (running), or at its end; null where it cannot be read (no cgroup). */
+  usage: Usage | null;
+  limit_hit: LimitHit | null;
+}
+
+/** A job's confinement and usage (`live`: its usage now, for a running job). */
+export function confinementOf(job: JobState, live?: { usage: Usage; limitHit: LimitHit | null }): ConfinementView {
+  const c = job.confinement;
+  return {
+    sandbox: c?.sandbox ?? "off",
+    network: c?.network ?? true,
+    writable: c?.writable ?? [],
+    limits: c?.limits ?? { memory_bytes: null, cpu: null, processes: null },
+    confined_by: c?.via ?? [],
+    usage: live?.usage ?? job.usage,
+    limit_hit: live?.limitHit ?? job.limitHit,
+  };
 }
 
 // A stored time as ISO 8601, or null; a value no date can hold (a garbled record) reads as null.
@@ -52,5 +82,13 @@ export function recordOf(job: JobState): JobRecord {
     executor: job.executor,
     slurm_job_id: job.executor === "slurm" ? job.executorId : null,
     node: job.node,
+    ...(job.limitHit
+      ? {
+          limit_hit: {
+            limit: job.limitHit,
+            value: (job.limitHit === "memory" ? job.confinement?.limits.memory_bytes : job.confinement?.limits.processes) ?? null,
+          },
+        }
+      : {}),
   };
 }

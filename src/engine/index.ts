@@ -4,7 +4,7 @@
 // fake one.
 
 import type { JobStatus } from "../domain/job-state.js";
-import type { JobRecord } from "../domain/record.js";
+import type { ConfinementView, JobRecord } from "../domain/record.js";
 import type { SearchResult } from "../text/search-lines.js";
 import type { JobChange } from "./changes.js";
 import type { LogOptions, LogSinks } from "./follow-output.js";
@@ -54,6 +54,7 @@ export interface JobsForTools {
   ended(job: TrackedJob): Promise<void>;
   ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>>;
   waiting(job: TrackedJob): string | undefined;
+  confinement(job: TrackedJob): ConfinementView;
   unavailable(): string | undefined;
 }
 

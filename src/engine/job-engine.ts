@@ -2,9 +2,9 @@ import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
 import type { JobStatus, Owner } from "../domain/job-state.js";
-import { type JobRecord, recordOf } from "../domain/record.js";
+import { type ConfinementView, confinementOf, type JobRecord, recordOf } from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
-import { log, quietly } from "../log.js";
+import { bestEffort, log, quietly } from "../log.js";
 import { selfRef } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
@@ -168,6 +168,12 @@ export class JobEngine {
   /** A Slurm job's place in the queue while it waits (`PENDING (Priority)`), else undefined. */
   waiting(job: TrackedJob): string | undefined {
     return job.running ? this.executor.waiting?.(job.state) : undefined;
+  }
+
+  /** What confines a job (sandbox, network, limits, as enforced) and what it has used. */
+  confinement(job: TrackedJob): ConfinementView {
+    const live = job.running ? bestEffort("reading what a job uses", () => this.executor.usage(job.state)) : undefined;
+    return confinementOf(job.state, live);
   }
 
   /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); see portsOf. */

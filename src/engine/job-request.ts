@@ -1,6 +1,9 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
+import type { Config } from "../config/config.js";
+import { SANDBOXES, type Sandbox } from "../config/settings-confine.js";
 import type { ExecutorName } from "../domain/job-state.js";
+import type { ConfineAsk } from "../executors/executor.js";
 import { JobError } from "./errors.js";
 
 /** What `execute_command` may ask for. */
@@ -11,6 +14,13 @@ export interface StartOptions {
   timeoutSeconds?: number;
   name?: string;
   pty?: boolean;
+  /** Its sandbox, and whether it may use the network (the server's defaults otherwise). */
+  sandbox?: Sandbox;
+  network?: boolean;
+  /** Its limits: memory in bytes, cores, processes (the server's defaults otherwise). */
+  memoryBytes?: number;
+  cpu?: number;
+  processes?: number;
   /** Where to run it (the server's default executor otherwise). */
   executor?: ExecutorName;
   /**
@@ -66,4 +76,35 @@ export function resolveCwd(workingDir: string, cwd: string | undefined): string 
   }
   if (!isDir) throw new JobError("invalid_input", `Working directory ${dir} is not a directory`);
   return dir;
+}
+
+/**
+ * What confines a job: its own arguments over the server's defaults. Where the server requires its
+ * sandbox (MCP_BG_SANDBOX_REQUIRED), asking for less (a lesser sandbox, network when the default has
+ * none, no limit or a higher one where there is a default) is an error.
+ */
+export function confineAsk(config: Config, opts: StartOptions): ConfineAsk {
+  const ask: ConfineAsk = {
+    sandbox: opts.sandbox ?? config.sandbox,
+    network: opts.network ?? config.network,
+    writable: config.sandboxWritable,
+    limits: {
+      memory_bytes: opts.memoryBytes ?? config.jobMemoryBytes ?? null,
+      cpu: opts.cpu ?? config.jobCpu ?? null,
+      processes: opts.processes ?? config.jobProcesses ?? null,
+    },
+  };
+  if (config.sandboxRequired) {
+    const refuse = (why: string) =>
+      new JobError("invalid_input", `${why}: this server requires its sandbox and limits (MCP_BG_SANDBOX_REQUIRED=1)`);
+    if (SANDBOXES.indexOf(ask.sandbox) < SANDBOXES.indexOf(config.sandbox)) {
+      throw refuse(`sandbox "${ask.sandbox}" is less than the server's "${config.sandbox}"`);
+    }
+    if (ask.network && !config.network) throw refuse("network: true is more than the server allows");
+    const over = (asked: number | null, most: number | undefined) => most !== undefined && (asked === null || asked > most);
+    if (over(ask.limits.memory_bytes, config.jobMemoryBytes)) throw refuse("memory_limit above the server's");
+    if (over(ask.limits.cpu, config.jobCpu)) throw refuse("cpu_limit above the server's");
+    if (over(ask.limits.processes, config.jobProcesses)) throw refuse("process_limit above the server's");
+  }
+  return ask;
 }

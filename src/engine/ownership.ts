@@ -1,6 +1,6 @@
 import { type JobEnd, type JobState, lostEnd, type Owner } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
-import { log } from "../log.js";
+import { bestEffort, log } from "../log.js";
 import { recordedAlive, sameBoot } from "../process/proc.js";
 import type { JobStore } from "../store/job-store.js";
 import type { Deadlines } from "./deadlines.js";
@@ -73,6 +73,11 @@ export class Ownership {
    * at a later check.
    */
   finish(job: TrackedJob, end: JobEnd): void {
+    // What it used, and a limit it ran into, read now: its cgroups go once it is released.
+    if (job.running && end.usage === undefined) {
+      const used = bestEffort("reading what a job used", () => this.executor.usage(job.state));
+      if (used) end = { ...end, usage: used.usage, limitHit: used.limitHit };
+    }
     this.pending.write(job.id, "the end", () => {
       const state = this.store.finish(job.id, end);
       if (state) job.update(state);
@@ -87,9 +92,9 @@ export class Ownership {
     job.started(firstHand);
     void firstHand.then((end) => {
       this.mine.delete(job.id);
-      this.executor.release(job.state);
       // Its capture process died first: nothing captures the job's output any more, so it ends.
       this.finish(job, end.lost ? (this.executor.writtenEnd(job.state) ?? lostEnd()) : end);
+      this.executor.release(job.state);
       if (end.lost) void this.executor.reapLeftovers([job.state]);
     });
     this.deadlines.arm(job);

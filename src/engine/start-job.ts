@@ -3,14 +3,14 @@ import { rmSync } from "node:fs";
 import type { Config } from "../config/config.js";
 import { PTY_SIZE } from "../domain/defaults.js";
 import { type Owner, runningJob } from "../domain/job-state.js";
-import { type Executors, StartError, type Starting } from "../executors/executor.js";
+import { ConfineError, type Executors, StartError, type Starting } from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
 import { bestEffort } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { deadlineOf } from "./deadlines.js";
 import { JobError } from "./errors.js";
-import { checkStrings, resolveCwd, type StartOptions } from "./job-request.js";
+import { checkStrings, confineAsk, resolveCwd, type StartOptions } from "./job-request.js";
 import type { Ownership } from "./ownership.js";
 import type { JobRegistry } from "./registry.js";
 import type { TrackedJob } from "./tracked-job.js";
@@ -37,6 +37,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   checkStrings(opts);
   checkCommand({ allowed: config.allowedCommands, denied: config.deniedCommands }, opts.command);
   const cwd = resolveCwd(config.workingDir, opts.cwd);
+  const confine = confineAsk(config, opts);
   const where = opts.executor ?? config.executor;
   const executor = deps.executor.forStart(where);
   if (typeof executor === "string") throw new JobError("invalid_input", executor);
@@ -79,8 +80,9 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       env: opts.env ?? {},
       pty: opts.pty ? PTY_SIZE : undefined,
       capBytes: config.maxOutputBytes,
+      confine,
     });
-    state = { ...state, shepherd: starting.starter };
+    state = { ...state, shepherd: starting.starter, confinement: starting.confinement };
     deps.store.insert(state);
     const job = deps.registry.track(state);
     const started = await starting.run();
@@ -103,6 +105,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
     deps.registry.forget(id);
     bestEffort("removing a failed start's record", () => deps.store.discard(id));
     rmSync(dir, { recursive: true, force: true });
+    if (err instanceof ConfineError) throw new JobError("unavailable", `Nothing was started: ${err.message}`);
     if (err instanceof StartError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
     throw err;
   } finally {

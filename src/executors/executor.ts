@@ -2,8 +2,38 @@
 // records, owns, times out and reports jobs; an executor starts them, tells how they are, signals
 // them and feeds them input. Output is the same for every executor: ring files in the job's folder
 // (see executors/job-folder.ts), read by the engine.
-import type { ExecutorName, JobEnd, JobState, ProcessRef } from "../domain/job-state.js";
+import type {
+  Confinement,
+  ExecutorName,
+  JobEnd,
+  JobState,
+  LimitHit,
+  Limits,
+  ProcessRef,
+  Usage,
+} from "../domain/job-state.js";
 import type { TreeRoot } from "../process/process-tree.js";
+
+/** What a job asks to be confined by (its own arguments over the server's defaults). */
+export interface ConfineAsk {
+  sandbox: Confinement["sandbox"];
+  network: boolean;
+  /** Folders a workspace sandbox may write below besides the job's cwd and the temp dir. */
+  writable: string[];
+  limits: Limits;
+}
+
+/** Nothing at all: a job as jobs were before sandboxes and limits. */
+export const UNCONFINED: ConfineAsk = {
+  sandbox: "off",
+  network: true,
+  writable: [],
+  limits: { memory_bytes: null, cpu: null, processes: null },
+};
+
+/** Whether a request asks for anything to confine the job. */
+export const asksConfinement = (ask: ConfineAsk) =>
+  ask.sandbox !== "off" || !ask.network || Object.values(ask.limits).some((v) => v !== null);
 
 /** What to run, and where its files go. */
 export interface JobSpec {
@@ -17,6 +47,8 @@ export interface JobSpec {
   pty?: { cols: number; rows: number };
   /** Bytes of output kept per stream. */
   capBytes: number;
+  /** What is to confine it: sandbox, network, limits (see executors/local/confine.ts). */
+  confine: ConfineAsk;
 }
 
 /** Where a started job runs, as its record keeps it. */
@@ -38,6 +70,8 @@ export interface Started {
 export interface Starting {
   /** The process that starts it: while it lives, a job whose processes are not known yet is starting. */
   starter: ProcessRef | null;
+  /** What will confine it, as enforced; null for nothing. */
+  confinement: Confinement | null;
   /** Gives it the job; resolves once the job runs (or is queued), rejects with StartError. */
   run(): Promise<Started>;
   /** It will not be given the job after all. */
@@ -46,6 +80,9 @@ export interface Starting {
 
 /** Why a job could not start (the command is fine: it could not be run). */
 export class StartError extends Error {}
+
+/** A sandbox, network ban or limit asked for that cannot be had here: nothing was started. */
+export class ConfineError extends StartError {}
 
 /** What can be told of a recorded running job without having started it. */
 export type Observation =
@@ -114,8 +151,10 @@ export interface Executor {
   writeInput(job: JobState, data: string): Promise<void>;
   /** Closes a running job's stdin once what was written before has reached it. */
   endInput(job: JobState): Promise<void>;
-  /** Lets go of what it holds for a job (an input writer): it has ended. */
+  /** Lets go of what it holds for a job (an input writer, its limits' cgroups): it has ended. */
   release(job: JobState): void;
+  /** What a job has used so far and the limit it ran into, where that can be read; undefined elsewhere. */
+  usage(job: JobState): { usage: Usage; limitHit: LimitHit | null } | undefined;
   /**
    * A job folder that has no record (its record was lost, say with a state database moved away):
    * the job, rebuilt from its folder, if it still runs there (with `ended`, also if it ran and has

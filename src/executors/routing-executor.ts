@@ -103,6 +103,10 @@ export class RoutingExecutor implements Executors {
     this.of(job).release(job);
   }
 
+  usage(job: JobState): ReturnType<Executor["usage"]> {
+    return this.of(job).usage(job);
+  }
+
   recoverFolder(id: string, opts: { ended?: boolean } = {}): JobState | undefined {
     return this.fallback.recoverFolder(id, opts);
   }

@@ -13,6 +13,8 @@ export const jobStatus = z.enum(JOB_STATUSES);
 
 const nullableString = z.string().nullable();
 const nullableInt = z.number().int().nullable();
+const nullableNumber = z.number().nullable();
+const limitHit = z.enum(["memory", "processes"]);
 
 /** A job's record as returned by get_job_status. */
 export const jobRecord = z.object({
@@ -32,7 +34,28 @@ export const jobRecord = z.object({
   executor: z.enum(EXECUTORS).describe("Where it runs"),
   slurm_job_id: nullableString.describe("Its Slurm job id (Slurm jobs)"),
   node: nullableString.describe("The node it runs on, once known (Slurm jobs)"),
+  limit_hit: z.object({ limit: limitHit, value: nullableNumber }).optional(),
 });
+
+/** What confines a job and what it has used (get_job_status). */
+export const confinementFields = {
+  sandbox: z.enum(["off", "workspace", "read-only"]).describe("As enforced"),
+  network: z.boolean(),
+  writable: z.array(z.string()).describe("Folders its sandbox lets it write below"),
+  limits: z.object({ memory_bytes: nullableNumber, cpu: nullableNumber, processes: nullableInt }).describe("As enforced"),
+  confined_by: z.array(z.string()).describe("What enforces the sandbox and limits"),
+  usage: z
+    .object({
+      cpu_seconds: nullableNumber,
+      memory_bytes: nullableNumber,
+      peak_memory_bytes: nullableNumber,
+      processes: nullableInt,
+      peak_processes: nullableInt,
+    })
+    .nullable()
+    .describe("From its cgroups (so far, or at its end); null where it has none"),
+  limit_hit: limitHit.nullable().describe("The limit it ran into"),
+};
 
 /** Words for the agent: how a job ended, or what to do while it runs. */
 export const words = { outcome: z.string().optional(), hint: z.string().optional() };

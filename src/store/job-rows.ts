@@ -1,4 +1,13 @@
-import type { ExecutorName, JobState, JobStatus, Owner, ProcessRef } from "../domain/job-state.js";
+import type {
+  Confinement,
+  ExecutorName,
+  JobState,
+  JobStatus,
+  LimitHit,
+  Owner,
+  ProcessRef,
+  Usage,
+} from "../domain/job-state.js";
 
 /** A job's row in the state database, as SQLite holds it (0/1 integers, snake_case). */
 export interface JobRow {
@@ -29,6 +38,9 @@ export interface JobRow {
   executor: string;
   executor_id: string | null;
   node: string | null;
+  confinement: string | null;
+  usage: string | null;
+  limit_hit: string | null;
 }
 
 /** The columns, in the order the statements name them. */
@@ -60,12 +72,28 @@ export const COLUMNS = [
   "executor",
   "executor_id",
   "node",
+  "confinement",
+  "usage",
+  "limit_hit",
 ] as const;
 
 const ref = (pid: number | null, start: number | null): ProcessRef | null =>
   pid !== null && start !== null ? { pid, start } : null;
 
 const EXECUTORS: readonly string[] = ["local", "slurm"];
+
+// A JSON column: a value that does not parse (a garbled record) reads as null.
+function json<T>(text: string | null): T | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v !== null && typeof v === "object" ? (v as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+const LIMIT_HITS: readonly string[] = ["memory", "processes"];
 
 /** A row as the engine knows it. Rows from libsql's get() carry an extra `_metadata` key: left out. */
 export function toState(row: JobRow): JobState {
@@ -97,6 +125,9 @@ export function toState(row: JobRow): JobState {
     cgroup: row.cgroup,
     executorId: row.executor_id,
     node: row.node,
+    confinement: json<Confinement>(row.confinement),
+    usage: json<Usage>(row.usage),
+    limitHit: row.limit_hit !== null && LIMIT_HITS.includes(row.limit_hit) ? (row.limit_hit as LimitHit) : null,
   };
 }
 
@@ -130,6 +161,9 @@ export function toRow(job: JobState): JobRow {
     executor: job.executor,
     executor_id: job.executorId,
     node: job.node,
+    confinement: job.confinement ? JSON.stringify(job.confinement) : null,
+    usage: job.usage ? JSON.stringify(job.usage) : null,
+    limit_hit: job.limitHit,
   };
 }
 

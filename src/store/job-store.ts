@@ -46,7 +46,8 @@ export class JobStore {
         `UPDATE jobs SET
            status = CASE WHEN kill_requested THEN 'killed' WHEN @lost THEN 'failed'
                          WHEN @code = 0 THEN 'completed' ELSE 'failed' END,
-           exit_code = @code, signal = @signal, completed_ms = @ended, lost = @lost
+           exit_code = @code, signal = @signal, completed_ms = @ended, lost = @lost,
+           usage = coalesce(@usage, usage), limit_hit = coalesce(@limitHit, limit_hit)
          WHERE job_id = @id AND status = 'running'`,
       ),
       kill: prep(
@@ -127,7 +128,15 @@ export class JobStore {
    */
   finish(id: string, end: JobEnd): JobState | undefined {
     return this.write("update", () => {
-      this.sql.finish.run({ id, code: end.code, signal: end.signal, ended: end.endedMs, lost: end.lost ? 1 : 0 });
+      this.sql.finish.run({
+        id,
+        code: end.code,
+        signal: end.signal,
+        ended: end.endedMs,
+        lost: end.lost ? 1 : 0,
+        usage: end.usage ? JSON.stringify(end.usage) : null,
+        limitHit: end.limitHit ?? null,
+      });
       return this.get(id);
     });
   }

@@ -62,4 +62,9 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX tasks_by_session ON tasks (session, created_ms);
    CREATE INDEX tasks_by_status ON tasks (status);`,
+  // 7: what confines a job (sandbox, network, limits, as enforced, JSON), what it used (JSON, at
+  // its end) and the limit it ran into.
+  `ALTER TABLE jobs ADD COLUMN confinement TEXT;
+   ALTER TABLE jobs ADD COLUMN usage TEXT;
+   ALTER TABLE jobs ADD COLUMN limit_hit TEXT;`,
 ];

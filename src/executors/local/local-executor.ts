@@ -1,15 +1,26 @@
 import { join } from "node:path";
-import type { JobEnd, JobState } from "../../domain/job-state.js";
+import type { JobEnd, JobState, LimitHit, Usage } from "../../domain/job-state.js";
 import { bestEffort, log } from "../../log.js";
 import { jobCgroup, jobCgroupsFolder, killCgroup, removeStaleCgroups } from "../../process/cgroups.js";
 import { type KillTarget, killProcessTree, type TreeFinder } from "../../process/kill-tree.js";
+import { readUsage, removeLimitCgroups, sweepLimitCgroups } from "../../process/limits.js";
 import { isSameProcessAlive, processStartTime, resumeIfStopped, sameBoot } from "../../process/proc.js";
 import type { TreeRoot } from "../../process/process-tree.js";
 import { sendSignal } from "../../process/signals.js";
 import { watchWrites } from "../../text/watch-writes.js";
-import type { Executor, JobSpec, KillOrder, Observation, Placement, Started, Starting } from "../executor.js";
+import {
+  asksConfinement,
+  type Executor,
+  type JobSpec,
+  type KillOrder,
+  type Observation,
+  type Placement,
+  type Started,
+  type Starting,
+} from "../executor.js";
 import { readPidFile } from "../job-folder.js";
 import { JobStdin } from "../job-stdin.js";
+import { type ConfinePlan, planConfinement } from "./confine.js";
 import { believedEnd, jobProcesses, observeLocal } from "./observe.js";
 import { recoveredJob } from "./recover.js";
 import { JobSupport } from "./shepherd-binary.js";
@@ -71,8 +82,13 @@ export class LocalExecutor implements Executor {
     const spawner = this.spawner;
     if (!spawner) throw new Error("this process starts no jobs");
     const starter = spawner.identity();
+    // Checked and its cgroups made before anything runs (a ConfineError says what is missing).
+    const plan: ConfinePlan | undefined = asksConfinement(spec.confine)
+      ? planConfinement(job.id, spec.confine, spec.cwd, this.cgroupsFolder)
+      : undefined;
     return {
       starter,
+      confinement: plan?.confinement ?? null,
       run: async (): Promise<Started> => {
         const launched = await spawner.start({
           jobId: job.id,
@@ -82,6 +98,7 @@ export class LocalExecutor implements Executor {
           pty: spec.pty,
           shell: spec.shell,
           cgroups: this.cgroupsFolder,
+          confine: plan?.spec ?? "",
           cwd: spec.cwd,
           command: spec.command,
           env: spec.env,
@@ -99,7 +116,7 @@ export class LocalExecutor implements Executor {
           ended: launched.ended,
         };
       },
-      abandon: () => {},
+      abandon: () => removeLimitCgroups(plan?.confinement.cgroups ?? []),
     };
   }
 
@@ -216,6 +233,16 @@ export class LocalExecutor implements Executor {
 
   release(job: JobState): void {
     this.stdin.forget(join(this.dirOf(job), "stdin"));
+    // Those that still hold processes (left behind, being killed) go at a later sweep.
+    removeLimitCgroups(job.confinement?.cgroups ?? []);
+  }
+
+  usage(job: JobState): { usage: Usage; limitHit: LimitHit | null } | undefined {
+    if (!sameBoot(job.bootId)) return undefined;
+    // Its own cgroup, its limits' cgroups, and what its shepherd kept of the first once it removed it.
+    const own = job.cgroup ?? jobCgroup(this.dirOf(job), job.id);
+    const dirs = [own, ...(job.confinement?.cgroups ?? []), join(this.dirOf(job), "usage")];
+    return readUsage([...new Set(dirs.filter((d): d is string => typeof d === "string"))]);
   }
 
   recoverFolder(id: string, opts: { ended?: boolean } = {}): JobState | undefined {
@@ -224,6 +251,7 @@ export class LocalExecutor implements Executor {
 
   sweep(running: (id: string) => boolean): void {
     if (this.cgroupsFolder) removeStaleCgroups(this.cgroupsFolder, running);
+    sweepLimitCgroups(running);
   }
 
   close(): void {

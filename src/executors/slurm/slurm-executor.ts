@@ -9,6 +9,8 @@ import {
   type KillOrder,
   type Observation,
   type Placement,
+  asksConfinement,
+  ConfineError,
   StartError,
   type Starting,
 } from "../executor.js";
@@ -101,9 +103,15 @@ export class SlurmExecutor implements Executor {
   }
 
   prepare(job: JobState, spec: JobSpec): Starting {
+    if (asksConfinement(spec.confine)) {
+      throw new ConfineError(
+        "a sandbox, network: false and limits apply to local jobs; a Slurm job's are Slurm's (MCP_BG_SLURM_SBATCH_ARGS, e.g. --mem, --cpus-per-task)",
+      );
+    }
     const dir = this.dirOf(job);
     return {
       starter: null,
+      confinement: null,
       run: async () => {
         writeFileSync(join(dir, "batch.sh"), BATCH_SCRIPT, { mode: 0o700 });
         const s = this.settings;
@@ -270,6 +278,10 @@ export class SlurmExecutor implements Executor {
 
   release(job: JobState): void {
     this.stdin.forget(join(this.dirOf(job), "stdin"));
+  }
+
+  usage(): undefined {
+    return undefined; // on its node, in Slurm's accounting (sacct)
   }
 
   recoverFolder(_id: string): JobState | undefined {

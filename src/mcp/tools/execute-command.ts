@@ -1,9 +1,10 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
+import { parseMemory, SANDBOXES } from "../../config/settings-confine.js";
 import { EXECUTORS } from "../../domain/job-state.js";
 import type { JobsForTools } from "../../engine/index.js";
-import { checkLocalUrl } from "../../engine/index.js";
+import { checkLocalUrl, JobError } from "../../engine/index.js";
 import { cutTextStart } from "../../text/cut.js";
 import { checkPatternSyntax } from "../../text/safe-regex.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
@@ -23,6 +24,14 @@ const input = z.object({
     .describe("Kill the job after this many seconds"),
   name: z.string().max(200).optional().describe("Label shown in list_jobs"),
   pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts, colours)"),
+  sandbox: z
+    .enum(SANDBOXES)
+    .optional()
+    .describe("workspace: writes only below cwd and tmp; read-only: only tmp (default: the server's)"),
+  network: z.boolean().optional().describe("false: no TCP/UDP, localhost included"),
+  memory_limit: z.union([z.number().int(), z.string()]).optional().describe("Bytes, or e.g. 512MB, 2GB"),
+  cpu_limit: z.number().positive().max(1024).optional().describe("Cores, e.g. 1.5"),
+  process_limit: z.number().int().min(1).max(4194304).optional().describe("Processes and threads at once"),
   executor: z
     .enum(EXECUTORS, { error: `executor must be one of ${EXECUTORS.join(", ")}` })
     .optional()
@@ -56,6 +65,15 @@ const output = waitOutput.partial().extend({
   status: jobStatus,
   tail: z.object(streams).optional().describe("The last lines of each stream, once the job has ended"),
 });
+
+// memory_limit as given: bytes, or a size with a unit.
+function memoryArg(v: number | string): number {
+  try {
+    return parseMemory(String(v), "memory_limit");
+  } catch (err) {
+    throw new JobError("invalid_input", (err as Error).message);
+  }
+}
 
 /** Whether an execute_command call waits (start and wait in one call): any of its wait_* arguments. */
 export const startWaits = (args: Record<string, unknown>) =>
@@ -97,6 +115,11 @@ export function registerExecuteCommandTool(
           name: args.name,
           pty: args.pty,
           executor: args.executor,
+          sandbox: args.sandbox,
+          network: args.network,
+          memoryBytes: args.memory_limit === undefined ? undefined : memoryArg(args.memory_limit),
+          cpu: args.cpu_limit,
+          processes: args.process_limit,
         });
         onStarted?.(job.job_id);
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };

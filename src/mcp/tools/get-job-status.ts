@@ -4,7 +4,7 @@ import { MAX_PORTS_SHOWN } from "../../domain/defaults.js";
 import type { JobsForTools } from "../../engine/index.js";
 import { recordView } from "../hints.js";
 import { nullAsAbsent, uniformNullables } from "../schema-forms.js";
-import { jobId, jobRecord, words } from "../schemas.js";
+import { confinementFields, jobId, jobRecord, words } from "../schemas.js";
 import { runTool } from "../tool-result.js";
 
 /** Registers get_job_status: one job's record. */
@@ -14,7 +14,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools):
     {
       title: "Job status",
       description:
-        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, the TCP ports it listens on, and the outcome in words.",
+        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, the TCP ports it listens on, its sandbox, limits and usage, and the outcome in words.",
       inputSchema: nullAsAbsent(z.object({ job_id: jobId })),
       outputSchema: uniformNullables(
         jobRecord.extend(words).extend({
@@ -24,6 +24,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools):
             .describe(
               `TCP ports its processes listen on while it runs (the lowest ${MAX_PORTS_SHOWN}); null where not seen (on a Slurm node)`,
             ),
+          ...confinementFields,
         }),
       ),
       annotations: { readOnlyHint: true, openWorldHint: false },
@@ -32,7 +33,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools):
       runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
         const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
-        return { ...recordView(job.record(), jobs.waiting(job)), ports };
+        return { ...recordView(job.record(), jobs.waiting(job)), ports, ...jobs.confinement(job) };
       }),
   );
 }

@@ -1,0 +1,241 @@
+/*
+ * A job's confinement on Linux (included by os-linux.c): applied in the job's process between its
+ * fork and its exec, so that every process of the job inherits it and none can lift it.
+ *
+ *  - limits: the job joins the cgroups its server made and wrote its limits into ("join DIR": a
+ *    cgroup v1 folder of the memory, pids or cpu controller; the v2 one is the job's own cgroup);
+ *  - sandbox ("sandbox workspace|read-only", "write PATH" for each writable path): Landlock
+ *    (Linux 5.13+) handles every right that writes to the file system, and grants them below the
+ *    writable paths only; reading and running stay free. Device files that programs write to as a
+ *    matter of course (/dev/null, the job's terminal, ...) stay writable; /dev/shm too. From ABI 2
+ *    a link or rename may not move a file out of the hierarchy it came from; from ABI 3 truncation
+ *    is a write; from ABI 6 the job can signal only its own processes. A Landlocked process cannot
+ *    mount, pivot_root or ptrace a process outside its domain;
+ *  - network ("network 0"): a seccomp filter refuses socket() for every family but AF_UNIX and
+ *    AF_NETLINK (EACCES): no TCP, UDP or raw packets, to anywhere, loopback included. io_uring is
+ *    refused too (it can make sockets); 32-bit programs cannot make sockets at all.
+ * What was asked and could not be applied fails the start (the server said what it would apply,
+ * from `shepherd --confine-probe`): a job never runs with less than it was told it has.
+ */
+#include <sys/stat.h>
+
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444 /* the same on every architecture */
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
+
+/* linux/landlock.h, spelt out: not every libc's headers have it. */
+struct ll_ruleset_attr {
+  uint64_t handled_access_fs, handled_access_net, scoped;
+};
+struct ll_path_beneath {
+  uint64_t allowed_access;
+  int32_t parent_fd;
+} __attribute__((packed));
+#define LL_VERSION (1U << 0)
+#define LL_RULE_PATH_BENEATH 1
+#define LL_WRITE_FILE (1ULL << 1)
+#define LL_REMOVE_DIR (1ULL << 4)
+#define LL_REMOVE_FILE (1ULL << 5)
+#define LL_MAKE_CHAR (1ULL << 6)
+#define LL_MAKE_DIR (1ULL << 7)
+#define LL_MAKE_REG (1ULL << 8)
+#define LL_MAKE_SOCK (1ULL << 9)
+#define LL_MAKE_FIFO (1ULL << 10)
+#define LL_MAKE_BLOCK (1ULL << 11)
+#define LL_MAKE_SYM (1ULL << 12)
+#define LL_REFER (1ULL << 13)
+#define LL_TRUNCATE (1ULL << 14)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* The Landlock ABI this kernel offers: 0 if none (not built in, or disabled at boot). */
+static int os_landlock_abi(void) {
+  long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_VERSION);
+  return abi < 0 ? 0 : (int)abi;
+}
+
+/* Every right that writes to the file system, as far as this ABI knows them. */
+static uint64_t write_rights(int abi) {
+  uint64_t r = LL_WRITE_FILE | LL_REMOVE_DIR | LL_REMOVE_FILE | LL_MAKE_CHAR | LL_MAKE_DIR | LL_MAKE_REG |
+               LL_MAKE_SOCK | LL_MAKE_FIFO | LL_MAKE_BLOCK | LL_MAKE_SYM;
+  if (abi >= 2) r |= LL_REFER;
+  if (abi >= 3) r |= LL_TRUNCATE;
+  return r;
+}
+
+/* Grants `rights` below `path` (on a file: the rights that apply to a file). A path that does not
+   exist is skipped; -1 on any other failure. */
+static int allow_below(int ruleset, const char *path, uint64_t rights, int abi) {
+  int fd = open(path, O_PATH | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode)) rights &= LL_WRITE_FILE | (abi >= 3 ? LL_TRUNCATE : 0);
+  struct ll_path_beneath rule = {.allowed_access = rights, .parent_fd = fd};
+  long r = syscall(SYS_landlock_add_rule, ruleset, LL_RULE_PATH_BENEATH, &rule, 0);
+  int e = errno;
+  close(fd);
+  errno = e;
+  return r < 0 ? -1 : 0;
+}
+
+static int landlock_writes(char **writable, int n) {
+  int abi = os_landlock_abi();
+  if (abi < 1) {
+    errno = ENOSYS;
+    return -1;
+  }
+  uint64_t rights = write_rights(abi);
+  struct ll_ruleset_attr attr = {.handled_access_fs = rights, .scoped = abi >= 6 ? LL_SCOPE_SIGNAL : 0};
+  size_t size = abi >= 6 ? sizeof attr : abi >= 4 ? 2 * sizeof(uint64_t) : sizeof(uint64_t);
+  int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, size, 0);
+  if (ruleset < 0) return -1;
+  static const char *const devices[] = {"/dev/null", "/dev/zero",    "/dev/full", "/dev/tty",
+                                        "/dev/ptmx", "/dev/random", "/dev/urandom", "/dev/pts"};
+  uint64_t file_rights = LL_WRITE_FILE | (abi >= 3 ? LL_TRUNCATE : 0);
+  int failed = 0;
+  for (size_t i = 0; i < sizeof devices / sizeof devices[0] && !failed; i++)
+    failed = allow_below(ruleset, devices[i], file_rights, abi) < 0;
+  if (!failed) failed = allow_below(ruleset, "/dev/shm", rights, abi) < 0;
+  for (int i = 0; i < n && !failed; i++) failed = allow_below(ruleset, writable[i], rights, abi) < 0;
+  if (!failed) failed = syscall(SYS_landlock_restrict_self, ruleset, 0) < 0;
+  int e = errno;
+  close(ruleset);
+  errno = e;
+  return failed ? -1 : 0;
+}
+
+/* linux/filter.h and linux/seccomp.h, spelt out. */
+struct bpf_insn {
+  uint16_t code;
+  uint8_t jt, jf;
+  uint32_t k;
+};
+struct bpf_prog {
+  unsigned short len;
+  struct bpf_insn *filter;
+};
+#define LD_W_ABS 0x20
+#define JEQ_K 0x15
+#define RET_K 0x06
+#define STMT(c, v) {(uint16_t)(c), 0, 0, (uint32_t)(v)}
+#define JUMP(v, t, f) {JEQ_K, (uint8_t)(t), (uint8_t)(f), (uint32_t)(v)}
+#define ALLOW 0x7fff0000U
+#define REFUSE(e) (0x00050000U | (uint32_t)(e))
+#define AUDIT_ARCH_I386_ 0x40000003U
+#define AUDIT_ARCH_ARM_ 0x40000028U
+#if defined(__x86_64__)
+#define NATIVE_ARCH 0xC000003EU
+#define NR_SOCKET 41
+#define COMPAT_ARCH AUDIT_ARCH_I386_
+#define COMPAT_SOCKET 359
+#define COMPAT_SOCKETCALL 102
+#elif defined(__aarch64__)
+#define NATIVE_ARCH 0xC00000B7U
+#define NR_SOCKET 198
+#define COMPAT_ARCH AUDIT_ARCH_ARM_
+#define COMPAT_SOCKET 281
+#define COMPAT_SOCKETCALL 281 /* arm has no socketcall */
+#endif
+#define NR_IO_URING_SETUP 425 /* the same on every architecture */
+
+static int os_seccomp_available(void) {
+#ifdef NATIVE_ARCH
+  return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+#else
+  return 0;
+#endif
+}
+
+/* No sockets but Unix and netlink ones. */
+static int seccomp_no_network(void) {
+#ifdef NATIVE_ARCH
+  struct bpf_insn f[] = {
+      STMT(LD_W_ABS, 4), /* arch */
+      JUMP(NATIVE_ARCH, 0, 13), /* to the compat part below */
+      STMT(LD_W_ABS, 0), /* nr */
+#if defined(__x86_64__)
+      STMT(0x54, 0x40000000), /* and: an x32 call is refused */
+      JUMP(0, 1, 0),
+      STMT(RET_K, REFUSE(ENOSYS)),
+      STMT(LD_W_ABS, 0),
+#else /* the same length: the jumps count instructions */
+      STMT(LD_W_ABS, 0),
+      STMT(LD_W_ABS, 0),
+      STMT(LD_W_ABS, 0),
+      STMT(LD_W_ABS, 0),
+#endif
+      JUMP(NR_IO_URING_SETUP, 6, 0),
+      JUMP(NR_SOCKET, 0, 4),
+      STMT(LD_W_ABS, 16), /* args[0], low half: the family */
+      JUMP(1, 2, 0),      /* AF_UNIX */
+      JUMP(16, 1, 0),     /* AF_NETLINK */
+      STMT(RET_K, REFUSE(EACCES)),
+      STMT(RET_K, ALLOW),
+      STMT(RET_K, REFUSE(ENOSYS)),
+      /* not the native arch */
+      JUMP(COMPAT_ARCH, 0, 5),
+      STMT(LD_W_ABS, 0),
+      JUMP(COMPAT_SOCKET, 2, 0),
+      JUMP(COMPAT_SOCKETCALL, 1, 0),
+      JUMP(NR_IO_URING_SETUP, 0, 1),
+      STMT(RET_K, REFUSE(EACCES)),
+      STMT(RET_K, ALLOW),
+  };
+  struct bpf_prog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+  return prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) < 0 ? -1 : 0;
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* What `shepherd --confine-probe` prints: what this kernel lets a job be confined by. */
+static void os_confine_probe(void) {
+  printf("landlock %d\nseccomp %d\n", os_landlock_abi(), os_seccomp_available());
+}
+
+/* Which step of a confinement failed (1..4; 0: the exec itself), for the start's error. */
+static int confine_step;
+static const char *confine_step_text(int step) {
+  static const char *const text[] = {"cannot run the shell", "cannot put the job under its limits: joining a cgroup failed",
+                                     "cannot sandbox the job: no_new_privs", "cannot sandbox the job: Landlock",
+                                     "cannot keep the job off the network: seccomp"};
+  return step >= 0 && step <= 4 ? text[step] : "cannot start the job";
+}
+
+/* Applies a confinement (the lines described above) to this process: 0, or -1 with errno set and
+   confine_step naming what failed. `spec` is the child's own copy, cut up in place. */
+static int os_confine(char *spec) {
+  char *writable[64];
+  int n = 0, sandbox = 0, no_network = 0;
+  for (char *line = strtok(spec, "\n"); line; line = strtok(NULL, "\n")) {
+    if (strncmp(line, "join ", 5) == 0) {
+      confine_step = 1;
+      char procs[4200], pid[24];
+      snprintf(procs, sizeof procs, "%s/cgroup.procs", line + 5);
+      snprintf(pid, sizeof pid, "%ld", (long)getpid());
+      int fd = open(procs, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return -1;
+      ssize_t w = write(fd, pid, strlen(pid));
+      int e = errno;
+      close(fd);
+      errno = e;
+      if (w < 0) return -1;
+    } else if (strncmp(line, "sandbox ", 8) == 0) {
+      sandbox = strcmp(line + 8, "off") != 0;
+    } else if (strncmp(line, "write ", 6) == 0 && n < 64) {
+      writable[n++] = line + 6;
+    } else if (strcmp(line, "network 0") == 0) {
+      no_network = 1;
+    }
+  }
+  if (!sandbox && !no_network) return 0;
+  confine_step = 2;
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
+  confine_step = 3;
+  if (sandbox && landlock_writes(writable, n) < 0) return -1;
+  confine_step = 4;
+  if (no_network && seccomp_no_network() < 0) return -1;
+  return 0;
+}

@@ -1,0 +1,237 @@
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LimitHit, Limits, Usage } from "../domain/job-state.js";
+import { ensureDir } from "../files/ensure-dir.js";
+import { OS } from "./platform.js";
+
+/** The folder, inside this process's own cgroup of each hierarchy, that jobs' limit cgroups are made in. */
+const JOBS_FOLDER = "mcp-bg-jobs";
+
+type Controller = "memory" | "pids" | "cpu";
+
+/** Where a controller can be had for a job: a folder to make the job's cgroup in. */
+interface Home {
+  version: 1 | 2;
+  folder: string;
+}
+
+const readText = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+};
+
+// cgroup v1 hierarchies: for each controller, where it is mounted and the root it shows.
+function v1Mounts(): Map<string, { mount: string; root: string }> {
+  const mounts = new Map<string, { mount: string; root: string }>();
+  for (const line of (readText("/proc/self/mountinfo") ?? "").split("\n")) {
+    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPEROPTIONS
+    const [before, after] = line.split(" - ");
+    if (!after?.startsWith("cgroup ")) continue;
+    const fields = before?.split(" ") ?? [];
+    const supers = after.split(" ")[2]?.split(",") ?? [];
+    for (const c of supers) mounts.set(c, { mount: fields[4] ?? "", root: fields[3] ?? "/" });
+  }
+  return mounts;
+}
+
+// This process's own cgroup in the v1 hierarchy of a controller ("4:memory:/user.slice").
+function ownV1Path(controller: string): string | undefined {
+  for (const line of (readText("/proc/self/cgroup") ?? "").split("\n")) {
+    const [, list, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+    if (list?.split(",").includes(controller)) return path;
+  }
+  return undefined;
+}
+
+function writable(folder: string): boolean {
+  try {
+    ensureDir(folder, 0o755);
+    accessSync(join(folder, "cgroup.procs"), constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where each controller can limit a job: cgroup v2 where the jobs' v2 folder (`v2Folder`, see
+ * jobCgroupsFolder) has it or can be given it, else its v1 hierarchy where that is mounted and
+ * this user may make cgroups there. Looked up once per process.
+ */
+let homes: Map<Controller, Home> | undefined;
+function homesOf(v2Folder: string | undefined): Map<Controller, Home> {
+  if (homes) return homes;
+  homes = new Map();
+  if (!OS.cgroups) return homes;
+  const v1 = v1Mounts();
+  for (const c of ["memory", "pids", "cpu"] as const) {
+    if (v2Folder && (readText(join(v2Folder, "cgroup.controllers")) ?? "").split(/\s+/).includes(c)) {
+      try {
+        writeFileSync(join(v2Folder, "cgroup.subtree_control"), `+${c}`);
+        homes.set(c, { version: 2, folder: v2Folder });
+        continue;
+      } catch {}
+    }
+    const mount = v1.get(c);
+    const own = ownV1Path(c);
+    if (!mount || own === undefined) continue;
+    const relative = mount.root === "/" ? own : own.startsWith(mount.root) ? own.slice(mount.root.length) : undefined;
+    if (relative === undefined) continue;
+    const folder = join(mount.mount, relative, JOBS_FOLDER);
+    if (writable(folder)) homes.set(c, { version: 1, folder });
+  }
+  return homes;
+}
+
+const CONTROLLER_OF: Record<keyof Limits, Controller> = { memory_bytes: "memory", cpu: "cpu", processes: "pids" };
+
+/** Which limits can be enforced here, and how ("cgroup v1 memory"); for the doctor and the README. */
+export function limitSupport(v2Folder: string | undefined): Record<keyof Limits, string | undefined> {
+  const h = homesOf(v2Folder);
+  const how = (c: Controller) => {
+    const home = h.get(c);
+    return home ? `cgroup v${home.version} ${c}` : undefined;
+  };
+  return { memory_bytes: how("memory"), cpu: how("cpu"), processes: how("pids") };
+}
+
+/** Why limits cannot be had here, for the error a start that asks for them gets. */
+function noLimitsWhy(): string {
+  if (!OS.cgroups) return "resource limits need Linux cgroups, which this platform (or MCP_BG_PORTABLE=1) does not use";
+  return "no cgroup with that controller may be made by this server (cgroup v2 without the controller delegated, and no writable v1 hierarchy): run it as root, or in a cgroup with the controller delegated to its user";
+}
+
+export interface LimitCgroups {
+  /** The cgroups made, each holding one or more of the limits. */
+  cgroups: string[];
+  /** How each limit is enforced, in words. */
+  via: string[];
+}
+
+/** A limit that could not be applied: the words of the error a start gets. */
+export class LimitError extends Error {}
+
+/**
+ * Makes the cgroups that hold a job's limits (`JOBS_FOLDER/JOB_ID` in each hierarchy needed) and
+ * writes the limits into them; the job joins them before its exec. Throws LimitError, having
+ * removed what it made, if a limit cannot be applied.
+ */
+export function makeLimitCgroups(jobId: string, limits: Limits, v2Folder: string | undefined): LimitCgroups {
+  const made: string[] = [];
+  const via: string[] = [];
+  const h = homesOf(v2Folder);
+  try {
+    for (const key of ["memory_bytes", "cpu", "processes"] as const) {
+      const value = limits[key];
+      if (value === null) continue;
+      const controller = CONTROLLER_OF[key];
+      const home = h.get(controller);
+      const name = { memory_bytes: "memory_limit", cpu: "cpu_limit", processes: "process_limit" }[key];
+      if (!home) throw new LimitError(`${name} cannot be enforced here: ${noLimitsWhy()}`);
+      const dir = join(home.folder, jobId);
+      if (!made.includes(dir)) {
+        ensureDir(dir, 0o755);
+        made.push(dir);
+      }
+      const put = (file: string, text: string) => {
+        try {
+          writeFileSync(join(dir, file), text);
+        } catch (err) {
+          throw new LimitError(`${name} cannot be enforced: writing ${join(dir, file)} failed (${(err as Error).message})`);
+        }
+      };
+      if (key === "memory_bytes" && home.version === 1) {
+        put("memory.limit_in_bytes", String(value));
+        // With swap, the limit covers it too (the file is there only where swap accounting is on).
+        if (existsSync(join(dir, "memory.memsw.limit_in_bytes"))) put("memory.memsw.limit_in_bytes", String(value));
+      } else if (key === "memory_bytes") {
+        put("memory.max", String(value));
+        if (existsSync(join(dir, "memory.swap.max"))) put("memory.swap.max", "0");
+      } else if (key === "processes") {
+        put("pids.max", String(value));
+      } else if (home.version === 1) {
+        put("cpu.cfs_period_us", "100000");
+        put("cpu.cfs_quota_us", String(Math.max(1000, Math.round(value * 100000))));
+      } else {
+        put("cpu.max", `${Math.max(1000, Math.round(value * 100000))} 100000`);
+      }
+      via.push(`cgroup v${home.version} ${controller}`);
+    }
+  } catch (err) {
+    removeLimitCgroups(made);
+    throw err;
+  }
+  return { cgroups: made, via };
+}
+
+/** Removes a job's limit cgroups (those that still hold processes stay, for a later sweep). */
+export function removeLimitCgroups(cgroups: readonly string[]): void {
+  for (const dir of cgroups) {
+    try {
+      rmdirSync(dir);
+    } catch {}
+  }
+}
+
+/**
+ * Removes the limit cgroups of jobs that no longer run and left nothing running (their server,
+ * which removes them, died): `running(id)` says which still run.
+ */
+export function sweepLimitCgroups(running: (id: string) => boolean): void {
+  if (!homes) return; // none made by this process: those of a dead one go when this one makes some
+  for (const home of new Set([...homes.values()].filter((h) => h.version === 1).map((h) => h.folder))) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(home);
+    } catch {}
+    for (const id of names) {
+      const dir = join(home, id);
+      if (!/^[0-9a-f-]{36}$/.test(id) || running(id)) continue;
+      if ((readText(join(dir, "cgroup.procs")) ?? "x").trim() === "") removeLimitCgroups([dir]);
+    }
+  }
+}
+
+// A number from a file of one number, or from a "key value" line of a flat-keyed file.
+function figure(dir: string, file: string, key?: string): number | undefined {
+  const text = readText(join(dir, file));
+  if (text === undefined) return undefined;
+  if (key === undefined) {
+    const n = Number(text.trim());
+    return Number.isFinite(n) ? n : undefined;
+  }
+  const m = new RegExp(`^${key} (\\d+)$`, "m").exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * What a job has used so far, from its cgroups (its own v2 cgroup and its limit cgroups), and the
+ * limit it ran into; undefined if it has no cgroup to read.
+ */
+export function readUsage(cgroups: readonly string[]): { usage: Usage; limitHit: LimitHit | null } | undefined {
+  if (cgroups.length === 0) return undefined;
+  const first = (read: (dir: string) => number | undefined) => {
+    for (const dir of cgroups) {
+      const v = read(dir);
+      if (v !== undefined) return v;
+    }
+    return null;
+  };
+  const cpuUsec = first((d) => figure(d, "cpu.stat", "usage_usec"));
+  const cpuNs = cpuUsec === null ? first((d) => figure(d, "cpuacct.usage")) : null;
+  const usage: Usage = {
+    cpu_seconds: cpuUsec !== null ? cpuUsec / 1e6 : cpuNs !== null ? cpuNs / 1e9 : null,
+    memory_bytes: first((d) => figure(d, "memory.current") ?? figure(d, "memory.usage_in_bytes")),
+    peak_memory_bytes: first((d) => figure(d, "memory.peak") ?? figure(d, "memory.max_usage_in_bytes")),
+    processes: first((d) => figure(d, "pids.current")),
+    peak_processes: first((d) => figure(d, "pids.peak")),
+  };
+  if (Object.values(usage).every((v) => v === null)) return undefined;
+  const ooms = first((d) => figure(d, "memory.events", "oom_kill") ?? figure(d, "memory.oom_control", "oom_kill"));
+  const refusedForks = first((d) => figure(d, "pids.events", "max"));
+  const limitHit: LimitHit | null = (ooms ?? 0) > 0 ? "memory" : (refusedForks ?? 0) > 0 ? "processes" : null;
+  return { usage, limitHit };
+}
