@@ -1,10 +1,8 @@
 import { isAbsolute, resolve } from "node:path";
+import { SANDBOXES, type Sandbox } from "../domain/job-state.js";
 import { bad, integer, yesNo } from "./parsers.js";
 import type { Config, Parser, Setting } from "./types.js";
 
-/** How far a job's sandbox goes, from none to most. */
-export const SANDBOXES = ["off", "workspace", "read-only"] as const;
-export type Sandbox = (typeof SANDBOXES)[number];
 
 /** A memory size for a job: `512MB`, `2GB`, `1.5GB`, bytes (binary units), from 1 MB to 1 TB. */
 export function parseMemory(raw: string, name = "memory_limit"): number {

@@ -1,6 +1,6 @@
-import type { ExecutorName } from "../domain/job-state.js";
+import type { ExecutorName, Sandbox } from "../domain/job-state.js";
 import type { DenyRule } from "./deny-rules.js";
-import type { Sandbox } from "./settings-confine.js";
+
 
 /** Everything the server is configured with, parsed and checked once at start-up. */
 export interface Config {

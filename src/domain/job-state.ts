@@ -47,9 +47,13 @@ export interface Limits {
   processes: number | null;
 }
 
+/** How far a job's sandbox goes, from none to most. */
+export const SANDBOXES = ["off", "workspace", "read-only"] as const;
+export type Sandbox = (typeof SANDBOXES)[number];
+
 /** What confines a job, as enforced (not as asked). */
 export interface Confinement {
-  sandbox: "off" | "workspace" | "read-only";
+  sandbox: Sandbox;
   network: boolean;
   /** Folders it may write below (with a sandbox); [] without one. */
   writable: string[];

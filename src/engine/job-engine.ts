@@ -4,7 +4,7 @@ import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js
 import type { JobStatus, Owner } from "../domain/job-state.js";
 import { type ConfinementView, confinementOf, type JobRecord, recordOf } from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
-import { bestEffort, log, quietly } from "../log.js";
+import { log, quietly } from "../log.js";
 import { selfRef } from "../process/proc.js";
 import { JobStore } from "../store/job-store.js";
 import type { SearchResult } from "../text/search-lines.js";
@@ -172,8 +172,7 @@ export class JobEngine {
 
   /** What confines a job (sandbox, network, limits, as enforced) and what it has used. */
   confinement(job: TrackedJob): ConfinementView {
-    const live = job.running ? bestEffort("reading what a job uses", () => this.executor.usage(job.state)) : undefined;
-    return confinementOf(job.state, live);
+    return confinementOf(job.state, job.running ? this.executor.usage(job.state) : undefined);
   }
 
   /** The TCP ports running jobs' processes listen on, in one look (job id -> ports); see portsOf. */

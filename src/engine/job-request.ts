@@ -1,8 +1,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Config } from "../config/config.js";
-import { SANDBOXES, type Sandbox } from "../config/settings-confine.js";
-import type { ExecutorName } from "../domain/job-state.js";
+import { type ExecutorName, SANDBOXES, type Sandbox } from "../domain/job-state.js";
 import type { ConfineAsk } from "../executors/executor.js";
 import { JobError } from "./errors.js";
 
@@ -84,6 +83,12 @@ export function resolveCwd(workingDir: string, cwd: string | undefined): string 
  * none, no limit or a higher one where there is a default) is an error.
  */
 export function confineAsk(config: Config, opts: StartOptions): ConfineAsk {
+  if (opts.cpu !== undefined && !(opts.cpu >= 0.01 && opts.cpu <= 1024)) {
+    throw new JobError("invalid_input", `cpu_limit ${opts.cpu}: expected cores from 0.01 to 1024`);
+  }
+  if (opts.processes !== undefined && !(Number.isInteger(opts.processes) && opts.processes >= 1 && opts.processes <= 4194304)) {
+    throw new JobError("invalid_input", `process_limit ${opts.processes}: expected a whole number from 1 to 4194304`);
+  }
   const ask: ConfineAsk = {
     sandbox: opts.sandbox ?? config.sandbox,
     network: opts.network ?? config.network,

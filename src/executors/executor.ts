@@ -35,6 +35,11 @@ export const UNCONFINED: ConfineAsk = {
 export const asksConfinement = (ask: ConfineAsk) =>
   ask.sandbox !== "off" || !ask.network || Object.values(ask.limits).some((v) => v !== null);
 
+/** For an executor that confines nothing: a ConfineError if the job asks for a sandbox or limits. */
+export function confinesNothing(spec: JobSpec, why: string): void {
+  if (asksConfinement(spec.confine)) throw new ConfineError(`a sandbox, network: false and limits apply to local jobs: ${why}`);
+}
+
 /** What to run, and where its files go. */
 export interface JobSpec {
   command: string;

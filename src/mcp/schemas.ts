@@ -6,7 +6,7 @@ export const jobId = z
   .string()
   .min(1, "job_id is empty")
   .max(200, "job_id is too long")
-  .describe("Job id (from execute_command or list_jobs)");
+  .describe("Id from execute_command or list_jobs");
 
 /** The status values of a job. */
 export const jobStatus = z.enum(JOB_STATUSES);

@@ -1,5 +1,5 @@
 import { runningJob } from "../../src/domain/job-state.js";
-import type { JobRecord } from "../../src/domain/record.js";
+import { type ConfinementView, confinementOf, type JobRecord } from "../../src/domain/record.js";
 import type { JobsForTools, KillResult, TrackedJob, WaitOptions, WaitResult } from "../../src/engine/index.js";
 import { JobError } from "../../src/engine/index.js";
 import { TrackedJob as Tracked } from "../../src/engine/tracked-job.js";
@@ -117,6 +117,9 @@ export class FakeJobs implements JobsForTools {
   }
   ports(jobs: readonly TrackedJob[]) {
     return this.answer("ports", [jobs], async () => new Map(jobs.map((j) => [j.id, [5173]])));
+  }
+  confinement(job: TrackedJob): ConfinementView {
+    return this.answer("confinement", [job], () => confinementOf(job.state));
   }
   waiting(job: TrackedJob): string | undefined {
     return this.answer("waiting", [job], () => undefined);

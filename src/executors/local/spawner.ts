@@ -16,8 +16,8 @@ export interface ShepherdRequest {
   shell: string;
   /** A cgroup v2 folder to make the job's own cgroup in; none if undefined. */
   cgroups?: string;
-  /** Its limits and sandbox, as lines for the shepherd (native/confine-linux.c); "" for none. */
-  confine: string;
+  /** Its limits and sandbox, as lines for the shepherd (native/confine-linux.c); none if undefined. */
+  confine?: string;
   cwd: string;
   command: string;
   /** Variables added to the spawner's environment (the server's) for this job. */
@@ -56,7 +56,7 @@ function requestBlock(r: ShepherdRequest): Buffer {
     String(r.pty?.rows ?? 24),
     r.shell,
     r.cgroups ?? "-",
-    r.confine,
+    r.confine ?? "",
     r.cwd,
     r.command,
     ...Object.entries(r.env).map(([k, v]) => `${k}=${v}`),
@@ -122,7 +122,7 @@ export class Spawner {
   /** Has a shepherd started for this job; resolves once the job runs, rejects with StartError. */
   start(req: ShepherdRequest): Promise<Launched> {
     if (this.closed) return Promise.reject(new StartError("the server is shutting down"));
-    for (const f of [req.dir, req.jobId, req.cwd, req.command, req.shell, req.confine, ...Object.entries(req.env).flat()]) {
+    for (const f of [req.dir, req.jobId, req.cwd, req.command, req.shell, req.confine ?? "", ...Object.entries(req.env).flat()]) {
       if (f.includes("\0")) return Promise.reject(new StartError("a NUL byte cannot be passed to a process"));
     }
     this.identity();

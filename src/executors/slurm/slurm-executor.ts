@@ -9,8 +9,7 @@ import {
   type KillOrder,
   type Observation,
   type Placement,
-  asksConfinement,
-  ConfineError,
+  confinesNothing,
   StartError,
   type Starting,
 } from "../executor.js";
@@ -103,11 +102,7 @@ export class SlurmExecutor implements Executor {
   }
 
   prepare(job: JobState, spec: JobSpec): Starting {
-    if (asksConfinement(spec.confine)) {
-      throw new ConfineError(
-        "a sandbox, network: false and limits apply to local jobs; a Slurm job's are Slurm's (MCP_BG_SLURM_SBATCH_ARGS, e.g. --mem, --cpus-per-task)",
-      );
-    }
+    confinesNothing(spec, "a Slurm job's are Slurm's (MCP_BG_SLURM_SBATCH_ARGS: --mem, --cpus-per-task)");
     const dir = this.dirOf(job);
     return {
       starter: null,
@@ -280,9 +275,7 @@ export class SlurmExecutor implements Executor {
     this.stdin.forget(join(this.dirOf(job), "stdin"));
   }
 
-  usage(): undefined {
-    return undefined; // on its node, in Slurm's accounting (sacct)
-  }
+  usage = () => undefined; // on its node, in Slurm's accounting (sacct)
 
   recoverFolder(_id: string): JobState | undefined {
     return undefined;

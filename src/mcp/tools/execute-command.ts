@@ -1,8 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
-import { parseMemory, SANDBOXES } from "../../config/settings-confine.js";
-import { EXECUTORS } from "../../domain/job-state.js";
+import { parseMemory } from "../../config/settings-confine.js";
+import { EXECUTORS, SANDBOXES } from "../../domain/job-state.js";
 import type { JobsForTools } from "../../engine/index.js";
 import { checkLocalUrl, JobError } from "../../engine/index.js";
 import { cutTextStart } from "../../text/cut.js";
@@ -14,40 +14,40 @@ import { waitAnswer, waitOutput } from "./wait-answer.js";
 
 const input = z.object({
   command: z.string().min(1, "command is empty").describe("Shell command, run with /bin/sh -c (pipes, &&, cd work)"),
-  cwd: z.string().optional().describe("Working directory (must exist; relative to the server's)"),
-  env: z.record(z.string(), z.string()).optional().describe("Extra environment variables (strings)"),
+  cwd: z.string().optional().describe("Working directory (must exist)"),
+  env: z.record(z.string(), z.string()).optional().describe("Extra environment variables"),
   timeout_seconds: z
     .number()
     .positive()
     .max(MAX_TIMEOUT_SECONDS, `timeout_seconds must be at most ${MAX_TIMEOUT_SECONDS} (24 days)`)
     .optional()
     .describe("Kill the job after this many seconds"),
-  name: z.string().max(200).optional().describe("Label shown in list_jobs"),
-  pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts, colours)"),
+  name: z.string().max(200).optional().describe("Label for list_jobs"),
+  pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts)"),
   sandbox: z
     .enum(SANDBOXES)
     .optional()
-    .describe("workspace: writes only below cwd and tmp; read-only: only tmp (default: the server's)"),
-  network: z.boolean().optional().describe("false: no TCP/UDP, localhost included"),
-  memory_limit: z.union([z.number().int(), z.string()]).optional().describe("Bytes, or e.g. 512MB, 2GB"),
-  cpu_limit: z.number().positive().max(1024).optional().describe("Cores, e.g. 1.5"),
-  process_limit: z.number().int().min(1).max(4194304).optional().describe("Processes and threads at once"),
+    .describe("workspace: write only in cwd and tmp; read-only: only tmp"),
+  network: z.boolean().optional().describe("false: no TCP/UDP at all"),
+  memory_limit: z.coerce.string().optional().describe("e.g. 512MB, 2GB"),
+  cpu_limit: z.number().positive().optional().describe("Cores, e.g. 1.5"),
+  process_limit: z.number().int().positive().optional().describe("Max processes+threads"),
   executor: z
     .enum(EXECUTORS, { error: `executor must be one of ${EXECUTORS.join(", ")}` })
     .optional()
-    .describe("Where to run it: local, or slurm where the server offers a Slurm cluster (default: the server's)"),
+    .describe("local, or slurm where the server offers it"),
   wait_until: z
     .string()
     .min(1, "wait_until is empty")
     .optional()
-    .describe("Start and wait in one call: return when a line matches this regex (as wait_for_job's until)"),
+    .describe("Wait in this call until a line matches this regex"),
   wait_port: z
     .number()
     .int()
     .min(1)
     .max(65535)
     .optional()
-    .describe("...or until this local TCP port accepts connections"),
+    .describe("...or until this local TCP port is open"),
   wait_http: z.string().optional().describe("...or until this local http URL answers below 500"),
   wait_seconds: z
     .number()
@@ -55,7 +55,7 @@ const input = z.object({
     .max(MAX_WAIT_SECONDS)
     .optional()
     .describe(
-      `Start and wait in one call: at most this long (default ${DEFAULT_WAIT_SECONDS}) for the end or wait_until`,
+      `Wait in this call at most this long (default ${DEFAULT_WAIT_SECONDS}) for the end or a wait_*`,
     ),
 });
 

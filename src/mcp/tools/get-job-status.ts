@@ -14,7 +14,7 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools):
     {
       title: "Job status",
       description:
-        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, the TCP ports it listens on, its sandbox, limits and usage, and the outcome in words.",
+        "Status of one job (running, completed, failed, killed) with exit_code, signal, pid, times, timed_out, TCP ports it listens on, sandbox, limits, usage, and the outcome in words.",
       inputSchema: nullAsAbsent(z.object({ job_id: jobId })),
       outputSchema: uniformNullables(
         jobRecord.extend(words).extend({

@@ -16,7 +16,7 @@ const input = z.object({
     .max(MAX_REPLY_WAIT_MS)
     .optional()
     .describe(`Longest wait for the reply (default ${DEFAULT_REPLY_WAIT_MS})`),
-  raw: z.boolean().optional().describe("Send exactly as given: no newline added (control characters pass as they are)"),
+  raw: z.boolean().optional().describe("Send exactly as given: no newline added"),
   eof: z.boolean().optional().describe("Close stdin after writing (end of input)"),
 });
 

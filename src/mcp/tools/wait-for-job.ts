@@ -26,7 +26,7 @@ const input = z.object({
     .optional()
     .describe("Return when this local TCP port accepts connections"),
   until_http: z.string().optional().describe("Return when this local http URL answers below 500"),
-  since: z.string().optional().describe("Cursor: only output after it counts (default: all output)"),
+  since: z.string().optional().describe("Cursor: count only output after it"),
   timeout_seconds: z
     .number()
     .positive()
