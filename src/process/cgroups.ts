@@ -2,6 +2,7 @@ import {
   accessSync,
   constants,
   type Dirent,
+  existsSync,
   readdirSync,
   readFileSync,
   rmdirSync,
@@ -83,14 +84,15 @@ export function jobCgroup(jobDir: string, jobId: string): string | undefined {
 /**
  * Pids of the processes in a cgroup and in the cgroups below it (a process of the job may make one
  * and move into it, where it may write: leaving the job's cgroup altogether takes privileges a job
- * does not use); undefined if the cgroup cannot be read.
+ * does not use); none if the cgroup is gone (its shepherd removes it once the last of its processes
+ * is gone, and its tree with it: nothing to look for elsewhere); undefined if it cannot be read.
  */
 export function cgroupProcesses(cgroup: string): number[] | undefined {
   let text: string;
   try {
     text = readFileSync(join(cgroup, "cgroup.procs"), "latin1");
-  } catch {
-    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" && !existsSync(cgroup) ? [] : undefined;
   }
   const pids = text.split("\n").filter(Boolean).map(Number);
   let entries: Dirent[] = [];

@@ -195,9 +195,11 @@ export function sweepLimitCgroups(running: (id: string) => boolean): void {
   }
 }
 
-// A number from a file of one number, or from a "key value" line of a flat-keyed file.
-function figure(dir: string, file: string, key?: string): number | undefined {
-  const text = readText(join(dir, file));
+// A number from a file of one number, or from a "key value" line of a flat-keyed file; only files
+// the folder has are read (a failed read costs an exception).
+function figure(dir: { path: string; files: Set<string> }, file: string, key?: string): number | undefined {
+  if (!dir.files.has(file)) return undefined;
+  const text = readText(join(dir.path, file));
   if (text === undefined) return undefined;
   if (key === undefined) {
     const n = Number(text.trim());
@@ -212,9 +214,15 @@ function figure(dir: string, file: string, key?: string): number | undefined {
  * limit it ran into; undefined if it has no cgroup to read.
  */
 export function readUsage(cgroups: readonly string[]): { usage: Usage; limitHit: LimitHit | null } | undefined {
-  if (cgroups.length === 0) return undefined;
-  const first = (read: (dir: string) => number | undefined) => {
-    for (const dir of cgroups) {
+  const dirs: { path: string; files: Set<string> }[] = [];
+  for (const path of cgroups) {
+    try {
+      dirs.push({ path, files: new Set(readdirSync(path)) });
+    } catch {}
+  }
+  if (dirs.length === 0) return undefined;
+  const first = (read: (dir: { path: string; files: Set<string> }) => number | undefined) => {
+    for (const dir of dirs) {
       const v = read(dir);
       if (v !== undefined) return v;
     }
