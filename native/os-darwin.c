@@ -48,6 +48,12 @@ static int os_proc(pid_t pid, proc_info_t *out) {
 }
 
 /* Every process there is (at most max): sysctl KERN_PROC_ALL. */
+/* The children of a process (libproc), or -1 if they cannot be listed. */
+static long os_children(pid_t pid, pid_t *out, size_t max) {
+  int n = proc_listchildpids(pid, out, (int)(max * sizeof(pid_t)));
+  return n < 0 ? -1 : n;
+}
+
 static size_t os_process_table(proc_info_t *out, size_t max) {
   int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_ALL, 0};
   size_t len = 0;

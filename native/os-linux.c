@@ -62,6 +62,37 @@ static int os_proc(pid_t pid, proc_info_t *out) {
 }
 
 /* Every process there is (at most max): one pass over /proc. */
+/* The children of a process (/proc/PID/task/TID/children, one list per thread): how many were put
+   in `out` (0 for a process that is gone), or -1 where the kernel keeps no such lists
+   (CONFIG_PROC_CHILDREN off). */
+static long os_children(pid_t pid, pid_t *out, size_t max) {
+  static int kept = -1;
+  char path[128];
+  if (kept < 0) {
+    snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)getpid());
+    kept = access(path, R_OK) == 0;
+  }
+  if (!kept) return -1;
+  snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  long n = 0;
+  struct dirent *e;
+  static char text[65536];
+  while ((e = readdir(d)) && (size_t)n < max) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/%ld/task/%.20s/children", (long)pid, e->d_name);
+    if (!read_text(path, text, sizeof text)) continue;
+    for (char *p = text, *end; (size_t)n < max; p = end) {
+      long child = strtol(p, &end, 10);
+      if (end == p) break;
+      out[n++] = (pid_t)child;
+    }
+  }
+  closedir(d);
+  return n;
+}
+
 static size_t os_process_table(proc_info_t *out, size_t max) {
   size_t n = 0;
   DIR *d = opendir("/proc");

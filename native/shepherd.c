@@ -69,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -138,6 +139,9 @@ static void on_eof_request(int sig) {
 /* Notes that the job is to be ended (SIGTERM to a server's shepherd) and wakes the poll loop. */
 static void on_stop_order(int sig) {
   (void)sig;
+  /* A stop of many jobs at once (a server's stop) orders every shepherd within moments: the work
+     each then does (a look at the processes, signals) yields to the one still giving the orders. */
+  if (!stop_wanted) setpriority(PRIO_PROCESS, 0, 10);
   stop_wanted = 1;
   on_sigchld(0);
 }
@@ -595,7 +599,49 @@ static const char *own_job_id = "";
    them. On Linux it is a subreaper: all of the job that is not in its own cgroup or process group
    ends up here. Where it cannot be one (macOS, portable mode), the processes that carry the job's
    MCP_BG_JOB_ID are taken too: an orphan that went to init keeps it unless it dropped it. */
+static size_t descendants_by_table(pid_t *out, size_t max);
+
+/* Whether a pid is among the first n of out. */
+static int listed(const pid_t *out, size_t n, pid_t pid) {
+  for (size_t i = 0; i < n; i++)
+    if (out[i] == pid) return 1;
+  return 0;
+}
+
 static size_t descendants(pid_t *out, size_t max) {
+  /* From the children lists, walking only this shepherd's subtree (and init's children, for the
+     orphans below): a thousand shepherds stopping at once each read a few files, not every process. */
+  size_t found = 0;
+  pid_t kids[4096];
+  out[found++] = getpid();
+  for (size_t i = 0; i < found && found < max; i++) {
+    long n = os_children(out[i], kids, sizeof kids / sizeof kids[0]);
+    if (n < 0) return descendants_by_table(out, max);
+    for (long k = 0; k < n && found < max; k++) {
+      proc_info_t p;
+      if (os_proc(kids[k], &p) == 0 && p.state != 'Z') out[found++] = kids[k];
+    }
+  }
+  if (os_portable() && own_job_id[0]) {
+    /* Without a subreaper, a process of the job whose parent died is an orphan of init (launchd):
+       only such orphans, born after this shepherd, can be its and out of its tree. */
+    unsigned long long own_start = start_time(getpid());
+    long n = os_children(1, kids, sizeof kids / sizeof kids[0]);
+    for (long k = 0; k < n && found < max; k++) {
+      proc_info_t p;
+      char id[64];
+      if (os_proc(kids[k], &p) != 0 || p.state == 'Z' || p.start < own_start) continue;
+      if (!os_env_value(p.pid, "MCP_BG_JOB_ID", id, sizeof id) || strcmp(id, own_job_id) != 0) continue;
+      if (!listed(out, found, p.pid)) out[found++] = p.pid;
+    }
+  }
+  /* Drop this process itself (it was the root of the walk). */
+  for (size_t i = 1; i < found; i++) out[i - 1] = out[i];
+  return found - 1;
+}
+
+/* The same from the whole process table, where children lists cannot be had. */
+static size_t descendants_by_table(pid_t *out, size_t max) {
   static proc_info_t all[32768];
   size_t n = os_process_table(all, sizeof all / sizeof all[0]), found = 0;
   out[found++] = getpid();
@@ -603,13 +649,12 @@ static size_t descendants(pid_t *out, size_t max) {
     for (size_t k = 0; k < n && found < max; k++)
       if (all[k].ppid == out[i] && all[k].state != 'Z') out[found++] = all[k].pid;
   if (os_portable() && own_job_id[0]) {
+    unsigned long long own_start = start_time(getpid());
     for (size_t k = 0; k < n && found < max; k++) {
       char id[64];
-      if (all[k].state == 'Z' || all[k].pid == getpid()) continue;
+      if (all[k].state == 'Z' || all[k].pid == getpid() || all[k].ppid != 1 || all[k].start < own_start) continue;
       if (!os_env_value(all[k].pid, "MCP_BG_JOB_ID", id, sizeof id) || strcmp(id, own_job_id) != 0) continue;
-      int known = 0;
-      for (size_t i = 0; i < found && !known; i++) known = out[i] == all[k].pid;
-      if (!known) out[found++] = all[k].pid;
+      if (!listed(out, found, all[k].pid)) out[found++] = all[k].pid;
     }
   }
   /* Drop this process itself (it was the root of the walk). */

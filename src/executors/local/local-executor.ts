@@ -123,7 +123,7 @@ export class LocalExecutor implements Executor {
   observe(job: JobState, ownerGone: boolean): Observation {
     // A shepherd its job stopped is continued (its spawner does so at once, but a taken-over job's
     // spawner is gone): stopped, it would capture nothing and never report the end.
-    if (sameBoot(job.bootId)) resumeIfStopped(jobProcesses(job, this.dirOf(job))?.shepherd);
+    if (sameBoot(job.bootId) && !this.ownLive(job)) resumeIfStopped(jobProcesses(job, this.dirOf(job))?.shepherd);
     return observeLocal(job, this.dirOf(job), ownerGone);
   }
 
@@ -161,11 +161,26 @@ export class LocalExecutor implements Executor {
     };
   }
 
+  // A job this executor started whose end its spawner has not reported: its shepherd and main
+  // process are the spawner's descendants, not reaped yet, so their pids name them without a look
+  // at the processes (which, done for each of a thousand jobs at a stop, can fall behind).
+  private ownLive(job: JobState): { shepherd: number; main: number } | undefined {
+    return this.spawner?.runs() ? this.live.get(job.id) : undefined;
+  }
+
+  // A stopped shepherd would never report the end a kill waits for: continued (its own: at once).
+  private resume(job: JobState): void {
+    const own = this.ownLive(job);
+    if (own) sendSignal(own.shepherd, "SIGCONT");
+    else resumeIfStopped(this.treeRoot(job).shepherd);
+  }
+
   // The job's process group, if its number still means it: a group outlives its leader, but once
   // the leader's pid belongs to another process, the group is gone (0: reach it by its id only).
   private groupOf(job: JobState): number {
     const main = job.process;
     if (!main || !sameBoot(job.bootId)) return 0;
+    if (this.ownLive(job)?.main === main.pid) return main.pid;
     const start = processStartTime(main.pid);
     return start === undefined || start === main.start ? main.pid : 0;
   }
@@ -183,8 +198,7 @@ export class LocalExecutor implements Executor {
 
   kill(orders: readonly KillOrder[], signal: NodeJS.Signals, graceMs: number): Promise<void> {
     const ids = new Set(orders.map((o) => o.job.id));
-    // A stopped shepherd would never report the end this kill waits for.
-    for (const o of orders) resumeIfStopped(this.treeRoot(o.job).shepherd);
+    for (const o of orders) this.resume(o.job);
     const targets: KillTarget[] = orders.map((o) => ({
       ...this.treeRoot(o.job),
       pgid: this.groupOf(o.job),
@@ -206,8 +220,10 @@ export class LocalExecutor implements Executor {
   orderStop(jobs: readonly JobState[]): void {
     // SIGTERM to a shepherd is its order to end its job (native/shepherd.c: stop_job).
     for (const job of jobs) {
+      const own = this.ownLive(job);
       const shepherd = this.treeRoot(job).shepherd;
-      if (shepherd && isSameProcessAlive(shepherd.pid, shepherd.start)) sendSignal(shepherd.pid, "SIGTERM");
+      if (own) sendSignal(own.shepherd, "SIGTERM");
+      else if (shepherd && isSameProcessAlive(shepherd.pid, shepherd.start)) sendSignal(shepherd.pid, "SIGTERM");
     }
   }
 
@@ -259,6 +275,6 @@ export class LocalExecutor implements Executor {
   }
 
   dispose(): void {
-    this.spawner?.close();
+    this.spawner?.dispose();
   }
 }

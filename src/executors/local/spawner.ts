@@ -79,6 +79,11 @@ export class Spawner {
   /** `env`: the environment jobs start from (the server's own). */
   constructor(private readonly env: NodeJS.ProcessEnv) {}
 
+  /** Whether the spawner runs (its shepherds are then its children, not reaped until it says so). */
+  runs(): boolean {
+    return this.proc !== undefined && this.proc.child.exitCode === null && this.proc.child.signalCode === null;
+  }
+
   /** The spawner process, started now if it is not running. Throws StartError if it cannot be. */
   identity(): ProcessRef {
     if (this.proc) return this.proc.ref;
@@ -192,8 +197,16 @@ export class Spawner {
     }
   }
 
-  /** Starts no more jobs: the spawner exits (its shepherds go on). */
+  /**
+   * Starts no more jobs. The spawner stays until dispose(): while it runs, its shepherds are its
+   * children, not reaped but by it, so a stop can signal them by pid without a look at the processes.
+   */
   close(): void {
+    this.closed = true;
+  }
+
+  /** The spawner exits (its shepherds go on). */
+  dispose(): void {
     this.closed = true;
     this.proc?.child.stdin?.end();
   }
