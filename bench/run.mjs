@@ -225,6 +225,36 @@ async function benchMany() {
   record(`shutdown with ${MANY} jobs running, until every process is gone`, ms(t0), "ms", "<= 3000 ms");
 }
 
+// A sandboxed, limited start beside a plain one, interleaved on one server (issue: Governs what it
+// runs): what Landlock, seccomp and the limits' cgroups add to a start.
+async function benchConfine() {
+  const s = await startServer();
+  const n = QUICK ? 20 : 100;
+  const kinds = {
+    plain: {},
+    "sandbox workspace + network false": { sandbox: "workspace", network: false },
+    "memory, cpu, process limits": { memory_limit: "1GB", cpu_limit: 1, process_limit: 1000 },
+    "all of them": { sandbox: "workspace", network: false, memory_limit: "1GB", cpu_limit: 1, process_limit: 1000 },
+  };
+  const times = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
+  for (let i = 0; i < n; i++) {
+    for (const [kind, args] of Object.entries(kinds)) {
+      await new Promise((r) => setTimeout(r, 10));
+      const t0 = now();
+      const r = await s.call("execute_command", { command: "true", ...args });
+      if (!r.job_id) throw new Error(`confine bench: ${kind}: ${JSON.stringify(r)}`);
+      times[kind].push(ms(t0));
+    }
+  }
+  const plain = median(times.plain);
+  record("start with nothing confining it p50", plain, "ms");
+  for (const kind of Object.keys(kinds).filter((k) => k !== "plain")) {
+    record(`start with ${kind} p50`, median(times[kind]), "ms");
+    record(`start with ${kind}: ratio to a plain start`, median(times[kind]) / plain, "x", "<= 1.5x");
+  }
+  await s.close();
+}
+
 async function benchColdStart() {
   const times = [];
   for (let i = 0; i < (QUICK ? 3 : 10); i++) {
@@ -476,6 +506,7 @@ const SECTIONS = {
   start: benchColdStart,
   roundtrip: benchRoundTrip,
   spawn: benchSpawn,
+  confine: benchConfine,
   slurm: benchSlurm,
   idle: benchIdle,
   flood: () =>

@@ -3,7 +3,9 @@
  * fork and its exec, so that every process of the job inherits it and none can lift it.
  *
  *  - limits: the job joins the cgroups its server made and wrote its limits into ("join DIR": a
- *    cgroup v1 folder of the memory, pids or cpu controller; the v2 one is the job's own cgroup);
+ *    cgroup v1 folder of the memory, pids or cpu controller; a move costs the kernel an RCU grace
+ *    period, ~10 ms, unless another move came just before). The v2 one is the job's own cgroup,
+ *    which it was born in (clone3): "in DIR" checks that, and joins it only if not;
  *  - sandbox ("sandbox workspace|read-only", "write PATH" for each writable path): Landlock
  *    (Linux 5.13+) handles every right that writes to the file system, and grants them below the
  *    writable paths only; reading and running stay free. Device files that programs write to as a
@@ -195,6 +197,32 @@ static void os_confine_probe(void) {
   printf("landlock %d\nseccomp %d\n", os_landlock_abi(), os_seccomp_available());
 }
 
+/* Moves this process into a cgroup: 0, or -1 with errno set. */
+static int join_cgroup(const char *dir) {
+  char procs[4200], pid[24];
+  snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+  snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  int fd = open(procs, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t w = write(fd, pid, strlen(pid));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return w < 0 ? -1 : 0;
+}
+
+/* Whether this process is in a cgroup (its cgroup.procs lists it). */
+static int in_cgroup(const char *dir) {
+  char procs[4200], text[4096], pid[24];
+  snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  if (!read_text(procs, text, sizeof text)) return 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+    if (strcmp(line, pid) == 0) return 1;
+  return 0;
+}
+
 /* Which step of a confinement failed (1..4; 0: the exec itself), for the start's error. */
 static int confine_step;
 static const char *confine_step_text(int step) {
@@ -209,19 +237,14 @@ static const char *confine_step_text(int step) {
 static int os_confine(char *spec) {
   char *writable[64];
   int n = 0, sandbox = 0, no_network = 0;
-  for (char *line = strtok(spec, "\n"); line; line = strtok(NULL, "\n")) {
+  char *save = NULL;
+  for (char *line = strtok_r(spec, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     if (strncmp(line, "join ", 5) == 0) {
       confine_step = 1;
-      char procs[4200], pid[24];
-      snprintf(procs, sizeof procs, "%s/cgroup.procs", line + 5);
-      snprintf(pid, sizeof pid, "%ld", (long)getpid());
-      int fd = open(procs, O_WRONLY | O_CLOEXEC);
-      if (fd < 0) return -1;
-      ssize_t w = write(fd, pid, strlen(pid));
-      int e = errno;
-      close(fd);
-      errno = e;
-      if (w < 0) return -1;
+      if (join_cgroup(line + 5) < 0) return -1;
+    } else if (strncmp(line, "in ", 3) == 0) {
+      confine_step = 1;
+      if (!in_cgroup(line + 3) && join_cgroup(line + 3) < 0) return -1;
     } else if (strncmp(line, "sandbox ", 8) == 0) {
       sandbox = strcmp(line + 8, "off") != 0;
     } else if (strncmp(line, "write ", 6) == 0 && n < 64) {

@@ -107,6 +107,8 @@ function noLimitsWhy(): string {
 export interface LimitCgroups {
   /** The cgroups made, each holding one or more of the limits. */
   cgroups: string[];
+  /** Of these, the cgroup v2 one (the job's own cgroup, which it is born in), if any. */
+  v2: string | undefined;
   /** How each limit is enforced, in words. */
   via: string[];
 }
@@ -164,7 +166,7 @@ export function makeLimitCgroups(jobId: string, limits: Limits, v2Folder: string
     removeLimitCgroups(made);
     throw err;
   }
-  return { cgroups: made, via };
+  return { cgroups: made, via, v2: made.find((d) => v2Folder !== undefined && d.startsWith(`${v2Folder}/`)) };
 }
 
 /** Removes a job's limit cgroups (those that still hold processes stay, for a later sweep). */

@@ -59,7 +59,8 @@ export function planConfinement(jobId: string, ask: ConfineAsk, cwd: string, v2F
       const made = makeLimitCgroups(jobId, ask.limits, v2Folder);
       cgroups = made.cgroups;
       via.push(...made.via);
-      lines.unshift(...cgroups.map((dir) => `join ${dir}`));
+      // The v2 cgroup is the job's own, which it is born in: checked, not joined (a move costs).
+      lines.unshift(...cgroups.map((dir) => (dir === made.v2 ? `in ${dir}` : `join ${dir}`)));
     } catch (err) {
       if (err instanceof LimitError) throw new ConfineError(err.message);
       throw err;
