@@ -43,7 +43,19 @@
     const d = new Date(iso);
     return (d.toDateString() === today ? timeOnly : dateAndTime).format(d);
   };
-  const result = (j) => (j.status === "running" ? "" : j.outcome || j.status);
+  // How it ended, and what it used (CPU time, peak memory) where its cgroup told it.
+  const used = (j) =>
+    [
+      typeof j.cpu_seconds === "number" ? `CPU ${j.cpu_seconds.toFixed(1)} s` : "",
+      typeof j.peak_memory_bytes === "number" ? `peak ${(j.peak_memory_bytes / 1048576).toFixed(0)} MB` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+  const result = (j) => {
+    if (j.status === "running") return "";
+    const u = used(j);
+    return `${j.outcome || j.status}${u ? ` (${u})` : ""}`;
+  };
   // Text a job supplies (its name, command, dir), shown as the command line shows it: the controls that
   // reorder or break text (U+202E shows what follows backwards) or that a terminal obeys are
   // shown escaped (`\u202e`, `\n`, `\e`), so that they are seen, not obeyed.

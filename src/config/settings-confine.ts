@@ -3,7 +3,6 @@ import { SANDBOXES, type Sandbox } from "../domain/job-state.js";
 import { bad, integer, yesNo } from "./parsers.js";
 import type { Config, Parser, Setting } from "./types.js";
 
-
 /** A memory size for a job: `512MB`, `2GB`, `1.5GB`, bytes (binary units), from 1 MB to 1 TB. */
 export function parseMemory(raw: string, name = "memory_limit"): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?\s*$/i.exec(raw);
@@ -17,7 +16,8 @@ export function parseMemory(raw: string, name = "memory_limit"): number {
 /** Cores for a job: a number above 0 (fractions allowed), at most 1024. */
 export const parseCores: Parser<number> = (raw, name) => {
   const n = Number(raw);
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n < 0.01 || n > 1024) throw bad(name, raw, "expected cores from 0.01 to 1024");
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || n < 0.01 || n > 1024)
+    throw bad(name, raw, "expected cores from 0.01 to 1024");
   return n;
 };
 
@@ -38,8 +38,10 @@ const pathList: Parser<string[]> = (raw, name, ctx) =>
       return isAbsolute(p) ? p : resolve(ctx.cwd, p);
     });
 
-const none = (parse: Parser<number>): Parser<number | undefined> => (raw, name, ctx) =>
-  /^\s*(none|0)?\s*$/i.test(raw) ? undefined : parse(raw, name, ctx);
+const none =
+  (parse: Parser<number>): Parser<number | undefined> =>
+  (raw, name, ctx) =>
+    /^\s*(none|0)?\s*$/i.test(raw) ? undefined : parse(raw, name, ctx);
 
 /** The settings of what confines jobs: their sandbox and their resource limits. */
 export const CONFINE_SETTINGS = [

@@ -1,7 +1,6 @@
 import type { ExecutorName, Sandbox } from "../domain/job-state.js";
 import type { DenyRule } from "./deny-rules.js";
 
-
 /** Everything the server is configured with, parsed and checked once at start-up. */
 export interface Config {
   maxJobs: number;

@@ -76,7 +76,9 @@ export function describeEnd(end: {
     return `killed by its memory limit (${size(hit.value)}): out of memory`;
   }
   const said = describeOnly(end);
-  return hit?.limit === "processes" ? `${said}; it hit its process limit (${hit.value ?? "?"}): forks were refused` : said;
+  return hit?.limit === "processes"
+    ? `${said}; it hit its process limit (${hit.value ?? "?"}): forks were refused`
+    : said;
 }
 
 // A byte count as people write it (512 MB, 1.5 GB).

@@ -24,6 +24,9 @@ export interface JobRecord {
   node: string | null;
   /** The limit it ran into and its value (there only if it did). */
   limit_hit?: { limit: LimitHit; value: number | null };
+  /** What it used, as read at its end (there only for an ended job whose cgroup told it). */
+  cpu_seconds?: number;
+  peak_memory_bytes?: number;
 }
 
 /** What confines a job and what it has used, as get_job_status reports them. */
@@ -82,11 +85,17 @@ export function recordOf(job: JobState): JobRecord {
     executor: job.executor,
     slurm_job_id: job.executor === "slurm" ? job.executorId : null,
     node: job.node,
+    ...(typeof job.usage?.cpu_seconds === "number"
+      ? { cpu_seconds: Math.round(job.usage.cpu_seconds * 1000) / 1000 }
+      : {}),
+    ...(typeof job.usage?.peak_memory_bytes === "number" ? { peak_memory_bytes: job.usage.peak_memory_bytes } : {}),
     ...(job.limitHit
       ? {
           limit_hit: {
             limit: job.limitHit,
-            value: (job.limitHit === "memory" ? job.confinement?.limits.memory_bytes : job.confinement?.limits.processes) ?? null,
+            value:
+              (job.limitHit === "memory" ? job.confinement?.limits.memory_bytes : job.confinement?.limits.processes) ??
+              null,
           },
         }
       : {}),

@@ -86,7 +86,10 @@ export function confineAsk(config: Config, opts: StartOptions): ConfineAsk {
   if (opts.cpu !== undefined && !(opts.cpu >= 0.01 && opts.cpu <= 1024)) {
     throw new JobError("invalid_input", `cpu_limit ${opts.cpu}: expected cores from 0.01 to 1024`);
   }
-  if (opts.processes !== undefined && !(Number.isInteger(opts.processes) && opts.processes >= 1 && opts.processes <= 4194304)) {
+  if (
+    opts.processes !== undefined &&
+    !(Number.isInteger(opts.processes) && opts.processes >= 1 && opts.processes <= 4194304)
+  ) {
     throw new JobError("invalid_input", `process_limit ${opts.processes}: expected a whole number from 1 to 4194304`);
   }
   const ask: ConfineAsk = {
@@ -106,7 +109,8 @@ export function confineAsk(config: Config, opts: StartOptions): ConfineAsk {
       throw refuse(`sandbox "${ask.sandbox}" is less than the server's "${config.sandbox}"`);
     }
     if (ask.network && !config.network) throw refuse("network: true is more than the server allows");
-    const over = (asked: number | null, most: number | undefined) => most !== undefined && (asked === null || asked > most);
+    const over = (asked: number | null, most: number | undefined) =>
+      most !== undefined && (asked === null || asked > most);
     if (over(ask.limits.memory_bytes, config.jobMemoryBytes)) throw refuse("memory_limit above the server's");
     if (over(ask.limits.cpu, config.jobCpu)) throw refuse("cpu_limit above the server's");
     if (over(ask.limits.processes, config.jobProcesses)) throw refuse("process_limit above the server's");

@@ -37,7 +37,8 @@ export const asksConfinement = (ask: ConfineAsk) =>
 
 /** For an executor that confines nothing: a ConfineError if the job asks for a sandbox or limits. */
 export function confinesNothing(spec: JobSpec, why: string): void {
-  if (asksConfinement(spec.confine)) throw new ConfineError(`a sandbox, network: false and limits apply to local jobs: ${why}`);
+  if (asksConfinement(spec.confine))
+    throw new ConfineError(`a sandbox, network: false and limits apply to local jobs: ${why}`);
 }
 
 /** What to run, and where its files go. */

@@ -35,6 +35,8 @@ export const jobRecord = z.object({
   slurm_job_id: nullableString.describe("Its Slurm job id (Slurm jobs)"),
   node: nullableString.describe("The node it runs on, once known (Slurm jobs)"),
   limit_hit: z.object({ limit: limitHit, value: nullableNumber }).optional(),
+  cpu_seconds: z.number().optional(),
+  peak_memory_bytes: z.number().optional(),
 });
 
 /** What confines a job and what it has used (get_job_status). */
@@ -42,7 +44,9 @@ export const confinementFields = {
   sandbox: z.enum(["off", "workspace", "read-only"]).describe("As enforced"),
   network: z.boolean(),
   writable: z.array(z.string()).describe("Folders its sandbox lets it write below"),
-  limits: z.object({ memory_bytes: nullableNumber, cpu: nullableNumber, processes: nullableInt }).describe("As enforced"),
+  limits: z
+    .object({ memory_bytes: nullableNumber, cpu: nullableNumber, processes: nullableInt })
+    .describe("As enforced"),
   confined_by: z.array(z.string()).describe("What enforces the sandbox and limits"),
   usage: z
     .object({

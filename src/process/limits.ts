@@ -142,7 +142,9 @@ export function makeLimitCgroups(jobId: string, limits: Limits, v2Folder: string
         try {
           writeFileSync(join(dir, file), text);
         } catch (err) {
-          throw new LimitError(`${name} cannot be enforced: writing ${join(dir, file)} failed (${(err as Error).message})`);
+          throw new LimitError(
+            `${name} cannot be enforced: writing ${join(dir, file)} failed (${(err as Error).message})`,
+          );
         }
       };
       if (key === "memory_bytes" && home.version === 1) {

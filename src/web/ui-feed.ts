@@ -31,6 +31,8 @@ export interface BoardRow {
   pty: boolean;
   executor: string;
   ports: number[] | null;
+  cpu_seconds?: number;
+  peak_memory_bytes?: number;
 }
 
 /** One server-sent event, serialized. */
@@ -199,6 +201,8 @@ export class BoardFeed {
         pty: j.pty,
         executor: j.executor,
         ports: j.status !== "running" ? [] : (this.ports.get(j.job_id) ?? null),
+        ...(j.cpu_seconds !== undefined && { cpu_seconds: j.cpu_seconds }),
+        ...(j.peak_memory_bytes !== undefined && { peak_memory_bytes: j.peak_memory_bytes }),
       };
       next.set(j.job_id, row);
       const before = this.rows.get(j.job_id);

@@ -1,5 +1,5 @@
-import { createServer, type Server } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import { homedir, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -345,6 +345,14 @@ describe("a job's limits", () => {
     expect(st.status).toBe("completed");
     if (st.usage) expect(st.usage.cpu_seconds).toBeGreaterThan(0);
     expect(st.limits).toEqual({ memory_bytes: null, cpu: null, processes: null });
+    // A list's row shows the CPU time of an ended job where its cgroup told it; a status, once.
+    const row = (await s.ok<{ jobs: { job_id: string; cpu_seconds?: number }[] }>("list_jobs", {})).jobs.find(
+      (j) => j.job_id === job_id,
+    );
+    const cpu = st.usage?.cpu_seconds;
+    if (typeof cpu === "number") expect(row?.cpu_seconds).toBeCloseTo(cpu, 2);
+    else expect(row?.cpu_seconds).toBeUndefined();
+    expect(st).not.toHaveProperty("cpu_seconds");
   });
 
   it("a bad limit is refused before anything starts", async () => {

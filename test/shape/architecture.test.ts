@@ -49,7 +49,8 @@ const MODULE_STATE: Record<string, string> = {
   "process/proc.ts": "this boot's id and this process's start time: asked of the OS once, when first needed",
   "workers/worker-main.ts": "a worker thread's own scans (the thread is its owner)",
   "process/limits.ts": "where each cgroup controller can be had for a job's limits: found once, when first needed",
-  "executors/local/confine.ts": "what this kernel offers a sandbox: asked of the capture binary once, when first needed",
+  "executors/local/confine.ts":
+    "what this kernel offers a sandbox: asked of the capture binary once, when first needed",
 };
 
 function sources(dir = SRC): string[] {

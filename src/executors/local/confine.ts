@@ -29,7 +29,12 @@ export interface ConfinePlan {
  * is missing, before anything starts), makes the cgroups that hold its limits, and says what is
  * enforced and how. `v2Folder`: where jobs' own cgroup v2 cgroups are made, if anywhere.
  */
-export function planConfinement(jobId: string, ask: ConfineAsk, cwd: string, v2Folder: string | undefined): ConfinePlan {
+export function planConfinement(
+  jobId: string,
+  ask: ConfineAsk,
+  cwd: string,
+  v2Folder: string | undefined,
+): ConfinePlan {
   const via: string[] = [];
   const lines: string[] = [];
   let writable: string[] = [];
@@ -48,7 +53,8 @@ export function planConfinement(jobId: string, ask: ConfineAsk, cwd: string, v2F
       lines.push(`sandbox ${ask.sandbox}`, ...writable.map((p) => `write ${p}`));
     }
     if (!ask.network) {
-      if (!can.seccomp) throw new ConfineError("network: false cannot be had here: it needs seccomp (Linux 3.5+ on x64 or arm64)");
+      if (!can.seccomp)
+        throw new ConfineError("network: false cannot be had here: it needs seccomp (Linux 3.5+ on x64 or arm64)");
       via.push("seccomp (no sockets but Unix and netlink ones)");
       lines.push("network 0");
     }

@@ -127,7 +127,15 @@ export class Spawner {
   /** Has a shepherd started for this job; resolves once the job runs, rejects with StartError. */
   start(req: ShepherdRequest): Promise<Launched> {
     if (this.closed) return Promise.reject(new StartError("the server is shutting down"));
-    for (const f of [req.dir, req.jobId, req.cwd, req.command, req.shell, req.confine ?? "", ...Object.entries(req.env).flat()]) {
+    for (const f of [
+      req.dir,
+      req.jobId,
+      req.cwd,
+      req.command,
+      req.shell,
+      req.confine ?? "",
+      ...Object.entries(req.env).flat(),
+    ]) {
       if (f.includes("\0")) return Promise.reject(new StartError("a NUL byte cannot be passed to a process"));
     }
     this.identity();

@@ -4,12 +4,12 @@ import type { JobEnd, JobState } from "../../domain/job-state.js";
 import { lostEnd } from "../../domain/job-state.js";
 import { log } from "../../log.js";
 import {
+  confinesNothing,
   type Executor,
   type JobSpec,
   type KillOrder,
   type Observation,
   type Placement,
-  confinesNothing,
   StartError,
   type Starting,
 } from "../executor.js";

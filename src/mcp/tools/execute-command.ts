@@ -1,7 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
-import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { parseMemory } from "../../config/settings-confine.js";
+import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
 import { EXECUTORS, SANDBOXES } from "../../domain/job-state.js";
 import type { JobsForTools } from "../../engine/index.js";
 import { checkLocalUrl, JobError } from "../../engine/index.js";
@@ -24,10 +24,7 @@ const input = z.object({
     .describe("Kill the job after this many seconds"),
   name: z.string().max(200).optional().describe("Label for list_jobs"),
   pty: z.boolean().optional().describe("Run under a pseudo-terminal (REPLs, prompts)"),
-  sandbox: z
-    .enum(SANDBOXES)
-    .optional()
-    .describe("workspace: write only in cwd and tmp; read-only: only tmp"),
+  sandbox: z.enum(SANDBOXES).optional().describe("workspace: write only in cwd and tmp; read-only: only tmp"),
   network: z.boolean().optional().describe("false: no TCP/UDP at all"),
   memory_limit: z.coerce.string().optional().describe("e.g. 512MB, 2GB"),
   cpu_limit: z.number().positive().optional().describe("Cores, e.g. 1.5"),
@@ -41,22 +38,14 @@ const input = z.object({
     .min(1, "wait_until is empty")
     .optional()
     .describe("Wait in this call until a line matches this regex"),
-  wait_port: z
-    .number()
-    .int()
-    .min(1)
-    .max(65535)
-    .optional()
-    .describe("...or until this local TCP port is open"),
+  wait_port: z.number().int().min(1).max(65535).optional().describe("...or until this local TCP port is open"),
   wait_http: z.string().optional().describe("...or until this local http URL answers below 500"),
   wait_seconds: z
     .number()
     .positive()
     .max(MAX_WAIT_SECONDS)
     .optional()
-    .describe(
-      `Wait in this call at most this long (default ${DEFAULT_WAIT_SECONDS}) for the end or a wait_*`,
-    ),
+    .describe(`Wait in this call at most this long (default ${DEFAULT_WAIT_SECONDS}) for the end or a wait_*`),
 });
 
 const output = waitOutput.partial().extend({

@@ -33,7 +33,9 @@ export function registerGetJobStatusTool(server: McpServer, jobs: JobsForTools):
       runTool(jobs, async () => {
         const job = jobs.lookup(args.job_id);
         const ports = job.running ? ((await jobs.ports([job])).get(job.id) ?? null) : [];
-        return { ...recordView(job.record(), jobs.waiting(job)), ports, ...jobs.confinement(job) };
+        // Its usage once, in `usage` (a list's row carries two figures of it).
+        const { cpu_seconds: _c, peak_memory_bytes: _p, ...record } = recordView(job.record(), jobs.waiting(job));
+        return { ...record, ports, ...jobs.confinement(job) };
       }),
   );
 }

@@ -26,6 +26,8 @@ const summary = z.object({
   started: z.string(),
   completed: z.string().nullable(),
   exit_code: z.number().int().nullable(),
+  cpu_seconds: z.number().optional().describe("CPU time it used (ended jobs with a cgroup)"),
+  peak_memory_bytes: z.number().optional().describe("Its peak memory (ended jobs whose cgroup counts it)"),
 });
 
 const output = z.object({ jobs: z.array(summary), total: z.number().int(), hint: z.string().optional() });
@@ -60,6 +62,8 @@ export function registerListJobsTool(server: McpServer, jobs: JobsForTools): voi
             started: j.started,
             completed: j.completed,
             exit_code: j.exit_code,
+            ...(j.cpu_seconds !== undefined && { cpu_seconds: j.cpu_seconds }),
+            ...(j.peak_memory_bytes !== undefined && { peak_memory_bytes: j.peak_memory_bytes }),
           };
           chars += JSON.stringify(entry).length + 1;
           if (chars > LIST_BUDGET_CHARS) break;
