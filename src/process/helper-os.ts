@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { logOnce } from "../log.js";
 import { SHEPHERD_PATH } from "./capture-binary.js";
-import type { ProcessOs, ProcessScan, ProcStat } from "./os.js";
+import { LookFailed, type ProcessOs, type ProcessScan, type ProcStat } from "./os.js";
 
 // Process questions answered by the capture binary (`shepherd --procs`, native/procs.c): from sysctl
 // and libproc on macOS, from /proc on Linux in portable mode. One helper process per asker, resident,
@@ -228,7 +228,8 @@ export const helperOs: ProcessOs = {
   stat(pid) {
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
     const answer = ask(`stat ${pid}`);
-    return answer === undefined ? undefined : statOf(answer)?.[1];
+    if (answer === undefined) throw new LookFailed(`no answer about process ${pid}`);
+    return statOf(answer)?.[1];
   },
   bootId() {
     const id = ask("boot");

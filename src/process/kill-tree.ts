@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { killCgroup } from "./cgroups.js";
 import { OS } from "./platform.js";
+import { readStat } from "./proc.js";
 import { findTreeProcesses, type TreeRoot } from "./process-tree.js";
 import { sendSignal } from "./signals.js";
 
@@ -34,13 +35,14 @@ class Seen {
   add(found: Map<number, string>, jobIds: ReadonlySet<string>): Map<number, string> {
     for (const [pid, jobId] of found) {
       if (this.seen.has(pid)) continue;
-      const stat = OS.stat(pid);
-      if (stat) this.seen.set(pid, { start: stat.start, jobId });
+      const stat = readStat(pid);
+      if (stat && stat !== "unknown") this.seen.set(pid, { start: stat.start, jobId });
     }
     for (const [pid, { start, jobId }] of this.seen) {
       if (found.has(pid) || !jobIds.has(jobId)) continue;
-      const stat = OS.stat(pid);
-      if (stat && stat.start === start && stat.state !== "Z") found.set(pid, jobId);
+      const stat = readStat(pid);
+      // Not known now: still signalled (its pid and start were seen; a failed look is no end).
+      if (stat === "unknown" || (stat && stat.start === start && stat.state !== "Z")) found.set(pid, jobId);
       else this.seen.delete(pid);
     }
     return found;

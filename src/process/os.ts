@@ -36,6 +36,11 @@ export interface ProcessOs {
    * only by its MCP_BG_JOB_ID, or by having been seen before: a kill looks before it signals.
    */
   readonly adoptsOrphans: boolean;
+  /**
+   * A process's state, parent and start time; undefined if there is no such process. Throws
+   * LookFailed where the question could not be answered (the helper did not answer in time): a
+   * look that failed must never read as "gone" (a live job recorded lost, a live server taken over).
+   */
   stat(pid: number): ProcStat | undefined;
   /** This boot's id: pids and start times name a process only within one boot. Null if unknown. */
   bootId(): string | null;
@@ -51,3 +56,6 @@ export interface ProcessOs {
   /** The TCP ports each of these processes listens on (pids without any left out). */
   listeningPorts(pids: readonly number[]): Promise<Map<number, number[]>>;
 }
+
+/** A question about processes that could not be answered (see ProcessOs.stat). */
+export class LookFailed extends Error {}

@@ -1,10 +1,18 @@
-import type { ProcStat } from "./os.js";
+import { LookFailed, type ProcStat } from "./os.js";
 import { OS } from "./platform.js";
 import { sendSignal } from "./signals.js";
 
-/** State letter, parent and start time of a process; undefined if there is none. */
-export function readStat(pid: number): ProcStat | undefined {
-  return OS.stat(pid);
+/**
+ * State letter, parent and start time of a process; undefined if there is none, "unknown" if the
+ * question could not be answered (see ProcessOs.stat).
+ */
+export function readStat(pid: number): ProcStat | undefined | "unknown" {
+  try {
+    return OS.stat(pid);
+  } catch (err) {
+    if (err instanceof LookFailed) return "unknown";
+    throw err;
+  }
 }
 
 /**
@@ -12,13 +20,18 @@ export function readStat(pid: number): ProcStat | undefined {
  * names one process for good: a pid alone may be reused.
  */
 export function processStartTime(pid: number): number | undefined {
-  return OS.stat(pid)?.start;
+  const stat = readStat(pid);
+  return stat === "unknown" ? undefined : stat?.start;
 }
 
-/** Whether the process `pid` that started at `start` is still there (a zombie counts as gone). */
+/**
+ * Whether the process `pid` that started at `start` is still there (a zombie counts as gone). One
+ * whose look failed counts as there: nothing is recorded dead, lost or taken over on a failed look.
+ */
 export function isSameProcessAlive(pid: number | null, start: number | null): boolean {
   if (!pid || !start) return false;
-  const stat = OS.stat(pid);
+  const stat = readStat(pid);
+  if (stat === "unknown") return true;
   return stat !== undefined && stat.start === start && stat.state !== "Z";
 }
 
@@ -37,8 +50,10 @@ export function bootId(): string | null {
  */
 export function resumeIfStopped(ref: { pid: number; start: number } | null | undefined): boolean {
   if (!ref) return false;
-  const stat = OS.stat(ref.pid);
-  if (!stat || stat.start !== ref.start || (stat.state !== "T" && stat.state !== "t")) return false;
+  const stat = readStat(ref.pid);
+  // Not known: continued all the same (a SIGCONT to a process that runs changes nothing).
+  if (stat !== "unknown" && (!stat || stat.start !== ref.start || (stat.state !== "T" && stat.state !== "t")))
+    return false;
   sendSignal(ref.pid, "SIGCONT");
   return true;
 }

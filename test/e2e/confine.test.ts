@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { homedir, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, useServer } from "../support/harness.js";
+import { BIN, startServer, useServer } from "../support/harness.js";
 import { marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 import { linuxOnly } from "../support/portable.js";
 
@@ -381,6 +381,40 @@ describe("where limits cannot be had (portable mode: no cgroups)", () => {
       expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout.trim()).not.toBe("0");
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe("a server run by a user who may not make cgroups (not root, nothing delegated)", () => {
+  it("refuses a limit before anything starts, saying why and what to do; a sandbox still works", async (ctx) => {
+    linuxOnly(ctx, "the unprivileged case of cgroups (portable mode has none at all)");
+    if (process.getuid?.() !== 0 || !existsSync("/usr/bin/setpriv")) {
+      process.stderr.write("confine.test: not root or no setpriv: the unprivileged server is not tried\n");
+      ctx.skip();
+    }
+    const state = tempDir("mcp-bg-nobody-");
+    chmodSync(state.path, 0o777);
+    chownSync(state.path, 65534, 65534);
+    const s = await startServer({
+      command: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, BIN],
+      stateDir: state.path,
+      env: { HOME: state.path, MCP_BG_WORKING_DIR: state.path },
+    });
+    try {
+      const why = await s.error("execute_command", { command: "true", process_limit: 10 });
+      expect(why).toMatch(
+        /process_limit cannot be enforced here: no cgroup .* run it as root, or in a cgroup with the controller delegated/,
+      );
+      expect((await s.ok<{ total: number }>("list_jobs", {})).total).toBe(0);
+      const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+        command: "echo y > ok; cat ok",
+        sandbox: "workspace",
+        wait_seconds: 30,
+      });
+      expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout).toBe("y\n");
+    } finally {
+      await s.close();
+      state.remove();
     }
   });
 });

@@ -54,6 +54,7 @@ const CONTENTS = [
   "dist/ui/xterm.css",
   "dist/ui/xterm.js",
   "dist/worker.mjs",
+  "native/confine-linux.c",
   "native/os-darwin.c",
   "native/os-linux.c",
   "native/procs.c",
