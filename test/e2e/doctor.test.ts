@@ -17,6 +17,14 @@ describe("mcp-bg-jobs doctor", () => {
       expect(r.stdout).toMatch(
         PORTABLE ? /^processes +asked of the capture binary/m : /^processes +read from \/proc by the server/m,
       );
+      // What can confine a job: said either way (what cannot be had is "refused", as a start would be).
+      expect(r.stdout).toMatch(/^sandbox +(workspace and read-only \(Landlock ABI \d+\)|refused: )/m);
+      expect(r.stdout).toMatch(/^network: false +(no sockets but Unix ones \(seccomp\)|refused: )/m);
+      expect(r.stdout).toMatch(
+        PORTABLE
+          ? /^limits +memory refused, cpu refused, processes refused$/m
+          : /^limits +memory (\(cgroup v[12] memory\)|refused), cpu (\(cgroup v[12] cpu\)|refused), processes (\(cgroup v[12] pids\)|refused)$/m,
+      );
       expect(r.stdout).toContain(`state dir          ${state.path}: 0 jobs recorded, 0 running`);
       for (const step of ["start", "wait", "input", "read", "kill", "escape"])
         expect(r.stdout).toMatch(new RegExp(`^  ok    ${step} +\\S.* \\(\\d+ ms\\)$`, "m"));

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import type { Confinement } from "../../domain/job-state.js";
-import { LimitError, makeLimitCgroups } from "../../process/limits.js";
+import { LimitError, limitSupport, makeLimitCgroups } from "../../process/limits.js";
 import { type ConfineAsk, ConfineError } from "../executor.js";
 import { SHEPHERD_PATH } from "./shepherd-binary.js";
 
@@ -76,4 +76,32 @@ export function planConfinement(
     confinement: { sandbox: ask.sandbox, network: ask.network, writable, limits: ask.limits, via, cgroups },
     spec: lines.length > 0 ? `${lines.join("\n")}\n` : "",
   };
+}
+
+/** What can confine a job here, in words (for `mcp-bg-jobs doctor`). */
+export function confineFacts(v2Folder: string | undefined): { name: string; value: string }[] {
+  const can = sandboxSupport();
+  const limits = limitSupport(v2Folder);
+  const limit = (name: string, how: string | undefined) => `${name} ${how ? `(${how})` : "refused"}`;
+  return [
+    {
+      name: "sandbox",
+      value:
+        can.landlock > 0
+          ? `workspace and read-only (Landlock ABI ${can.landlock})`
+          : "refused: this kernel offers no Landlock (Linux 5.13+, landlock among the LSMs)",
+    },
+    {
+      name: "network: false",
+      value: can.seccomp ? "no sockets but Unix ones (seccomp)" : "refused: no seccomp filter",
+    },
+    {
+      name: "limits",
+      value: [
+        limit("memory", limits.memory_bytes),
+        limit("cpu", limits.cpu),
+        limit("processes", limits.processes),
+      ].join(", "),
+    },
+  ];
 }
