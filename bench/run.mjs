@@ -248,6 +248,34 @@ async function benchConfine() {
   }
   const plain = median(times.plain);
   record("start with nothing confining it p50", plain, "ms");
+  // Another call while a confined job rages: list_jobs, with nothing else running, then beside a fork
+  // bomb held at 40 processes, a memory hog killed at 64 MB again and again, and a spinner at 1 core.
+  const rages = {
+    nothing: undefined,
+    "a fork bomb under process_limit 40": { command: "b() { b & b & wait; }; while :; do b; done", process_limit: 40 },
+    "a memory hog under memory_limit 64MB": {
+      command: `while :; do python3 -c "b = bytearray(b'x') * (200 * 1024 * 1024)"; done`,
+      memory_limit: "64MB",
+    },
+    "a spinner under cpu_limit 1": { command: "while :; do :; done", cpu_limit: 1 },
+  };
+  let quiet;
+  for (const [what, job] of Object.entries(rages)) {
+    const started = job ? await s.call("execute_command", job) : undefined;
+    if (job && !started?.job_id) throw new Error(`confine bench: ${what}: ${JSON.stringify(started)}`);
+    await new Promise((r) => setTimeout(r, 500));
+    const lists = [];
+    for (let i = 0; i < (QUICK ? 10 : 50); i++) {
+      const t0 = now();
+      await s.call("list_jobs", { limit: 10 });
+      lists.push(ms(t0));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (started) await s.call("kill_job", { job_id: started.job_id, grace_seconds: 0 });
+    quiet ??= median(lists);
+    record(`list_jobs p50 beside ${what}`, median(lists), "ms");
+    if (job) record(`list_jobs beside ${what}: ratio to beside nothing`, median(lists) / quiet, "x", "<= 1.5x");
+  }
   for (const kind of Object.keys(kinds).filter((k) => k !== "plain")) {
     record(`start with ${kind} p50`, median(times[kind]), "ms");
     record(`start with ${kind}: ratio to a plain start`, median(times[kind]) / plain, "x", "<= 1.5x");
