@@ -120,26 +120,24 @@ struct bpf_prog {
 #define LD_W_ABS 0x20
 #define JEQ_K 0x15
 #define RET_K 0x06
-#define STMT(c, v) {(uint16_t)(c), 0, 0, (uint32_t)(v)}
-#define JUMP(v, t, f) {JEQ_K, (uint8_t)(t), (uint8_t)(f), (uint32_t)(v)}
+#define JA 0x05
+#define AND_K 0x54
 #define ALLOW 0x7fff0000U
 #define REFUSE(e) (0x00050000U | (uint32_t)(e))
-#define AUDIT_ARCH_I386_ 0x40000003U
-#define AUDIT_ARCH_ARM_ 0x40000028U
+/* Syscall numbers: the native ABI, then its 32-bit compat one (i386 on x64, arm on arm64). */
 #if defined(__x86_64__)
 #define NATIVE_ARCH 0xC000003EU
-#define NR_SOCKET 41
-#define COMPAT_ARCH AUDIT_ARCH_I386_
-#define COMPAT_SOCKET 359
-#define COMPAT_SOCKETCALL 102
+#define COMPAT_ARCH 0x40000003U
+static const uint32_t native_nr[] = {41 /* socket */, 101 /* ptrace */, 310, 311 /* process_vm_readv/writev */};
+static const uint32_t compat_nr[] = {359 /* socket */, 102 /* socketcall */, 26 /* ptrace */, 347, 348};
 #elif defined(__aarch64__)
 #define NATIVE_ARCH 0xC00000B7U
-#define NR_SOCKET 198
-#define COMPAT_ARCH AUDIT_ARCH_ARM_
-#define COMPAT_SOCKET 281
-#define COMPAT_SOCKETCALL 281 /* arm has no socketcall */
+#define COMPAT_ARCH 0x40000028U
+static const uint32_t native_nr[] = {198 /* socket */, 117 /* ptrace */, 270, 271 /* process_vm_readv/writev */};
+static const uint32_t compat_nr[] = {281 /* socket */, 281, 26 /* ptrace */, 376, 377};
 #endif
 #define NR_IO_URING_SETUP 425 /* the same on every architecture */
+#define NR_PIDFD_GETFD 438
 
 static int os_seccomp_available(void) {
 #ifdef NATIVE_ARCH
@@ -149,47 +147,73 @@ static int os_seccomp_available(void) {
 #endif
 }
 
-/* No sockets but Unix and netlink ones. */
+/* A BPF program being written: instructions appended, a jump's target patched once it is known. */
+static struct bpf_insn prog_insn[64];
+static unsigned short prog_len;
+static unsigned short emit(uint16_t code, uint8_t jt, uint8_t jf, uint32_t k) {
+  prog_insn[prog_len] = (struct bpf_insn){code, jt, jf, k};
+  return prog_len++;
+}
+static void refuse_nr(uint32_t nr, uint32_t ret) {
+  emit(JEQ_K, 0, 1, nr);
+  emit(RET_K, 0, 0, ret);
+}
+
+/* No sockets but Unix and netlink ones; and none taken from another process either: no pidfd_getfd,
+   ptrace or process_vm_* (a process of the same user could otherwise be made to lend its socket or
+   to run the job's code). io_uring is refused (it makes sockets of its own), x32 calls too. */
 static int seccomp_no_network(void) {
 #ifdef NATIVE_ARCH
-  struct bpf_insn f[] = {
-      STMT(LD_W_ABS, 4), /* arch */
-      JUMP(NATIVE_ARCH, 0, 13), /* to the compat part below */
-      STMT(LD_W_ABS, 0), /* nr */
+  prog_len = 0;
+  emit(LD_W_ABS, 0, 0, 4); /* arch */
+  emit(JEQ_K, 1, 0, NATIVE_ARCH);
+  unsigned short to_compat = emit(JA, 0, 0, 0);
+  emit(LD_W_ABS, 0, 0, 0); /* nr */
 #if defined(__x86_64__)
-      STMT(0x54, 0x40000000), /* and: an x32 call is refused */
-      JUMP(0, 1, 0),
-      STMT(RET_K, REFUSE(ENOSYS)),
-      STMT(LD_W_ABS, 0),
-#else /* the same length: the jumps count instructions */
-      STMT(LD_W_ABS, 0),
-      STMT(LD_W_ABS, 0),
-      STMT(LD_W_ABS, 0),
-      STMT(LD_W_ABS, 0),
+  emit(AND_K, 0, 0, 0x40000000); /* the x32 bit */
+  emit(JEQ_K, 1, 0, 0);
+  emit(RET_K, 0, 0, REFUSE(ENOSYS));
+  emit(LD_W_ABS, 0, 0, 0);
 #endif
-      JUMP(NR_IO_URING_SETUP, 6, 0),
-      JUMP(NR_SOCKET, 0, 4),
-      STMT(LD_W_ABS, 16), /* args[0], low half: the family */
-      JUMP(1, 2, 0),      /* AF_UNIX */
-      JUMP(16, 1, 0),     /* AF_NETLINK */
-      STMT(RET_K, REFUSE(EACCES)),
-      STMT(RET_K, ALLOW),
-      STMT(RET_K, REFUSE(ENOSYS)),
-      /* not the native arch */
-      JUMP(COMPAT_ARCH, 0, 5),
-      STMT(LD_W_ABS, 0),
-      JUMP(COMPAT_SOCKET, 2, 0),
-      JUMP(COMPAT_SOCKETCALL, 1, 0),
-      JUMP(NR_IO_URING_SETUP, 0, 1),
-      STMT(RET_K, REFUSE(EACCES)),
-      STMT(RET_K, ALLOW),
-  };
-  struct bpf_prog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+  refuse_nr(NR_IO_URING_SETUP, REFUSE(ENOSYS));
+  refuse_nr(NR_PIDFD_GETFD, REFUSE(EPERM));
+  for (size_t i = 1; i < sizeof native_nr / sizeof native_nr[0]; i++) refuse_nr(native_nr[i], REFUSE(EPERM));
+  emit(JEQ_K, 0, 4, native_nr[0]); /* socket: look at its family */
+  emit(LD_W_ABS, 0, 0, 16);        /* args[0], low half */
+  emit(JEQ_K, 2, 0, 1);            /* AF_UNIX */
+  emit(JEQ_K, 1, 0, 16);           /* AF_NETLINK */
+  emit(RET_K, 0, 0, REFUSE(EACCES));
+  emit(RET_K, 0, 0, ALLOW);
+  prog_insn[to_compat].k = (uint32_t)(prog_len - to_compat - 1);
+  /* The compat ABI: its socket calls refused outright (socketcall hides the family). */
+  unsigned short not_compat = emit(JEQ_K, 0, 0, COMPAT_ARCH);
+  emit(LD_W_ABS, 0, 0, 0);
+  refuse_nr(NR_IO_URING_SETUP, REFUSE(EACCES));
+  refuse_nr(NR_PIDFD_GETFD, REFUSE(EPERM));
+  for (size_t i = 0; i < sizeof compat_nr / sizeof compat_nr[0]; i++) refuse_nr(compat_nr[i], REFUSE(i < 2 ? EACCES : EPERM));
+  unsigned short allow = emit(RET_K, 0, 0, ALLOW);
+  prog_insn[not_compat].jf = (uint8_t)(allow - not_compat - 1);
+  struct bpf_prog prog = {prog_len, prog_insn};
   return prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &prog, 0, 0) < 0 ? -1 : 0;
 #else
   errno = ENOSYS;
   return -1;
 #endif
+}
+
+/* A Landlock domain that restricts no file access (one right, granted everywhere) but is a domain:
+   the kernel then lets no process of the job ptrace, or read the memory of, a process outside it. */
+static int landlock_scope_only(void) {
+  int abi = os_landlock_abi();
+  if (abi < 1) return 0; /* the seccomp filter refuses ptrace and pidfd_getfd all the same */
+  struct ll_ruleset_attr attr = {.handled_access_fs = LL_MAKE_BLOCK};
+  int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(uint64_t), 0);
+  if (ruleset < 0) return -1;
+  int failed = allow_below(ruleset, "/", LL_MAKE_BLOCK, abi) < 0 || syscall(SYS_landlock_restrict_self, ruleset, 0) < 0;
+  int e = errno;
+  close(ruleset);
+  errno = e;
+  return failed ? -1 : 0;
 }
 
 /* What `shepherd --confine-probe` prints: what this kernel lets a job be confined by. */
@@ -247,7 +271,12 @@ static int os_confine(char *spec) {
       if (!in_cgroup(line + 3) && join_cgroup(line + 3) < 0) return -1;
     } else if (strncmp(line, "sandbox ", 8) == 0) {
       sandbox = strcmp(line + 8, "off") != 0;
-    } else if (strncmp(line, "write ", 6) == 0 && n < 64) {
+    } else if (strncmp(line, "write ", 6) == 0) {
+      confine_step = 3;
+      if (n >= 64) {
+        errno = E2BIG; /* more writable paths than a job is given: refused, not dropped */
+        return -1;
+      }
       writable[n++] = line + 6;
     } else if (strcmp(line, "network 0") == 0) {
       no_network = 1;
@@ -258,6 +287,7 @@ static int os_confine(char *spec) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return -1;
   confine_step = 3;
   if (sandbox && landlock_writes(writable, n) < 0) return -1;
+  if (!sandbox && no_network && landlock_scope_only() < 0) return -1;
   confine_step = 4;
   if (no_network && seccomp_no_network() < 0) return -1;
   return 0;

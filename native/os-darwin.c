@@ -196,9 +196,9 @@ static int os_cgroup_populated(const char *cgroup) {
 }
 static void os_cgroup_kill(const char *cgroup) { (void)cgroup; }
 static void os_cgroup_remove(const char *cgroup) { (void)cgroup; }
-static void os_cgroup_keep_usage(const char *cgroup, const char *dir) {
+static void os_cgroup_keep_usage(const char *cgroup, int jobdir) {
   (void)cgroup;
-  (void)dir;
+  (void)jobdir;
 }
 
 /* Confinement (see confine-linux.c): not built for macOS yet. A sandbox-exec profile and setrlimit

@@ -363,19 +363,24 @@ static void os_cgroup_remove(const char *path) {
   }
 }
 
-/* Copies what a job's cgroup says of its use of the machine (CPU time, peaks, limits hit) into
-   DIR/usage/, the same file names: read after the cgroup is gone. */
-static int write_file(const char *dir, const char *name, const char *line); /* shepherd.c */
-static void os_cgroup_keep_usage(const char *cgroup, const char *dir) {
-  static const char *const files[] = {"cpu.stat", "memory.peak", "memory.events", "pids.peak", "pids.events"};
-  char keep[4200];
-  snprintf(keep, sizeof keep, "%s/usage", dir);
-  if (mkdir(keep, 0755) < 0 && errno != EEXIST) return;
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    char path[4300], text[4096];
-    snprintf(path, sizeof path, "%s/%s", cgroup, files[i]);
-    if (read_text(path, text, sizeof text)) write_file(keep, files[i], text);
+/* Copies the CPU time a job's cgroup counted into JOBDIR/usage/cpu.stat (`jobdir`: JOBDIR, opened
+   before the job ran): read after the cgroup is gone. Through descriptors only, never following a
+   symlink the job may have put there. The limits' figures stay in the server's own cgroups. */
+static void os_cgroup_keep_usage(const char *cgroup, int jobdir) {
+  char path[4300], text[4096];
+  snprintf(path, sizeof path, "%s/cpu.stat", cgroup);
+  if (jobdir < 0 || !read_text(path, text, sizeof text)) return;
+  if (mkdirat(jobdir, "usage", 0755) < 0 && errno != EEXIST) return;
+  int dir = openat(jobdir, "usage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) return;
+  unlinkat(dir, "cpu.stat", 0);
+  int fd = openat(dir, "cpu.stat", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ssize_t w = write(fd, text, strlen(text));
+    (void)w;
+    close(fd);
   }
+  close(dir);
 }
 
 /* A job's sandbox and limits. */

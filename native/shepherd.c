@@ -294,32 +294,63 @@ static void say(const char *fmt, long a, long b, const char *text) {
 
 /* Takes room for JOBDIR/NAME.tmp now (a block on disk, for a line of up to 128 bytes written
    later): a disk that fills up meanwhile cannot keep that line from being written. */
+/* JOBDIR, opened before the job runs: what is written there once it runs is written through this
+   and through descriptors opened before, never by a path the job could have put a symlink on (a
+   sandboxed job may be able to write into its folder; this process is not sandboxed). */
+static int jobdir_fd = -1;
+static struct {
+  char name[16];
+  int fd;
+} reserved[4];
+
 static int reserve_file(const char *dir, const char *name) {
-  char tmp[4096], pad[128];
-  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  char tmp[64], pad[128];
+  if (jobdir_fd < 0) jobdir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (jobdir_fd < 0) return -1;
+  snprintf(tmp, sizeof tmp, "%.40s.tmp", name);
+  int fd = openat(jobdir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   memset(pad, ' ', sizeof pad);
-  int failed = pwrite_all(fd, pad, sizeof pad, 0) < 0;
+  if (pwrite_all(fd, pad, sizeof pad, 0) < 0) {
+    close(fd);
+    unlinkat(jobdir_fd, tmp, 0);
+    return -1;
+  }
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+    if (reserved[i].name[0]) continue;
+    snprintf(reserved[i].name, sizeof reserved[i].name, "%.15s", name);
+    reserved[i].fd = fd;
+    return 0;
+  }
   close(fd);
-  if (failed) unlink(tmp);
-  return failed ? -1 : 0;
+  return 0;
 }
 
 /* Writes JOBDIR/NAME atomically: readers see the whole line or no file. The line goes into the
    room reserve_file took (the file is cut to its length, which takes no room); only once all of it
    is written is the file renamed into place. 0 on success. */
 static int write_file(const char *dir, const char *name, const char *line) {
-  char tmp[4096], path[4096];
-  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  char tmp[4096];
+  int at = jobdir_fd >= 0 ? jobdir_fd : AT_FDCWD, fd = -1;
+  if (at == AT_FDCWD) snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  else snprintf(tmp, sizeof tmp, "%.40s.tmp", name);
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0] && fd < 0; i++) {
+    if (!reserved[i].name[0] || strcmp(reserved[i].name, name) != 0) continue;
+    fd = reserved[i].fd;
+    reserved[i].name[0] = 0;
+  }
+  if (fd < 0) fd = openat(at, tmp, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   size_t len = strlen(line);
   int failed = pwrite_all(fd, line, len, 0) < 0 || ftruncate(fd, (off_t)len) < 0;
   if (close(fd) < 0) failed = 1;
-  if (failed || rename(tmp, path) < 0) {
-    unlink(tmp);
+  char path[4096];
+  if (at == AT_FDCWD) snprintf(path, sizeof path, "%s/%s", dir, name);
+  else snprintf(path, sizeof path, "%s", name);
+  /* What is renamed is what the name .tmp holds now: if the job swapped it, NAME is then its object
+     (which readers open as regular files only), but nothing was written through it. */
+  if (failed || renameat(at, tmp, at, path) < 0) {
+    unlinkat(at, tmp, 0);
     return -1;
   }
   return 0;
@@ -486,6 +517,16 @@ static void exec_job(const spec_t *s, const job_t *j, int join_cgroup) {
   execl(s->shell, s->shell, "-c", s->command, (char *)NULL);
 }
 
+/* Whether a confinement spec has the line KIND PATH. */
+static int confine_names(const char *spec, const char *kind, const char *path) {
+  size_t k = strlen(kind), p = strlen(path);
+  for (const char *line = spec; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    if (strncmp(line, kind, k) == 0 && strncmp(line + k, path, p) == 0 && (line[k + p] == '\n' || line[k + p] == 0))
+      return 1;
+  }
+  return 0;
+}
+
 /* Step 2: starts the job, in a cgroup of its own when that can be had. j->pid is the job's pid;
    j->exec_errno says why the exec failed (the shell could not be run), 0 if it ran. -1 with
    errno set if there is no process at all. */
@@ -493,8 +534,15 @@ static int spawn(const spec_t *s, job_t *j) {
   j->cgroup[0] = 0;
   if (s->cgroups) {
     snprintf(j->cgroup, sizeof j->cgroup, "%s/%s", s->cgroups, s->job_id);
-    j->cgroup_made = mkdir(j->cgroup, 0755) == 0;
-    if (!j->cgroup_made && errno != EEXIST) j->cgroup[0] = 0;
+    /* One the server made for the job's limits ("in" it, says the spec) is never made here: were it
+       gone (swept by another server a moment ago), one made here would hold no limits; the job's
+       check that it is in it fails instead, and so does the start. */
+    if (confine_names(s->confine, "in ", j->cgroup)) {
+      j->cgroup_made = 0;
+    } else {
+      j->cgroup_made = mkdir(j->cgroup, 0755) == 0;
+      if (!j->cgroup_made && errno != EEXIST) j->cgroup[0] = 0;
+    }
   }
   int execp[2];
   if (os_pipe(execp, 0) < 0) return -1;
@@ -856,6 +904,7 @@ static void report_exit(const spec_t *s, job_t *j) {
    then removes the job's cgroup (one it made), keeping what it says of the job's use of the machine
    in JOBDIR/usage (for its server, which may read it after the cgroup is gone). */
 static void linger(const spec_t *s, job_t *j) {
+  (void)s;
   /* A stop order carries on past the job's end: what it left gets SIGKILL at the deadline too. */
   /* Without a subreaper (portable mode) its orphans are no children of this process: those the stop
      order saw are waited for here, and killed at the deadline, all the same. */
@@ -873,7 +922,7 @@ static void linger(const spec_t *s, job_t *j) {
     if (w < 0 && errno == ECHILD) left = 0;
   }
   if (j->cgroup[0] && j->cgroup_made) {
-    os_cgroup_keep_usage(j->cgroup, s->dir);
+    os_cgroup_keep_usage(j->cgroup, jobdir_fd);
     os_cgroup_remove(j->cgroup);
   }
 }

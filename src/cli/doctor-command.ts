@@ -2,9 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
-import { type JobEngine, platformFacts } from "../engine/index.js";
-import { confineFacts } from "../executors/local/confine.js";
-import { jobCgroupsFolder } from "../process/cgroups.js";
+import { confineFacts, type JobEngine, platformFacts } from "../engine/index.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { EXIT } from "./commands.js";
@@ -161,8 +159,7 @@ export async function runDoctor(argv: string[]): Promise<void> {
   say(`mcp-bg-jobs ${VERSION} doctor`);
   for (const fact of platformFacts()) say(`${fact.name.padEnd(18)} ${fact.value}`);
   // What a job's sandbox and limits can be had from (an error at start where they cannot).
-  for (const fact of confineFacts(config.cgroups ? jobCgroupsFolder() : undefined))
-    say(`${fact.name.padEnd(18)} ${fact.value}`);
+  for (const fact of confineFacts(config.cgroups)) say(`${fact.name.padEnd(18)} ${fact.value}`);
   say(`${"state dir".padEnd(18)} ${stateDirFacts(config)}`);
   say("self-test (a job in a state dir of its own, 30 s at most):");
   const passed = await selfTest(config, say);

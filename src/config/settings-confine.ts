@@ -28,7 +28,14 @@ const sandbox: Parser<Sandbox> = (raw, name) => {
 };
 
 // Absolute or relative paths separated by ':' (as PATH), each a folder jobs may write below.
-const pathList: Parser<string[]> = (raw, name, ctx) =>
+const pathList: Parser<string[]> = (raw, name, ctx) => {
+  const paths = splitPaths(raw, name, ctx);
+  // The capture process takes at most 64 writable paths, the cwd and the temp dir among them.
+  if (paths.length > 60) throw bad(name, raw, "expected at most 60 paths");
+  return paths;
+};
+
+const splitPaths: Parser<string[]> = (raw, name, ctx) =>
   raw
     .split(":")
     .map((p) => p.trim())

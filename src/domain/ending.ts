@@ -76,6 +76,8 @@ export function describeEnd(end: {
     return `killed by its memory limit (${size(hit.value)}): out of memory`;
   }
   const said = describeOnly(end);
+  if (hit?.limit === "memory")
+    return `${said}; it hit its memory limit (${size(hit.value)}): the kernel killed a process of it`;
   return hit?.limit === "processes"
     ? `${said}; it hit its process limit (${hit.value ?? "?"}): forks were refused`
     : said;

@@ -5,6 +5,8 @@
 
 import type { JobStatus } from "../domain/job-state.js";
 import type { ConfinementView, JobRecord } from "../domain/record.js";
+import { confineFacts as localConfineFacts } from "../executors/local/confine.js";
+import { jobCgroupsFolder } from "../process/cgroups.js";
 import type { SearchResult } from "../text/search-lines.js";
 import type { JobChange } from "./changes.js";
 import type { LogOptions, LogSinks } from "./follow-output.js";
@@ -15,6 +17,9 @@ import type { TrackedJob } from "./tracked-job.js";
 import type { WaitOptions, WaitResult } from "./wait-for-job.js";
 
 export { platformFacts } from "../process/platform.js";
+
+/** What can confine a job here, in words (the doctor's lines); `cgroups`: the MCP_BG_CGROUPS setting. */
+export const confineFacts = (cgroups: boolean) => localConfineFacts(cgroups ? jobCgroupsFolder() : undefined);
 export type { JobChange } from "./changes.js";
 export { JobError, StoreError } from "./errors.js";
 export type { LogOptions, LogSink, LogSinks } from "./follow-output.js";

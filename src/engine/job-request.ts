@@ -117,3 +117,20 @@ export function confineAsk(config: Config, opts: StartOptions): ConfineAsk {
   }
   return ask;
 }
+
+/**
+ * A workspace sandbox's folder is the job's cwd: on `/` it would confine nothing, and where the
+ * sandbox is required a client may not widen it by naming a cwd outside the server's working dir.
+ */
+export function checkWorkspace(config: Config, ask: ConfineAsk, cwd: string): void {
+  if (ask.sandbox !== "workspace") return;
+  if (cwd === "/")
+    throw new JobError("invalid_input", 'sandbox "workspace" with cwd / would let the job write anywhere');
+  const within = cwd === config.workingDir || cwd.startsWith(`${config.workingDir.replace(/\/$/, "")}/`);
+  if (config.sandboxRequired && !within) {
+    throw new JobError(
+      "invalid_input",
+      `cwd ${cwd} is outside the server's working dir ${config.workingDir}: with MCP_BG_SANDBOX_REQUIRED=1 a job's workspace stays inside it`,
+    );
+  }
+}

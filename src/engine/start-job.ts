@@ -10,7 +10,7 @@ import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { deadlineOf } from "./deadlines.js";
 import { JobError } from "./errors.js";
-import { checkStrings, confineAsk, resolveCwd, type StartOptions } from "./job-request.js";
+import { checkStrings, checkWorkspace, confineAsk, resolveCwd, type StartOptions } from "./job-request.js";
 import type { Ownership } from "./ownership.js";
 import type { JobRegistry } from "./registry.js";
 import type { TrackedJob } from "./tracked-job.js";
@@ -38,6 +38,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   checkCommand({ allowed: config.allowedCommands, denied: config.deniedCommands }, opts.command);
   const cwd = resolveCwd(config.workingDir, opts.cwd);
   const confine = confineAsk(config, opts);
+  checkWorkspace(config, confine, cwd);
   const where = opts.executor ?? config.executor;
   const executor = deps.executor.forStart(where);
   if (typeof executor === "string") throw new JobError("invalid_input", executor);

@@ -1,8 +1,7 @@
-import { closeSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { JobEnd, ProcessRef } from "../domain/job-state.js";
+import { readSmallFile } from "../files/regular-file.js";
 import { signalName } from "../process/signals.js";
-import { openRegularFile } from "../text/regular-file.js";
 
 /**
  * A job's folder (`STATE_DIR/jobs/<id>/`), written by the process that captures the job (its
@@ -21,21 +20,7 @@ export const jobFile = (dir: string, name: "stdout" | "stderr" | "stdin" | "exit
 /** Latest time an exit file may name (year 2100): anything beyond is garbage, not a time. */
 const MAX_TIME_MS = 4_102_444_800_000;
 
-// A small regular file's text, or undefined if it is not there, not a regular file (a FIFO must
-// not block the reader), or not readable.
-function readSmall(path: string): string | undefined {
-  const fd = openRegularFile(path);
-  if (fd === undefined) return undefined;
-  try {
-    const buf = Buffer.alloc(256);
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    return buf.toString("latin1", 0, n);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
+const readSmall = (path: string) => readSmallFile(path);
 
 // Whole numbers of the fields of a one-line file, each within its bounds; undefined if any is not.
 function fields(text: string | undefined, bounds: [number, number][]): number[] | undefined {

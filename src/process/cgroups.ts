@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { basename, join } from "node:path";
 import { ensureDir } from "../files/ensure-dir.js";
+import { readSmallFile } from "../files/regular-file.js";
 import { OS } from "./platform.js";
 
 /** The folder, inside this process's own cgroup, that jobs' cgroups are made in. */
@@ -67,10 +68,12 @@ const CGROUP2_SUPER_MAGIC = 0x63677270;
 export function jobCgroup(jobDir: string, jobId: string): string | undefined {
   let path: string;
   try {
-    path = readFileSync(join(jobDir, "cgroup"), "utf8").trim();
+    // A regular file only: the job can write into its folder (a FIFO there must not block).
+    path = (readSmallFile(join(jobDir, "cgroup"), 4200) ?? "").trim();
   } catch {
     return undefined;
   }
+  if (!path) return undefined;
   if (!path.startsWith("/") || path !== join(path) || basename(path) !== jobId) return undefined;
   if (basename(join(path, "..")) !== JOBS_FOLDER) return undefined;
   try {

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync, rmdirSync
 import { join } from "node:path";
 import type { LimitHit, Limits, Usage } from "../domain/job-state.js";
 import { ensureDir } from "../files/ensure-dir.js";
+import { readSmallFile } from "../files/regular-file.js";
 import { OS } from "./platform.js";
 
 /** The folder, inside this process's own cgroup of each hierarchy, that jobs' limit cgroups are made in. */
@@ -15,18 +16,23 @@ interface Home {
   folder: string;
 }
 
-const readText = (path: string): string | undefined => {
+// A cgroup file, or one in a job's folder (which the job can write into: never a FIFO, never followed
+// to something that is no regular file).
+const readText = (path: string): string | undefined => readSmallFile(path, 65536);
+
+// What this process's /proc says of itself (any length).
+const readProc = (path: string): string => {
   try {
     return readFileSync(path, "utf8");
   } catch {
-    return undefined;
+    return "";
   }
 };
 
 // cgroup v1 hierarchies: for each controller, where it is mounted and the root it shows.
 function v1Mounts(): Map<string, { mount: string; root: string }> {
   const mounts = new Map<string, { mount: string; root: string }>();
-  for (const line of (readText("/proc/self/mountinfo") ?? "").split("\n")) {
+  for (const line of readProc("/proc/self/mountinfo").split("\n")) {
     // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - FSTYPE SOURCE SUPEROPTIONS
     const [before, after] = line.split(" - ");
     if (!after?.startsWith("cgroup ")) continue;
@@ -39,7 +45,7 @@ function v1Mounts(): Map<string, { mount: string; root: string }> {
 
 // This process's own cgroup in the v1 hierarchy of a controller ("4:memory:/user.slice").
 function ownV1Path(controller: string): string | undefined {
-  for (const line of (readText("/proc/self/cgroup") ?? "").split("\n")) {
+  for (const line of readProc("/proc/self/cgroup").split("\n")) {
     const [, list, path] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
     if (list?.split(",").includes(controller)) return path;
   }
@@ -75,15 +81,19 @@ function homesOf(v2Folder: string | undefined): Map<Controller, Home> {
         continue;
       } catch {}
     }
-    const mount = v1.get(c);
-    const own = ownV1Path(c);
-    if (!mount || own === undefined) continue;
-    const relative = mount.root === "/" ? own : own.startsWith(mount.root) ? own.slice(mount.root.length) : undefined;
-    if (relative === undefined) continue;
-    const folder = join(mount.mount, relative, JOBS_FOLDER);
-    if (writable(folder)) homes.set(c, { version: 1, folder });
+    const folder = v1Folder(v1, c);
+    if (folder && writable(folder)) homes.set(c, { version: 1, folder });
   }
   return homes;
+}
+
+// Where jobs' cgroups of a controller's v1 hierarchy go (not made here).
+function v1Folder(v1: ReturnType<typeof v1Mounts>, c: Controller): string | undefined {
+  const mount = v1.get(c);
+  const own = ownV1Path(c);
+  if (!mount || own === undefined) return undefined;
+  const relative = mount.root === "/" ? own : own.startsWith(mount.root) ? own.slice(mount.root.length) : undefined;
+  return relative === undefined ? undefined : join(mount.mount, relative, JOBS_FOLDER);
 }
 
 const CONTROLLER_OF: Record<keyof Limits, Controller> = { memory_bytes: "memory", cpu: "cpu", processes: "pids" };
@@ -184,9 +194,16 @@ export function removeLimitCgroups(cgroups: readonly string[]): void {
  * Removes the limit cgroups of jobs that no longer run and left nothing running (their server,
  * which removes them, died): `running(id)` says which still run.
  */
+let sweptFolders: string[] | undefined;
 export function sweepLimitCgroups(running: (id: string) => boolean): void {
-  if (!homes) return; // none made by this process: those of a dead one go when this one makes some
-  for (const home of new Set([...homes.values()].filter((h) => h.version === 1).map((h) => h.folder))) {
+  if (!OS.cgroups) return;
+  // Those a dead server made too, whether or not this one has made any (looked up once, not made).
+  if (!sweptFolders) {
+    const v1 = v1Mounts();
+    const found = (["memory", "pids", "cpu"] as const).map((c) => v1Folder(v1, c));
+    sweptFolders = [...new Set(found.filter((f): f is string => f !== undefined))];
+  }
+  for (const home of sweptFolders.filter((f) => existsSync(f))) {
     let names: string[] = [];
     try {
       names = readdirSync(home);
@@ -215,16 +232,34 @@ function figure(dir: { path: string; files: Set<string> }, file: string, key?: s
 
 /**
  * What a job has used so far, from its cgroups (its own v2 cgroup and its limit cgroups), and the
- * limit it ran into; undefined if it has no cgroup to read.
+ * limit it ran into; undefined if it has no cgroup to read. `kept`: the folder its shepherd copied
+ * its own cgroup's cpu.stat into before removing it (in the job's folder, which the job can write:
+ * believed for its CPU time only, never for a limit).
  */
-export function readUsage(cgroups: readonly string[]): { usage: Usage; limitHit: LimitHit | null } | undefined {
+export function readUsage(
+  cgroups: readonly string[],
+  kept?: string,
+): { usage: Usage; limitHit: LimitHit | null } | undefined {
   const dirs: { path: string; files: Set<string> }[] = [];
   for (const path of cgroups) {
     try {
       dirs.push({ path, files: new Set(readdirSync(path)) });
     } catch {}
   }
-  if (dirs.length === 0) return undefined;
+  const keptCpu = () =>
+    kept ? figure({ path: kept, files: new Set(["cpu.stat"]) }, "cpu.stat", "usage_usec") : undefined;
+  if (dirs.length === 0) {
+    const usec = keptCpu();
+    if (usec === undefined) return undefined;
+    const usage = {
+      cpu_seconds: usec / 1e6,
+      memory_bytes: null,
+      peak_memory_bytes: null,
+      processes: null,
+      peak_processes: null,
+    };
+    return { usage, limitHit: null };
+  }
   const first = (read: (dir: { path: string; files: Set<string> }) => number | undefined) => {
     for (const dir of dirs) {
       const v = read(dir);
@@ -232,7 +267,7 @@ export function readUsage(cgroups: readonly string[]): { usage: Usage; limitHit:
     }
     return null;
   };
-  const cpuUsec = first((d) => figure(d, "cpu.stat", "usage_usec"));
+  const cpuUsec = first((d) => figure(d, "cpu.stat", "usage_usec")) ?? keptCpu() ?? null;
   const cpuNs = cpuUsec === null ? first((d) => figure(d, "cpuacct.usage")) : null;
   const usage: Usage = {
     cpu_seconds: cpuUsec !== null ? cpuUsec / 1e6 : cpuNs !== null ? cpuNs / 1e9 : null,

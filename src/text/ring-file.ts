@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, readSync } from "node:fs";
-import { openRegularFile } from "./regular-file.js";
+import { openRegularFile } from "../files/regular-file.js";
 
 /** Size of the header in front of a ring file's data (see native/shepherd.c). */
 export const RING_HEADER_BYTES = 64;

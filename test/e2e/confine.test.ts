@@ -1,10 +1,21 @@
-import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:net";
 import { homedir, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SHEPHERD_PATH } from "../../src/executors/local/shepherd-binary.js";
 import { BIN, startServer, useServer } from "../support/harness.js";
 import { marker, processesMatching, tempDir, waitFor } from "../support/helpers.js";
 import { linuxOnly } from "../support/portable.js";
@@ -90,6 +101,14 @@ while args:
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.sendto(b"x", (arg, 9))
         attempt(name, u)
+    elif kind == "syscall":
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        nums = [int(x) for x in arg.split(",")]
+        def call():
+            if libc.syscall(*nums) < 0:
+                raise OSError(ctypes.get_errno(), "syscall")
+        attempt(name, call)
     elif kind == "unix":
         def x():
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -253,8 +272,18 @@ describe.skipIf(!SECCOMP)("a job with network: false", () => {
     else process.stderr.write("confine.test: this machine has no address but loopback; that case is not tried\n");
     const free = await probe(s, ws.path, steps);
     expect(free.seen).toMatchObject({ loopback: "ok", udp: "ok", unix: "ok", ...(other ? { other: "ok" } : {}) });
-    const banned = await probe(s, ws.path, steps, { network: false });
-    expect(banned.seen).toMatchObject({ loopback: "EACCES", udp: "EACCES", unix: "ok" });
+    // Nor a socket taken from another process of the same user (pidfd_getfd), nor its memory
+    // (process_vm_readv): refused outright, where without the ban they only fail on a bad argument.
+    const pvr = process.arch === "arm64" ? 270 : 310;
+    const taking = [
+      ["syscall", "pidfd_getfd", "438,-1,0,0"],
+      ["syscall", "process_vm_readv", `${pvr},1,0,0,0,0,0`],
+    ];
+    const allowed = await probe(s, ws.path, taking);
+    expect(allowed.seen.pidfd_getfd).toBe("EBADF");
+    const banned = await probe(s, ws.path, [...steps, ...taking], { network: false });
+    expect(banned.seen).toMatchObject({ loopback: "EACCES", udp: "EACCES", unix: "ok", pidfd_getfd: "EPERM" });
+    expect(banned.seen.process_vm_readv).toBe("EPERM");
     if (other) expect(banned.seen.other).toBe("EACCES");
     expect(banned.status).toMatchObject({ status: "completed", network: false, sandbox: "off" });
     expect(banned.status.confined_by.join(" ")).toMatch(/seccomp/);
@@ -280,6 +309,13 @@ describe.skipIf(!LANDLOCK || !SECCOMP || !CGROUPS)(
       );
       expect(await s.error("execute_command", { command: "true", network: true })).toMatch(/network/);
       expect(await s.error("execute_command", { command: "true", process_limit: 1000 })).toMatch(/process_limit/);
+      // Its workspace is its cwd: not one outside the server's working dir, and never /.
+      expect(await s.error("execute_command", { command: "true", cwd: "/" })).toMatch(
+        /cwd \/ would let the job write anywhere/,
+      );
+      expect(await s.error("execute_command", { command: "true", cwd: "/usr" })).toMatch(
+        /cwd \/usr is outside the server's working dir .*MCP_BG_SANDBOX_REQUIRED=1/,
+      );
       expect((await s.ok<{ total: number }>("list_jobs", {})).total).toBe(before);
       linuxOnly(ctx, "the default process limit needs cgroups");
       const { job_id } = await s.ok<{ job_id: string }>("execute_command", { command: "true", wait_seconds: 30 });
@@ -442,6 +478,69 @@ describe.skipIf(!LANDLOCK)("a server run by a user who may not make cgroups (not
     } finally {
       await s.close();
       state.remove();
+    }
+  });
+});
+
+describe.skipIf(!LANDLOCK)(
+  "a sandboxed job that can write into its own folder (a state dir under the temp dir)",
+  () => {
+    const s = useServer();
+    const outside = homeDir("victims-");
+    afterAll(() => outside.remove());
+
+    it("cannot make its capture process or the server write through, or block on, what it puts there", async () => {
+      const victim = join(outside.path, "victim");
+      writeFileSync(victim, "untouched");
+      mkdirSync(join(outside.path, "dir"));
+      const jobDir = `${s.stateDir}/jobs/$MCP_BG_JOB_ID`;
+      const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+        command: [
+          `ln -sf ${victim} "${jobDir}/exit.tmp"`,
+          `ln -sf ${victim} "${jobDir}/pid.tmp"`,
+          `ln -s ${join(outside.path, "dir")} "${jobDir}/usage"`,
+          `rm -f "${jobDir}/cgroup"; mkfifo "${jobDir}/cgroup"`,
+          "echo planted",
+        ].join("; "),
+        sandbox: "read-only",
+        wait_seconds: 30,
+      });
+      const st = await s.ok<Status>("get_job_status", { job_id });
+      expect(st.status).toBe("completed");
+      expect((await s.ok<{ stdout: string }>("get_job_output", { job_id })).stdout).toBe("planted\n");
+      expect(readFileSync(victim, "utf8")).toBe("untouched");
+      expect(existsSync(join(outside.path, "dir", "cpu.stat"))).toBe(false);
+      // The server still answers about it, and lists it.
+      expect((await s.ok<{ total: number }>("list_jobs", {})).total).toBeGreaterThan(0);
+    });
+  },
+);
+
+describe.skipIf(!CGROUPS)("a job whose server-made cgroup is gone before it starts", () => {
+  it("does not start, rather than run in a cgroup made without its limits", async () => {
+    const mount = readFileSync("/proc/self/mountinfo", "utf8")
+      .split("\n")
+      .find((l) => l.split(" - ")[1]?.startsWith("cgroup2 "))
+      ?.split(" ")[4];
+    if (!mount) {
+      process.stderr.write("confine.test: no cgroup v2 mount: the missing-cgroup case is not tried\n");
+      return;
+    }
+    const folder = mkdtempSync(join(mount, "mcp-bg-test-"));
+    const dir = tempDir("mcp-bg-shepherd-");
+    try {
+      const id = "0f0f0f0f-0000-4000-8000-000000000001";
+      const r = spawnSync(
+        SHEPHERD_PATH,
+        [dir.path, id, "65536", "100", "0", "80", "24", "/bin/sh", "echo ran", folder, `in ${folder}/${id}\n`],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+      expect(r.stdout).toMatch(/error \d+ cannot put the job under its limits/);
+      expect(r.stdout).not.toMatch(/^pid /m);
+      expect(existsSync(join(folder, id))).toBe(false);
+    } finally {
+      rmdirSync(folder);
+      dir.remove();
     }
   });
 });

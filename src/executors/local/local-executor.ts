@@ -257,8 +257,11 @@ export class LocalExecutor implements Executor {
     if (!sameBoot(job.bootId)) return undefined;
     // Its own cgroup, its limits' cgroups, and what its shepherd kept of the first once it removed it.
     const own = job.cgroup ?? jobCgroup(this.dirOf(job), job.id);
-    const dirs = [own, ...(job.confinement?.cgroups ?? []), join(this.dirOf(job), "usage")];
-    return readUsage([...new Set(dirs.filter((d): d is string => typeof d === "string"))]);
+    const dirs = [own, ...(job.confinement?.cgroups ?? [])];
+    return readUsage(
+      [...new Set(dirs.filter((d): d is string => typeof d === "string"))],
+      join(this.dirOf(job), "usage"),
+    );
   }
 
   recoverFolder(id: string, opts: { ended?: boolean } = {}): JobState | undefined {
