@@ -90,7 +90,8 @@ describe.skipIf(!rootWithCgroups)("a job that makes cgroups of its own", () => {
     const m = marker();
     marks.push(m);
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
-      command: `cg=$(cat "$MCP_BG_STATE_DIR/jobs/$MCP_BG_JOB_ID/cgroup"); mkdir "$cg/inner"; setsid sh -c 'echo $$ > "$1/inner/cgroup.procs"; trap "" TERM; while :; do sleep 1; done' ${splitWord(m)} "$cg" & sleep 0.3; echo moved; sleep 300`,
+      // Its shepherd writes the cgroup file once the job runs: waited for, not assumed.
+      command: `f="$MCP_BG_STATE_DIR/jobs/$MCP_BG_JOB_ID/cgroup"; until [ -s "$f" ]; do sleep 0.05; done; cg=$(cat "$f"); mkdir "$cg/inner"; setsid sh -c 'echo $$ > "$1/inner/cgroup.procs"; trap "" TERM; while :; do sleep 1; done' ${splitWord(m)} "$cg" & sleep 0.3; echo moved; sleep 300`,
     });
     await s.ok("wait_for_job", { job_id, until: "moved", timeout_seconds: 45 });
     const cgroup = readFileSync(join(s.stateDir, "jobs", job_id, "cgroup"), "utf8").trim();
