@@ -241,7 +241,7 @@ describe("HTTP graceful stop", () => {
     const code = await new Promise((r) => server.proc.on("exit", (c) => r(c)));
     expect(code).toBe(0);
     expect(processesMatching(mark)).toEqual([]);
-    expect(server.stderr()).toContain("stopping (SIGTERM)");
+    await waitFor(() => server.stderr().includes("stopping (SIGTERM)"), 5000);
     expect(isAlive(server.proc.pid as number)).toBe(false);
     await client.close().catch(() => {});
     await server.close();

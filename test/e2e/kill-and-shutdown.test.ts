@@ -131,7 +131,7 @@ describe("the server never leaves orphans", () => {
       await waitFor(() => !isAlive(s.pid), 10_000);
       expect(processesMatching(mark)).toEqual([]);
       await waitFor(() => ready.every((pid) => !isAlive(pid)), 3000);
-      expect(s.stderr()).toContain("stopping");
+      await waitFor(() => s.stderr().includes("stopping"), 5000);
       await s.close();
     });
   }
