@@ -22,9 +22,13 @@ const stateOf = (pid: number) => {
 
 // The helper that answers on the server's thread (over FIFOs; the one a worker asks uses pipes).
 const fifoHelpers = (server: number) =>
-  childrenOf(server).filter((c) =>
-    /--procs \S+\/q \S+\/a/.test(readFileSync(`/proc/${c}/cmdline`, "utf8").replaceAll("\0", " ")),
-  );
+  childrenOf(server).filter((c) => {
+    try {
+      return /--procs \S+\/q \S+\/a/.test(readFileSync(`/proc/${c}/cmdline`, "utf8").replaceAll("\0", " "));
+    } catch {
+      return false; // gone between the listing and the look (a helper being replaced, say)
+    }
+  });
 
 describe("the process helper (portable mode), attacked by a job", () => {
   const s = useServer({ env: { MCP_BG_PORTABLE: "1" } });
