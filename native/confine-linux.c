@@ -223,16 +223,9 @@ static void os_confine_probe(void) {
 
 /* Moves this process into a cgroup: 0, or -1 with errno set. */
 static int join_cgroup(const char *dir) {
-  char procs[4200], pid[24];
-  snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+  char pid[24];
   snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  int fd = open(procs, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t w = write(fd, pid, strlen(pid));
-  int e = errno;
-  close(fd);
-  errno = e;
-  return w < 0 ? -1 : 0;
+  return cgroup_write(dir, "cgroup.procs", pid);
 }
 
 /* Whether this process is in a cgroup (its cgroup.procs lists it). */

@@ -311,18 +311,22 @@ static pid_t os_fork_job(const char *cgroup, int *joined) {
   return fork();
 }
 
+/* Writes `text` to a cgroup's control file: 0, or -1 with errno set. */
+static int cgroup_write(const char *cgroup, const char *file, const char *text) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/%s", cgroup, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t w = write(fd, text, strlen(text));
+  int e = errno;
+  close(fd);
+  errno = e;
+  return w < 0 ? -1 : 0;
+}
+
 /* In the child, before its exec: into its cgroup before anything else runs, so that all it starts
    is born there. The shepherd checks afterwards whether this worked (os_cgroup_populated). */
-static void os_join_cgroup(const char *cgroup) {
-  char procs[4200];
-  snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroup);
-  int fd = open(procs, O_WRONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t r = write(fd, "0", 1);
-    (void)r;
-    close(fd);
-  }
-}
+static void os_join_cgroup(const char *cgroup) { cgroup_write(cgroup, "cgroup.procs", "0"); }
 
 /* Whether a cgroup has processes in it (cgroup.events says "populated 1"). */
 static int os_cgroup_populated(const char *cgroup) {
@@ -332,16 +336,7 @@ static int os_cgroup_populated(const char *cgroup) {
 }
 
 /* SIGKILL to every process of a cgroup at once (cgroup.kill, Linux 5.14+). */
-static void os_cgroup_kill(const char *cgroup) {
-  char path[4200];
-  snprintf(path, sizeof path, "%s/cgroup.kill", cgroup);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    ssize_t r = write(fd, "1", 1);
-    (void)r;
-    close(fd);
-  }
-}
+static void os_cgroup_kill(const char *cgroup) { cgroup_write(cgroup, "cgroup.kill", "1"); }
 
 /* Removes a cgroup and the cgroups a process of the job made below it, deepest first; waits a
    moment for the last processes to leave (they do so a little after they are reaped). */

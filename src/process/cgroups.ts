@@ -16,7 +16,7 @@ import { readSmallFile } from "../files/regular-file.js";
 import { OS } from "./platform.js";
 
 /** The folder, inside this process's own cgroup, that jobs' cgroups are made in. */
-const JOBS_FOLDER = "mcp-bg-jobs";
+export const JOBS_FOLDER = "mcp-bg-jobs";
 
 // Where the cgroup v2 hierarchy is mounted (the unified one, also in a hybrid v1/v2 set-up).
 function cgroup2Mount(): string | undefined {
@@ -47,12 +47,17 @@ export function jobCgroupsFolder(): string | undefined {
   // A server running as a job of another server lives in that job's cgroup: its own jobs' cgroups
   // go inside it, so that ending the outer job ends them too.
   const folder = join(mount, own, JOBS_FOLDER);
+  return makeCgroupFolder(folder) ? folder : undefined;
+}
+
+/** Makes a folder of jobs' cgroups (in a v2 or v1 hierarchy) if need be: whether this user may make cgroups in it. */
+export function makeCgroupFolder(folder: string): boolean {
   try {
     ensureDir(folder, 0o755);
     accessSync(join(folder, "cgroup.procs"), constants.W_OK);
-    return folder;
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
 }
 

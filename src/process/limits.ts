@@ -1,12 +1,10 @@
-import { accessSync, constants, existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LimitHit, Limits, Usage } from "../domain/job-state.js";
 import { ensureDir } from "../files/ensure-dir.js";
 import { readSmallFile } from "../files/regular-file.js";
+import { JOBS_FOLDER, makeCgroupFolder } from "./cgroups.js";
 import { OS } from "./platform.js";
-
-/** The folder, inside this process's own cgroup of each hierarchy, that jobs' limit cgroups are made in. */
-const JOBS_FOLDER = "mcp-bg-jobs";
 
 type Controller = "memory" | "pids" | "cpu";
 
@@ -52,16 +50,6 @@ function ownV1Path(controller: string): string | undefined {
   return undefined;
 }
 
-function writable(folder: string): boolean {
-  try {
-    ensureDir(folder, 0o755);
-    accessSync(join(folder, "cgroup.procs"), constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Where each controller can limit a job: cgroup v2 where the jobs' v2 folder (`v2Folder`, see
  * jobCgroupsFolder) has it or can be given it, else its v1 hierarchy where that is mounted and
@@ -82,7 +70,7 @@ function homesOf(v2Folder: string | undefined): Map<Controller, Home> {
       } catch {}
     }
     const folder = v1Folder(v1, c);
-    if (folder && writable(folder)) homes.set(c, { version: 1, folder });
+    if (folder && makeCgroupFolder(folder)) homes.set(c, { version: 1, folder });
   }
   return homes;
 }
