@@ -230,15 +230,48 @@ static void put_u64(unsigned char *p, uint64_t v) {
   for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static int ring_open(ring_t *r, const char *dir, const char *name, uint64_t cap) {
+static uint64_t get_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+/* Opens a ring. A first run starts it empty; a run after a restart (`go_on`) goes on where the last
+   run's left it, if its header is one of a ring of the same capacity whose counts the file can hold
+   (else it starts empty all the same). */
+static int ring_open(ring_t *r, const char *dir, const char *name, uint64_t cap, int go_on) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
-  r->fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  r->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (go_on ? 0 : O_TRUNC), 0600);
+  struct stat st;
+  if (go_on && (r->fd < 0 || fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)) {
+    /* Not the ring the last run left (the job may have put something else there: a link to another
+       file, a FIFO): a new one, never written through what is there. */
+    if (r->fd >= 0) close(r->fd);
+    unlink(path);
+    r->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    go_on = 0;
+  }
   if (r->fd < 0) return -1;
+  fcntl(r->fd, F_SETFL, fcntl(r->fd, F_GETFL) & ~O_NONBLOCK);
   r->cap = cap;
   r->written = 0;
   r->unstored = 0;
   unsigned char h[HEADER];
+  if (go_on && pread(r->fd, h, 40, 0) == 40 && memcmp(h, "BGRING01", 8) == 0 && get_u64(h + 8) == cap &&
+      fstat(r->fd, &st) == 0) {
+    uint64_t written = get_u64(h + 16);
+    uint64_t held = (uint64_t)st.st_size > HEADER ? (uint64_t)st.st_size - HEADER : 0;
+    if (written <= (1ULL << 53) && held >= (written < cap ? written : cap)) {
+      r->written = written;
+      r->unstored = get_u64(h + 32);
+      /* A write the last run had under way when it ended is no write: the count says so again. */
+      put_u64(h, written);
+      pwrite_all(r->fd, h, 8, 24);
+      return 0;
+    }
+  }
+  if (go_on && ftruncate(r->fd, 0) < 0) return -1;
   memset(h, 0, sizeof h);
   memcpy(h, "BGRING01", 8);
   put_u64(h + 8, cap);
@@ -276,6 +309,15 @@ static void ring_append(ring_t *r, const unsigned char *data, size_t len) {
   }
   r->written = total;
   pwrite_all(r->fd, w, 8, 16);
+}
+
+/* A line of the shepherd's own in a ring, on a line of its own (after a newline if the last byte
+   written was none). */
+static void ring_mark(ring_t *r, const char *line) {
+  unsigned char last = '\n';
+  if (r->written > 0 && pread(r->fd, &last, 1, (off_t)(HEADER + (r->written - 1) % r->cap)) != 1) last = '\n';
+  if (last != '\n') ring_append(r, (const unsigned char *)"\n", 1);
+  ring_append(r, (const unsigned char *)line, strlen(line));
 }
 
 /* What starts each report line: empty for a shepherd run on its own, "JOB_ID " for one forked by a
@@ -363,6 +405,7 @@ typedef struct {
   const char *dir, *job_id, *shell, *command;
   const char *cgroups; /* a cgroup v2 directory to create the job's cgroup in, or NULL */
   const char *confine; /* the job's limits and sandbox (see confine-linux.c), or NULL */
+  const char *banner;  /* a restart: the rings go on, this line first; NULL or "": a first run */
   uint64_t cap, drain_ms;
   int use_pty, cols, rows;
 } spec_t;
@@ -439,7 +482,15 @@ static int setup_io(const spec_t *s, job_t *j) {
     close(devnull);
   }
   j->fifo = j->in_target = j->master = j->child_in = j->child_out = j->child_err = j->err_fd = -1;
-  if (ring_open(&j->out, s->dir, "stdout", s->cap) < 0 || ring_open(&j->err, s->dir, "stderr", s->cap) < 0) return -1;
+  int go_on = s->banner && s->banner[0];
+  if (ring_open(&j->out, s->dir, "stdout", s->cap, go_on) < 0 || ring_open(&j->err, s->dir, "stderr", s->cap, go_on) < 0)
+    return -1;
+  if (go_on) {
+    /* Between the runs: where one run's output ends and the next one's begins (in stderr too, if
+       it has any), on a line of its own. */
+    ring_mark(&j->out, s->banner);
+    if (!s->use_pty && j->err.written > 0) ring_mark(&j->err, s->banner);
+  }
   if (reserve_file(s->dir, "pid") < 0 || reserve_file(s->dir, "exit") < 0 ||
       (s->cgroups && reserve_file(s->dir, "cgroup") < 0))
     return -1;
@@ -966,7 +1017,22 @@ static int run(const spec_t *s, int relay) {
 static const char *cgroups_arg(const char *arg) { return arg && arg[0] && strcmp(arg, "-") != 0 ? arg : NULL; }
 
 /* The fields of a spawner's request, in order (NUL-terminated each), then NAME=VALUE entries. */
-enum { F_DIR, F_JOB_ID, F_CAP, F_DRAIN, F_PTY, F_COLS, F_ROWS, F_SHELL, F_CGROUPS, F_CONFINE, F_CWD, F_COMMAND, N_FIELDS };
+enum {
+  F_DIR,
+  F_JOB_ID,
+  F_CAP,
+  F_DRAIN,
+  F_PTY,
+  F_COLS,
+  F_ROWS,
+  F_SHELL,
+  F_CGROUPS,
+  F_CONFINE,
+  F_BANNER,
+  F_CWD,
+  F_COMMAND,
+  N_FIELDS
+};
 
 /* Reads one request block from stdin: a line with a byte count, then that many bytes. NULL at EOF. */
 static char *read_request(size_t *len) {
@@ -1033,6 +1099,7 @@ static int shepherd_for(char *block, size_t len, pid_t spawner) {
               .shell = field[F_SHELL],
               .cgroups = cgroups_arg(field[F_CGROUPS]),
               .confine = field[F_CONFINE],
+              .banner = field[F_BANNER],
               .command = field[F_COMMAND]};
   return run(&s, 0);
 }
@@ -1161,6 +1228,7 @@ int main(int argc, char **argv) {
               .shell = argv[8],
               .command = argv[9],
               .cgroups = cgroups_arg(argc > 10 ? argv[10] : NULL),
-              .confine = argc > 11 ? argv[11] : NULL};
+              .confine = argc > 11 ? argv[11] : NULL,
+              .banner = NULL};
   return run(&s, 1);
 }

@@ -141,6 +141,16 @@ const JOB_SETTINGS = [
     shown: "500",
   },
   {
+    key: "queue",
+    env: "MCP_BG_QUEUE",
+    flag: "--queue",
+    parse: yesNo,
+    help: "at the job limit a new job waits in the queue instead of being refused",
+    default: false,
+    shown: "off",
+    isSwitch: true,
+  },
+  {
     key: "keepJobs",
     env: "MCP_BG_KEEP_JOBS",
     flag: "--keep-jobs",

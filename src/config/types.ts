@@ -16,6 +16,8 @@ export interface Config {
   stateDir: string;
   retentionSeconds: number;
   maxFinished: number;
+  /** At the job limit a job waits in the queue instead of being refused (a job's `queue` otherwise). */
+  queue: boolean;
   /** Jobs outlive a normal shutdown of the server that started them. */
   keepJobs: boolean;
   /** Send `notifications/claude/channel` when a job the client started ends (Claude Code channels). */

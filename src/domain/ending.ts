@@ -69,8 +69,11 @@ export function describeEnd(end: {
   timed_out: boolean;
   lost?: boolean;
   limit_hit?: { limit: string; value: number | null };
+  not_started?: string;
 }): string {
   if (end.status === "running") return "still running";
+  if (end.status === "queued") return "queued: not started yet";
+  if (end.not_started) return end.not_started;
   const hit = end.limit_hit;
   if (hit?.limit === "memory" && end.status !== "killed" && (end.signal === "SIGKILL" || end.exit_code === 137)) {
     return `killed by its memory limit (${size(hit.value)}): out of memory`;

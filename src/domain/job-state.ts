@@ -1,10 +1,79 @@
 // The job as the engine knows it: one typed shape, whatever stores or runs it. Imports nothing.
 
-/** Every status a job can have, in the order people read them. */
-export const JOB_STATUSES = ["running", "completed", "failed", "killed"] as const;
+/**
+ * Every status a job can have, in the order people read them. `queued`: accepted, not started yet
+ * (waiting for a slot, for the jobs it comes after, or for its next restart).
+ */
+export const JOB_STATUSES = ["running", "completed", "failed", "killed", "queued"] as const;
 
 /** Where a job is in its life. */
 export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** The statuses of a job that has ended for good. */
+export const END_STATUSES = ["completed", "failed", "killed"] as const;
+
+/** Whether a job in this status has ended for good (a queued job has not: it will run). */
+export const isEnded = (status: JobStatus) => status !== "running" && status !== "queued";
+
+/** When a job that ends is started again. */
+export const RESTARTS = ["no", "on-failure", "always"] as const;
+export type RestartPolicy = (typeof RESTARTS)[number];
+
+/** What the jobs a job comes after must have done before it starts. */
+export const AFTER_CONDITIONS = ["completed", "ended", "ready"] as const;
+export type AfterCondition = (typeof AFTER_CONDITIONS)[number];
+
+/** What says a job is ready (its readiness probe): a line of output, a port, an http answer. */
+export interface ReadyProbe {
+  until?: string;
+  port?: number;
+  http?: string;
+}
+
+/**
+ * What a job was asked to be, kept with it so that any server can start it later (from the queue)
+ * or again (a restart): everything a start needs besides its record's command, cwd and pty.
+ */
+export interface JobPlan {
+  env: Record<string, string>;
+  timeoutSeconds: number | null;
+  confine: ConfineAsk;
+  /** It waits for a slot when the job limit is reached, instead of being refused. */
+  queue: boolean;
+  after: string[];
+  afterCondition: AfterCondition;
+  restart: RestartPolicy;
+  maxRestarts: number;
+  ready: ReadyProbe | null;
+  /** The Procfile that `up` started it from (`down` stops them), if any. */
+  group: string | null;
+}
+
+/** How a run of a job ended, as kept between its runs. */
+export interface RunEnd {
+  code: number | null;
+  signal: string | null;
+  endedMs: number;
+  /** How long it waited before it started again (1 s, doubling to 60 s; 1 s after a run of 60 s or more). */
+  delayMs: number;
+}
+
+/** The wait before the first restart, the longest one, and how long a run must last to start the doubling over. */
+export const RESTART_DELAY_MS = { first: 1000, most: 60_000, resetAfter: 60_000 } as const;
+
+/** How long a job whose run ended so (having started at `startedMs`) waits before it starts again. */
+export function restartDelay(job: Pick<JobState, "startedMs" | "lastExit">, endedMs: number): number {
+  const prev = job.lastExit?.delayMs;
+  if (prev === undefined || endedMs - job.startedMs >= RESTART_DELAY_MS.resetAfter) return RESTART_DELAY_MS.first;
+  return Math.min(RESTART_DELAY_MS.most, prev * 2);
+}
+
+/** Whether a job's plan has it start again after a run that ended so (and a kill was not asked for). */
+export function restartsAfter(job: JobState, end: Pick<JobEnd, "code" | "lost">): boolean {
+  const plan = job.plan;
+  if (!plan || plan.restart === "no" || job.killRequested || job.restarts >= plan.maxRestarts) return false;
+  return plan.restart === "always" || end.lost || end.code !== 0;
+}
 
 /** Where jobs can run. */
 export const EXECUTORS = ["local", "slurm"] as const;
@@ -36,6 +105,15 @@ export interface JobEnd {
   /** What it used and the limit it ran into, as read at its end (where the executor can). */
   usage?: Usage | null;
   limitHit?: LimitHit | null;
+}
+
+/** What a job asks to be confined by (its own arguments over the server's defaults). */
+export interface ConfineAsk {
+  sandbox: Sandbox;
+  network: boolean;
+  /** Folders a workspace sandbox may write below besides the job's cwd and the temp dir. */
+  writable: string[];
+  limits: Limits;
 }
 
 /** Limits on a job's resources (null: none). */
@@ -120,6 +198,18 @@ export interface JobState {
   usage: Usage | null;
   /** The limit it ran into, if any. */
   limitHit: LimitHit | null;
+  /** What it was asked to be (for a start from the queue, a restart); null for jobs of older servers. */
+  plan: JobPlan | null;
+  /** How often it has been started again (see JobPlan.restart). */
+  restarts: number;
+  /** Queued for a restart: when it starts again. */
+  nextStartMs: number | null;
+  /** How its last run ended, once it has been restarted. */
+  lastExit: RunEnd | null;
+  /** When its readiness probe first matched in this run; null if not (yet). */
+  readyMs: number | null;
+  /** Why it ended without being started (a job it came after failed); null otherwise. */
+  notStarted: string | null;
 }
 
 /**
@@ -133,7 +223,7 @@ export function statusOf(end: Pick<JobEnd, "code" | "lost">, killRequested: bool
 
 /** The job once it has ended this way (an end is final: an ended job stays as it is). */
 export function ended(job: JobState, end: JobEnd): JobState {
-  if (job.status !== "running") return job;
+  if (isEnded(job.status)) return job;
   return {
     ...job,
     status: statusOf(end, job.killRequested),
@@ -183,6 +273,12 @@ export function runningJob(
     confinement: null,
     usage: null,
     limitHit: null,
+    plan: null,
+    restarts: 0,
+    nextStartMs: null,
+    lastExit: null,
+    readyMs: null,
+    notStarted: null,
     ...given,
     status: "running",
   };

@@ -27,6 +27,49 @@ export interface JobRecord {
   /** What it used, as read at its end (there only for an ended job whose cgroup told it). */
   cpu_seconds?: number;
   peak_memory_bytes?: number;
+  /** Whether its readiness probe has matched in this run (there only for jobs with one; null unless running). */
+  ready?: boolean | null;
+  /** How often it was started again (there only for jobs that restart). */
+  restarts?: number;
+  /** Why it ended without being started (a job it came after failed). */
+  not_started?: string;
+}
+
+/** What supervises a job (its queue, order, restarts, readiness), as get_job_status reports it. */
+export interface SupervisionView {
+  /** Its place among the jobs waiting for a slot (1: next); null unless it waits for one. */
+  place_in_queue: number | null;
+  after: string[];
+  after_condition: string | null;
+  restart: string;
+  max_restarts: number | null;
+  restarts: number;
+  /** How its last run ended, once it has been restarted. */
+  last_exit: { exit_code: number | null; signal: string | null; ended: string | null } | null;
+  /** When it starts again (queued for a restart). */
+  next_start_at: string | null;
+  /** When its readiness probe first matched in this run. */
+  ready_at: string | null;
+  /** When it last wrote output. */
+  last_output_at: string | null;
+}
+
+/** What supervises a job, from its state (`place`: its place in the queue; `lastOutputMs` from its files). */
+export function supervisionOf(job: JobState, place: number | null, lastOutputMs: number | null): SupervisionView {
+  const plan = job.plan;
+  const last = job.lastExit;
+  return {
+    place_in_queue: place,
+    after: plan?.after ?? [],
+    after_condition: plan && plan.after.length > 0 ? plan.afterCondition : null,
+    restart: plan?.restart ?? "no",
+    max_restarts: plan && plan.restart !== "no" ? plan.maxRestarts : null,
+    restarts: job.restarts,
+    last_exit: last ? { exit_code: exitCode(last.code), signal: last.signal, ended: iso(last.endedMs) } : null,
+    next_start_at: job.status === "queued" ? iso(job.nextStartMs) : null,
+    ready_at: iso(job.readyMs),
+    last_output_at: iso(lastOutputMs),
+  };
 }
 
 /** What confines a job and what it has used, as get_job_status reports them. */
@@ -89,6 +132,9 @@ export function recordOf(job: JobState): JobRecord {
       ? { cpu_seconds: Math.round(job.usage.cpu_seconds * 1000) / 1000 }
       : {}),
     ...(typeof job.usage?.peak_memory_bytes === "number" ? { peak_memory_bytes: job.usage.peak_memory_bytes } : {}),
+    ...(job.plan?.ready ? { ready: job.status === "running" ? job.readyMs !== null : null } : {}),
+    ...(job.restarts > 0 || (job.plan && job.plan.restart !== "no") ? { restarts: job.restarts } : {}),
+    ...(job.notStarted ? { not_started: job.notStarted } : {}),
     ...(job.limitHit
       ? {
           limit_hit: {

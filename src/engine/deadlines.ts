@@ -50,7 +50,8 @@ export class Deadlines {
     this.kill(job, left <= 0 ? { signal: "SIGKILL", graceMs: 0, timedOut } : { graceMs: left, timedOut });
   }
 
-  private disarm(id: string): void {
+  /** Lets go of a job's timeout (its run ended; a restart arms the next one's). */
+  disarm(id: string): void {
     clearTimeout(this.timers.get(id));
     this.timers.delete(id);
   }

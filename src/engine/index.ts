@@ -4,7 +4,7 @@
 // fake one.
 
 import type { JobStatus } from "../domain/job-state.js";
-import type { ConfinementView, JobRecord } from "../domain/record.js";
+import type { ConfinementView, JobRecord, SupervisionView } from "../domain/record.js";
 import { confineFacts as localConfineFacts } from "../executors/local/confine.js";
 import { jobCgroupsFolder } from "../process/cgroups.js";
 import type { SearchResult } from "../text/search-lines.js";
@@ -60,6 +60,7 @@ export interface JobsForTools {
   ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>>;
   waiting(job: TrackedJob): string | undefined;
   confinement(job: TrackedJob): ConfinementView;
+  supervision(job: TrackedJob): SupervisionView;
   unavailable(): string | undefined;
 }
 

@@ -1,8 +1,16 @@
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "../config/config.js";
 import { DEFAULT_GRACE_SECONDS, DEFAULT_LIST_LIMIT } from "../domain/defaults.js";
 import type { JobStatus, Owner } from "../domain/job-state.js";
-import { type ConfinementView, confinementOf, type JobRecord, recordOf } from "../domain/record.js";
+import {
+  type ConfinementView,
+  confinementOf,
+  type JobRecord,
+  recordOf,
+  type SupervisionView,
+  supervisionOf,
+} from "../domain/record.js";
 import type { Executors } from "../executors/executor.js";
 import { log, quietly } from "../log.js";
 import { selfRef } from "../process/proc.js";
@@ -15,6 +23,7 @@ import { JobError } from "./errors.js";
 import { type LogOptions, type LogSinks, writeLogs } from "./follow-output.js";
 import { interact } from "./interact.js";
 import { type Cursor, type JobOutput, readJobOutput, tailJobOutput } from "./job-output.js";
+import { JobQueue } from "./job-queue.js";
 import type { StartOptions } from "./job-request.js";
 import { abandonJobs, type KillResult, killJobs, killOne } from "./kill.js";
 import { Ownership } from "./ownership.js";
@@ -27,6 +36,17 @@ import type { TrackedJob } from "./tracked-job.js";
 import { type WaitOptions, type WaitResult, waitForJob } from "./wait-for-job.js";
 
 export type { StartOptions } from "./job-request.js";
+
+// When any of these files was last written (ms), or null if none can be looked at.
+function lastWriteMs(paths: string[]): number | null {
+  let last: number | null = null;
+  for (const path of paths) {
+    const t = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+    if (t !== undefined && (last === null || t > last)) last = Math.floor(t);
+  }
+  return last;
+}
+
 export type { KillResult } from "./kill.js";
 
 /**
@@ -47,6 +67,8 @@ export class JobEngine {
   readonly text: TextWorkers;
   private readonly watch: StateWatch | undefined;
   private readonly deadlines: Deadlines;
+  /** This server's part in the queue (a command line that looks only has none). */
+  private readonly queue: JobQueue | undefined;
   private closing = false;
   private readonly starting = new Set<Promise<unknown>>();
 
@@ -73,6 +95,20 @@ export class JobEngine {
     this.deadlines = new Deadlines((job, how) => quietly("a deadline's kill", this.killTracked(job, how)));
     this.ownership = new Ownership(this.store, this.registry, this.executor, self, this.deadlines);
     this.changes = new JobChanges(this.store, (job) => this.ownership.follow(job));
+    if (self) {
+      const deps = {
+        config,
+        store: this.store,
+        registry: this.registry,
+        ownership: this.ownership,
+        executor: this.executor,
+        owner: self,
+      };
+      this.queue = new JobQueue(deps, this.text, {
+        starting: (p) => this.keepStarting(p),
+        changed: () => this.changes.listChanged(),
+      });
+    }
     if (server && opts.watch !== false) {
       recoverLostRecords(this.registry, this.executor, config.stateDir);
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
@@ -80,6 +116,7 @@ export class JobEngine {
       this.watch = new StateWatch(this.store, config.cleanupIntervalSeconds * 1000, {
         onCheck: () => {
           this.ownership.reconcile();
+          this.queue?.pump();
           return this.ownership.finishKills();
         },
         onSweep: () => this.sweep(),
@@ -100,14 +137,22 @@ export class JobEngine {
     const { config, store, registry, ownership, executor } = this;
     const deps = { config, store, registry, ownership, executor, owner: self };
     const starting = startJob(deps, opts);
-    this.starting.add(starting);
-    try {
-      const job = await starting;
-      this.changes.listChanged();
-      return job.record();
-    } finally {
-      this.starting.delete(starting);
+    this.keepStarting(starting);
+    const job = await starting;
+    // Queued: let go at once if its turn has come (that start is awaited: the answer has its pid).
+    if (job.status === "queued" && this.queue) {
+      this.queue.pump(this.watch ? undefined : job.id);
+      await this.queue.launched(job.id);
     }
+    this.changes.listChanged();
+    return job.record();
+  }
+
+  // A start under way: the stop waits for it.
+  private keepStarting(p: Promise<unknown>): void {
+    const kept = p.catch(() => {});
+    this.starting.add(kept);
+    void kept.finally(() => this.starting.delete(kept));
   }
 
   /** A job by id, as every view shows it, or a `not_found` error. Only reads. */
@@ -170,6 +215,13 @@ export class JobEngine {
     return job.running ? this.executor.waiting?.(job.state) : undefined;
   }
 
+  /** What supervises a job: its place in the queue, order, restarts, readiness, last output. */
+  supervision(job: TrackedJob): SupervisionView {
+    const s = job.state;
+    const place = s.status === "queued" && s.nextStartMs === null ? this.store.placeInQueue(s.id) : null;
+    return supervisionOf(s, place, lastWriteMs(job.streams.map((st) => st.path)));
+  }
+
   /** What confines a job (sandbox, network, limits, as enforced) and what it has used. */
   confinement(job: TrackedJob): ConfinementView {
     return confinementOf(job.state, job.running ? this.executor.usage(job.state) : undefined);
@@ -222,6 +274,18 @@ export class JobEngine {
   async kill(id: string, opts: { signal?: NodeJS.Signals; graceMs?: number } = {}): Promise<KillResult> {
     const job = this.registry.lookup(id);
     if (!job) return "not_found";
+    // Queued (for a slot, for other jobs, for a restart): it never runs again. Unless it was let go
+    // meanwhile: then it is killed as a running job is.
+    if (job.status === "queued") {
+      await this.queue?.launched(id);
+      if (this.store.cancel(id)) {
+        job.update(this.store.get(id) ?? job.state);
+        this.changes.listChanged();
+        this.queue?.pump();
+        return "killed";
+      }
+      job.update(this.store.get(id) ?? job.state);
+    }
     this.ownership.refresh(job);
     const deps = { store: this.store, executor: this.executor, ownership: this.ownership };
     return killOne(deps, job, opts.signal ?? "SIGTERM", opts.graceMs ?? DEFAULT_GRACE_SECONDS * 1000);
@@ -265,6 +329,7 @@ export class JobEngine {
   async shutdown(): Promise<void> {
     this.closing = true;
     this.watch?.stop();
+    this.queue?.close();
     await Promise.allSettled([...this.starting]);
     this.executor.close();
     const ending = [...this.registry.known()].filter(
@@ -289,6 +354,7 @@ export class JobEngine {
   /** Stops watching jobs, closes the state database (the command line when done; shutdown). */
   close(): void {
     this.watch?.stop();
+    this.queue?.close();
     this.deadlines.stop();
     this.ownership.pending.stop();
     for (const job of this.registry.known()) job.unwatched();

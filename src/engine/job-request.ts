@@ -1,7 +1,14 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Config } from "../config/config.js";
-import { type ExecutorName, SANDBOXES, type Sandbox } from "../domain/job-state.js";
+import {
+  type AfterCondition,
+  type ExecutorName,
+  type ReadyProbe,
+  type RestartPolicy,
+  SANDBOXES,
+  type Sandbox,
+} from "../domain/job-state.js";
 import type { ConfineAsk } from "../executors/executor.js";
 import { JobError } from "./errors.js";
 
@@ -27,6 +34,18 @@ export interface StartOptions {
    * that the id a host shows of the task is one the job's tools take.
    */
   id?: string;
+  /** At the job limit, wait in the queue instead of being refused (the server's MCP_BG_QUEUE otherwise). */
+  queue?: boolean;
+  /** Jobs it starts after, and what they must have done first (default: completed). */
+  after?: string[];
+  afterCondition?: AfterCondition;
+  /** When it is started again once it ends, and how often at most (default 5). */
+  restart?: RestartPolicy;
+  maxRestarts?: number;
+  /** What says it is ready (its wait_until/wait_port/wait_http): kept as its readiness probe. */
+  ready?: ReadyProbe;
+  /** The Procfile `up` started it from. */
+  group?: string;
 }
 
 /** Longest single argument Linux passes to a program (MAX_ARG_STRLEN): the command travels as one. */

@@ -1,4 +1,6 @@
-import { type JobEnd, type JobState, lostEnd, type Owner } from "../domain/job-state.js";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { type JobEnd, type JobState, lostEnd, type Owner, restartDelay, restartsAfter } from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
 import { bestEffort, log } from "../log.js";
 import { recordedAlive, sameBoot } from "../process/proc.js";
@@ -32,6 +34,11 @@ export class Ownership {
   readonly pending = new PendingWrites();
   /** Every job this server started or took over without keep-jobs: what they leave ends at its stop too. */
   readonly leftoversToEnd = new Set<string>();
+  /**
+   * Told of each run of a job that is this server's now (started or taken over), and of each job
+   * queued again to restart: what watches readiness and lets queued jobs go (a server's JobQueue).
+   */
+  runs: { running(job: TrackedJob): void; requeued(job: TrackedJob): void } | undefined;
   /** Owners looked at lately: alive or not, and when. */
   private readonly lifeSeen = new Map<string, { alive: boolean; at: number }>();
   constructor(
@@ -78,11 +85,49 @@ export class Ownership {
       const used = bestEffort("reading what a job used", () => this.executor.usage(job.state));
       if (used) end = { ...end, usage: used.usage, limitHit: used.limitHit };
     }
+    if (job.running && this.restart(job, end)) return;
+    // The end of this run: an end seen late, of a run started again since, changes nothing.
+    const run = job.state.restarts;
     this.pending.write(job.id, "the end", () => {
-      const state = this.store.finish(job.id, end);
+      const state = this.store.finish(job.id, end, run);
       if (state) job.update(state);
     });
-    if (job.running) job.end(end);
+    if (job.running && job.state.restarts === run) job.end(end);
+  }
+
+  /**
+   * A run that ended of a job that is to start again: queued again (once, whoever sees the end
+   * first), its timeout and slot let go, what the run left behind ended; true if so.
+   */
+  private restart(job: TrackedJob, end: JobEnd): boolean {
+    const run = job.state;
+    if (!restartsAfter(run, end)) return false;
+    const delayMs = restartDelay(run, end.endedMs);
+    const last = { code: end.code, signal: end.signal, endedMs: end.endedMs, delayMs };
+    let requeued = false;
+    try {
+      requeued = this.store.requeue(run.id, run.restarts, end.endedMs + delayMs, last, end.usage ?? null);
+    } catch (err) {
+      log("warn", `queueing job ${run.id} to restart`, err);
+      return false;
+    }
+    if (!requeued) return false;
+    // The run's files: its end and processes are not the next run's (nobody reads a queued job's).
+    const dir = this.registry.dirOf(run.id);
+    for (const name of ["exit", "pid", "shepherd", "cgroup"])
+      bestEffort("clearing a run's files", () => rmSync(join(dir, name), { force: true }));
+    const now = this.store.get(run.id);
+    if (now) job.update(now);
+    log(
+      "info",
+      `job ${run.id} ended (${end.lost ? "lost" : `code ${end.code}, signal ${end.signal}`}); restarts in ${delayMs} ms`,
+    );
+    this.mine.delete(run.id);
+    this.deadlines.disarm(run.id);
+    this.executor.release(run);
+    void this.executor.reapLeftovers([run]);
+    this.runs?.requeued(job);
+    return true;
   }
 
   /** A job this server has started: it takes a slot, and its executor tells its end. */
@@ -90,6 +135,7 @@ export class Ownership {
     this.mine.add(job.id);
     if (!keep) this.leftoversToEnd.add(job.id);
     job.started(firstHand);
+    this.runs?.running(job);
     void firstHand.then((end) => {
       this.mine.delete(job.id);
       // Its capture process died first: nothing captures the job's output any more, so it ends.
@@ -172,6 +218,7 @@ export class Ownership {
       this.executor.release(job.state);
     });
     this.deadlines.arm(job);
+    this.runs?.running(job);
     // A kill its server had begun when it died is carried through, escalating when it would have.
     if (job.state.killRequested && job.running) this.deadlines.carryThrough(job);
   }

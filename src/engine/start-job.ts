@@ -2,8 +2,16 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import type { Config } from "../config/config.js";
 import { PTY_SIZE } from "../domain/defaults.js";
-import { type Owner, runningJob } from "../domain/job-state.js";
-import { ConfineError, type Executors, StartError, type Starting } from "../executors/executor.js";
+import { type JobPlan, type JobState, type Owner, runningJob } from "../domain/job-state.js";
+import {
+  ConfineError,
+  type Executor,
+  type Executors,
+  type JobSpec,
+  StartError,
+  type Starting,
+  UNCONFINED,
+} from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
 import { bestEffort } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
@@ -26,11 +34,18 @@ export interface StartDeps {
   owner: Owner;
 }
 
+/** Most jobs one job may come after. */
+export const MAX_AFTER = 100;
+/** Most restarts a job may ask for. */
+export const MAX_RESTARTS = 1000;
+
 /**
  * Starts a command as a background job, as named steps: check what is asked (strings the OS can
- * pass, the command policy, the working dir, a free slot), record it (naming who starts it, before
- * anything runs: a crash from then on leaves a job the next server can account for), have the
- * executor run it, record where it runs. A start that fails leaves no record and no folder.
+ * pass, the command policy, the working dir, the jobs it comes after, a free slot), record it
+ * (naming who starts it, before anything runs: a crash from then on leaves a job the next server
+ * can account for), have the executor run it, record where it runs. A start that fails leaves no
+ * record and no folder. A job that is to wait (for a slot, with `queue`; for other jobs, with
+ * `after`) is recorded `queued` instead: a server starts it later (see JobQueue).
  */
 export async function startJob(deps: StartDeps, opts: StartOptions): Promise<TrackedJob> {
   const { config, ownership } = deps;
@@ -44,48 +59,151 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   if (typeof executor === "string") throw new JobError("invalid_input", executor);
   const unavailable = executor.unavailable();
   if (unavailable) throw new JobError("unavailable", unavailable);
-  if (ownership.mine.size + ownership.pendingStarts >= config.maxJobs) {
+  const plan: JobPlan = {
+    env: opts.env ?? {},
+    timeoutSeconds: opts.timeoutSeconds ?? config.jobTimeoutSeconds ?? null,
+    confine,
+    queue: opts.queue ?? config.queue,
+    after: [...new Set(opts.after ?? [])],
+    afterCondition: opts.afterCondition ?? "completed",
+    restart: opts.restart ?? "no",
+    maxRestarts: opts.maxRestarts ?? 5,
+    ready: opts.ready && Object.values(opts.ready).some((v) => v !== undefined) ? opts.ready : null,
+    group: opts.group ?? null,
+  };
+  checkPlan(deps, plan, where);
+  const waits = plan.after.length > 0;
+  if (!waits && !plan.queue && ownership.mine.size + ownership.pendingStarts >= config.maxJobs) {
     throw new JobError(
       "limit",
-      `Job limit reached: ${config.maxJobs} jobs are running (MCP_BG_MAX_JOBS). Wait for one to end or kill one.`,
+      `Job limit reached: ${config.maxJobs} jobs are running (MCP_BG_MAX_JOBS). Wait for one to end, kill one, or pass queue: true.`,
     );
   }
   if (opts.id !== undefined && (!/^[0-9a-f-]{36}$/.test(opts.id) || deps.store.get(opts.id))) {
     throw new JobError("invalid_input", `Job id ${opts.id} is not a new UUID`);
   }
   const id = opts.id ?? randomUUID();
-  ownership.pendingStarts++;
-  const dir = deps.registry.dirOf(id);
   const now = Date.now();
-
-  let starting: Starting | undefined;
+  const given = {
+    id,
+    command: opts.command,
+    name: opts.name ?? null,
+    cwd,
+    pty: opts.pty ?? false,
+    startedMs: now,
+    keep: config.keepJobs,
+    executor: where,
+    bootId: deps.owner.bootId,
+    plan,
+  };
+  if (waits || plan.queue) {
+    // Recorded queued, with its folder (a wait on its output watches it from now on); a server lets
+    // it go when its turn comes (this one at once, if a slot is free).
+    const state: JobState = { ...runningJob(given), status: "queued" };
+    ensureDir(deps.registry.dirOf(id));
+    try {
+      deps.store.insert(state);
+    } catch (err) {
+      rmSync(deps.registry.dirOf(id), { recursive: true, force: true });
+      throw err;
+    }
+    return deps.registry.track(state);
+  }
+  ownership.pendingStarts++;
   try {
-    let state = runningJob({
-      id,
-      command: opts.command,
-      name: opts.name ?? null,
-      cwd,
-      pty: opts.pty ?? false,
-      startedMs: now,
+    const state = runningJob({
+      ...given,
       owner: deps.owner,
-      keep: config.keepJobs,
-      deadlineMs: deadlineOf(now, opts.timeoutSeconds ?? config.jobTimeoutSeconds),
-      executor: where,
-      bootId: deps.owner.bootId,
+      deadlineMs: deadlineOf(now, plan.timeoutSeconds ?? undefined),
     });
+    return await runJob(deps, executor, state, { insert: true });
+  } finally {
+    ownership.pendingStarts--;
+  }
+}
+
+// What a plan may not ask: jobs to come after that do not exist, restarts where runs cannot go on
+// in the same output.
+function checkPlan(deps: StartDeps, plan: JobPlan, where: string): void {
+  if (plan.after.length > MAX_AFTER)
+    throw new JobError("invalid_input", `after names ${plan.after.length} jobs; at most ${MAX_AFTER}`);
+  for (const dep of plan.after) {
+    if (!deps.store.has(dep)) throw new JobError("invalid_input", `after: job ${dep} not found (give full job ids)`);
+  }
+  if (!Number.isInteger(plan.maxRestarts) || plan.maxRestarts < 0 || plan.maxRestarts > MAX_RESTARTS)
+    throw new JobError("invalid_input", `max_restarts must be a whole number from 0 to ${MAX_RESTARTS}`);
+  if (plan.restart !== "no" && where !== "local")
+    throw new JobError("invalid_input", "restart applies to local jobs (a Slurm job is requeued by Slurm)");
+}
+
+/** The line written into a restarted job's output between its runs: `[mcp-bg-jobs: restart 2 of 5 after exit code 1]`. */
+export function restartBanner(job: JobState): string {
+  const last = job.lastExit;
+  const why = !last
+    ? "its end"
+    : last.signal
+      ? last.signal
+      : last.code === null
+        ? "its end was lost"
+        : `exit code ${last.code}`;
+  const of = job.plan ? ` of ${job.plan.maxRestarts}` : "";
+  return `[mcp-bg-jobs: restart ${job.restarts}${of} after ${why}]\n`;
+}
+
+/**
+ * Starts a queued job this server has let go (its record says `running`, owned by this server: see
+ * JobStore.launch): as a first start, or a restart whose output goes on in the same rings. A start
+ * that fails ends the job `failed`, saying why (its record stays: it was accepted).
+ */
+export async function launchQueued(deps: StartDeps, job: TrackedJob): Promise<void> {
+  const state = job.state;
+  const executor = deps.executor.forStart(state.executor);
+  try {
+    if (typeof executor === "string") throw new StartError(executor);
+    const unavailable = executor.unavailable();
+    if (unavailable) throw new StartError(unavailable);
+    await runJob(deps, executor, state, { insert: false });
+  } catch (err) {
+    const why = `not started: ${err instanceof JobError ? err.message : `could not start the command: ${(err as Error).message}`}`;
+    deps.ownership.pending.write(state.id, "a start that failed", () => {
+      deps.store.failStart(state.id, state.restarts, why);
+      const now = deps.store.get(state.id);
+      if (now) job.update(now);
+    });
+    if (job.running) job.end({ code: null, signal: null, endedMs: Date.now(), lost: false });
+  }
+}
+
+// Runs a job whose record is (insert: is to be) `running` and owned by this server.
+async function runJob(
+  deps: StartDeps,
+  executor: Executor,
+  initial: JobState,
+  how: { insert: boolean },
+): Promise<TrackedJob> {
+  const { config, ownership } = deps;
+  const id = initial.id;
+  const dir = deps.registry.dirOf(id);
+  const plan = initial.plan;
+  let starting: Starting | undefined;
+  let job: TrackedJob | undefined;
+  try {
     ensureDir(dir);
-    starting = executor.prepare(state, {
-      command: opts.command,
+    const spec: JobSpec = {
+      command: initial.command,
       shell: config.shell,
-      cwd,
-      env: opts.env ?? {},
-      pty: opts.pty ? PTY_SIZE : undefined,
+      cwd: initial.cwd,
+      env: plan?.env ?? {},
+      pty: initial.pty ? PTY_SIZE : undefined,
       capBytes: config.maxOutputBytes,
-      confine,
-    });
-    state = { ...state, shepherd: starting.starter, confinement: starting.confinement };
-    deps.store.insert(state);
-    const job = deps.registry.track(state);
+      confine: plan?.confine ?? UNCONFINED,
+      banner: initial.restarts > 0 ? restartBanner(initial) : undefined,
+    };
+    starting = executor.prepare(initial, spec);
+    const state: JobState = { ...initial, shepherd: starting.starter, confinement: starting.confinement };
+    if (how.insert) deps.store.insert(state);
+    else deps.store.recordStarting(state);
+    job = deps.registry.track(state);
     const started = await starting.run();
     starting = undefined;
     job.update({ ...job.state, ...started.placement });
@@ -93,23 +211,24 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
     // can fill it before this line); the start stands either way.
     const placed = { ...job.state };
     ownership.pending.write(id, "where it runs", () => deps.store.recordPlacement(placed));
-    ownership.started(job, started.ended, config.keepJobs);
+    ownership.started(job, started.ended, job.state.keep);
+    const tracked = job;
     void started.placed?.then((placement) => {
-      if (!job.running) return;
-      job.update({ ...job.state, ...placement });
-      const later = { ...job.state };
+      if (!tracked.running) return;
+      tracked.update({ ...tracked.state, ...placement });
+      const later = { ...tracked.state };
       ownership.pending.write(id, "where it runs", () => deps.store.recordPlacement(later));
     });
     return job;
   } catch (err) {
     starting?.abandon();
-    deps.registry.forget(id);
-    bestEffort("removing a failed start's record", () => deps.store.discard(id));
-    rmSync(dir, { recursive: true, force: true });
+    if (how.insert) {
+      deps.registry.forget(id);
+      bestEffort("removing a failed start's record", () => deps.store.discard(id));
+      rmSync(dir, { recursive: true, force: true });
+    }
     if (err instanceof ConfineError) throw new JobError("unavailable", `Nothing was started: ${err.message}`);
     if (err instanceof StartError) throw new JobError("spawn_failed", `Could not start the command: ${err.message}`);
     throw err;
-  } finally {
-    ownership.pendingStarts--;
   }
 }

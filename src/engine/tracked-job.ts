@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { ended, type JobEnd, type JobState, type JobStatus } from "../domain/job-state.js";
+import { ended, isEnded, type JobEnd, type JobState, type JobStatus } from "../domain/job-state.js";
 import { exitCode, type JobRecord, recordOf } from "../domain/record.js";
 import { SharedWrites } from "./job-writes.js";
 
@@ -79,6 +79,10 @@ export class TrackedJob {
   get running(): boolean {
     return this.state.status === "running";
   }
+  /** It has ended for good (a queued job has not: it is still to run). */
+  get over(): boolean {
+    return isEnded(this.state.status);
+  }
   get pty(): boolean {
     return this.state.pty;
   }
@@ -101,13 +105,17 @@ export class TrackedJob {
 
   /**
    * Takes a fresher state; once it says the job has ended, wakes everyone waiting for the end. An
-   * end is final: a state that still says `running` (its end could not be written, say on a full
-   * disk) does not bring an ended job back.
+   * end is final: a state that still says `running` or `queued` (its end could not be written, say
+   * on a full disk) does not bring an ended job back. A run that ended with the job queued again (a
+   * restart) is told first hand no more: its next run is.
    */
   update(next: JobState): void {
-    if (next.status === "running" && this.current.status !== "running") return;
+    if (!isEnded(next.status) && isEnded(this.current.status)) return;
+    // A state read before the run this process knows of was started again (an older record).
+    if (next.restarts < this.current.restarts) return;
     this.current = next;
-    if (next.status !== "running") {
+    if (next.status === "queued") this.fromExecutor = undefined;
+    if (isEnded(next.status)) {
       this.unwatched();
       this.fromExecutor = undefined;
       this.markEnded();

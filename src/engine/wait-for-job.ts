@@ -66,7 +66,7 @@ export function waitForJob(job: Job, text: TextWorkers, opts: WaitOptions): Prom
     let done = false;
     let stepping = false;
     let again = false;
-    let ended = !job.running;
+    let ended = job.over;
     let stopWatching = () => {};
     const probing = new AbortController();
     // The wait's time runs from the call, whatever getting the pattern ready takes.

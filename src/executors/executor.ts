@@ -3,25 +3,18 @@
 // them and feeds them input. Output is the same for every executor: ring files in the job's folder
 // (see executors/job-folder.ts), read by the engine.
 import type {
+  ConfineAsk,
   Confinement,
   ExecutorName,
   JobEnd,
   JobState,
   LimitHit,
-  Limits,
   ProcessRef,
   Usage,
 } from "../domain/job-state.js";
 import type { TreeRoot } from "../process/process-tree.js";
 
-/** What a job asks to be confined by (its own arguments over the server's defaults). */
-export interface ConfineAsk {
-  sandbox: Confinement["sandbox"];
-  network: boolean;
-  /** Folders a workspace sandbox may write below besides the job's cwd and the temp dir. */
-  writable: string[];
-  limits: Limits;
-}
+export type { ConfineAsk } from "../domain/job-state.js";
 
 /** Nothing at all: a job as jobs were before sandboxes and limits. */
 export const UNCONFINED: ConfineAsk = {
@@ -55,6 +48,11 @@ export interface JobSpec {
   capBytes: number;
   /** What is to confine it: sandbox, network, limits (see executors/local/confine.ts). */
   confine: ConfineAsk;
+  /**
+   * A run after a restart: its output goes on in the same rings, after this line (where the last
+   * run's ends); undefined for a first run (the rings start empty).
+   */
+  banner?: string;
 }
 
 /** Where a started job runs, as its record keeps it. */

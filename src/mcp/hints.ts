@@ -11,6 +11,10 @@ export const RECORD_COMMAND_CHARS = 2000;
 
 /** `outcome` in words once a job has ended, `hint` while it runs: one of the two. */
 export function progressWords(record: JobRecord, waiting?: string): { outcome?: string; hint?: string } {
+  if (record.status === "queued")
+    return {
+      hint: "Queued: not started yet; it starts when its turn comes (place_in_queue, after, next_start_at). wait_for_job waits through the queue; kill_job takes it out.",
+    };
   if (record.status !== "running") return { outcome: describeEnd(record) };
   return waiting
     ? { hint: `Queued in Slurm, not started yet: ${waiting}. ${RUNNING_HINT.replace("Still running: ", "")}` }

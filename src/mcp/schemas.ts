@@ -1,12 +1,8 @@
 import { z } from "zod";
-import { EXECUTORS, JOB_STATUSES } from "../domain/job-state.js";
+import { AFTER_CONDITIONS, EXECUTORS, JOB_STATUSES, RESTARTS } from "../domain/job-state.js";
 
 /** A job id argument. */
-export const jobId = z
-  .string()
-  .min(1, "job_id is empty")
-  .max(200, "job_id is too long")
-  .describe("Id from execute_command or list_jobs");
+export const jobId = z.string().min(1, "job_id is empty").max(200, "job_id is too long");
 
 /** The status values of a job. */
 export const jobStatus = z.enum(JOB_STATUSES);
@@ -37,7 +33,27 @@ export const jobRecord = z.object({
   limit_hit: z.object({ limit: limitHit, value: nullableNumber }).optional(),
   cpu_seconds: z.number().optional(),
   peak_memory_bytes: z.number().optional(),
+  ready: z.boolean().nullable().optional().describe("Its readiness probe matched (jobs with one; null unless running)"),
+  restarts: z.number().int().optional().describe("Times it was started again (jobs that restart)"),
+  not_started: z.string().optional().describe("Why it ended without starting"),
 });
+
+/** What supervises a job (get_job_status): its queue, order, restarts, readiness. */
+export const supervisionFields = {
+  place_in_queue: nullableInt.describe("Queued for a slot: its place (1: next)"),
+  after: z.array(z.string()).describe("Jobs it starts after"),
+  after_condition: z.enum(AFTER_CONDITIONS).nullable(),
+  restart: z.enum(RESTARTS),
+  max_restarts: nullableInt,
+  restarts: z.number().int(),
+  last_exit: z
+    .object({ exit_code: nullableInt, signal: nullableString, ended: nullableString })
+    .nullable()
+    .describe("How its last run ended (restarted jobs)"),
+  next_start_at: nullableString.describe("Queued to restart: when"),
+  ready_at: nullableString.describe("When its readiness probe matched in this run"),
+  last_output_at: nullableString,
+};
 
 /** What confines a job and what it has used (get_job_status). */
 export const confinementFields = {

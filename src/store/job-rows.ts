@@ -1,11 +1,13 @@
 import type {
   Confinement,
   ExecutorName,
+  JobPlan,
   JobState,
   JobStatus,
   LimitHit,
   Owner,
   ProcessRef,
+  RunEnd,
   Usage,
 } from "../domain/job-state.js";
 
@@ -41,6 +43,12 @@ export interface JobRow {
   confinement: string | null;
   usage: string | null;
   limit_hit: string | null;
+  plan: string | null;
+  restarts: number;
+  next_start_ms: number | null;
+  last_exit: string | null;
+  ready_ms: number | null;
+  not_started: string | null;
 }
 
 /** The columns, in the order the statements name them. */
@@ -75,6 +83,12 @@ export const COLUMNS = [
   "confinement",
   "usage",
   "limit_hit",
+  "plan",
+  "restarts",
+  "next_start_ms",
+  "last_exit",
+  "ready_ms",
+  "not_started",
 ] as const;
 
 const ref = (pid: number | null, start: number | null): ProcessRef | null =>
@@ -128,6 +142,12 @@ export function toState(row: JobRow): JobState {
     confinement: json<Confinement>(row.confinement),
     usage: json<Usage>(row.usage),
     limitHit: row.limit_hit !== null && LIMIT_HITS.includes(row.limit_hit) ? (row.limit_hit as LimitHit) : null,
+    plan: json<JobPlan>(row.plan),
+    restarts: row.restarts ?? 0,
+    nextStartMs: row.next_start_ms ?? null,
+    lastExit: json<RunEnd>(row.last_exit),
+    readyMs: row.ready_ms ?? null,
+    notStarted: row.not_started ?? null,
   };
 }
 
@@ -164,6 +184,12 @@ export function toRow(job: JobState): JobRow {
     confinement: job.confinement ? JSON.stringify(job.confinement) : null,
     usage: job.usage ? JSON.stringify(job.usage) : null,
     limit_hit: job.limitHit,
+    plan: job.plan ? JSON.stringify(job.plan) : null,
+    restarts: job.restarts,
+    next_start_ms: job.nextStartMs,
+    last_exit: job.lastExit ? JSON.stringify(job.lastExit) : null,
+    ready_ms: job.readyMs,
+    not_started: job.notStarted,
   };
 }
 

@@ -67,4 +67,51 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE jobs ADD COLUMN confinement TEXT;
    ALTER TABLE jobs ADD COLUMN usage TEXT;
    ALTER TABLE jobs ADD COLUMN limit_hit TEXT;`,
+  // 8: queued jobs (a new status: SQLite cannot change a CHECK, so the table is made again, rows and
+  // rowids kept), what a job was asked to be (JSON: to start it later or again), its restarts, when
+  // it starts again, how its last run ended (JSON), when it was ready, why it was never started.
+  `CREATE TABLE jobs_8 (
+     job_id TEXT PRIMARY KEY,
+     command TEXT NOT NULL,
+     name TEXT,
+     cwd TEXT NOT NULL,
+     pty INTEGER NOT NULL DEFAULT 0,
+     status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'killed')),
+     started_ms INTEGER NOT NULL,
+     completed_ms INTEGER,
+     exit_code INTEGER,
+     signal TEXT,
+     timed_out INTEGER NOT NULL DEFAULT 0,
+     lost INTEGER NOT NULL DEFAULT 0,
+     kill_requested INTEGER NOT NULL DEFAULT 0,
+     pid INTEGER,
+     pid_start INTEGER,
+     shepherd_pid INTEGER,
+     shepherd_start INTEGER,
+     owner_pid INTEGER,
+     owner_start INTEGER,
+     keep INTEGER NOT NULL DEFAULT 0,
+     deadline_ms INTEGER,
+     boot_id TEXT,
+     kill_deadline_ms INTEGER,
+     cgroup TEXT,
+     executor TEXT NOT NULL DEFAULT 'local',
+     executor_id TEXT,
+     node TEXT,
+     confinement TEXT,
+     usage TEXT,
+     limit_hit TEXT,
+     plan TEXT,
+     restarts INTEGER NOT NULL DEFAULT 0,
+     next_start_ms INTEGER,
+     last_exit TEXT,
+     ready_ms INTEGER,
+     not_started TEXT
+   );
+   INSERT INTO jobs_8 (rowid, job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id, kill_deadline_ms, cgroup, executor, executor_id, node, confinement, usage, limit_hit)
+     SELECT rowid, job_id, command, name, cwd, pty, status, started_ms, completed_ms, exit_code, signal, timed_out, lost, kill_requested, pid, pid_start, shepherd_pid, shepherd_start, owner_pid, owner_start, keep, deadline_ms, boot_id, kill_deadline_ms, cgroup, executor, executor_id, node, confinement, usage, limit_hit FROM jobs;
+   DROP TABLE jobs;
+   ALTER TABLE jobs_8 RENAME TO jobs;
+   CREATE INDEX jobs_by_start ON jobs (started_ms);
+   CREATE INDEX jobs_by_status ON jobs (status, completed_ms);`,
 ];

@@ -1,5 +1,11 @@
 import { runningJob } from "../../src/domain/job-state.js";
-import { type ConfinementView, confinementOf, type JobRecord } from "../../src/domain/record.js";
+import {
+  type ConfinementView,
+  confinementOf,
+  type JobRecord,
+  type SupervisionView,
+  supervisionOf,
+} from "../../src/domain/record.js";
 import type { JobsForTools, KillResult, TrackedJob, WaitOptions, WaitResult } from "../../src/engine/index.js";
 import { JobError } from "../../src/engine/index.js";
 import { TrackedJob as Tracked } from "../../src/engine/tracked-job.js";
@@ -120,6 +126,9 @@ export class FakeJobs implements JobsForTools {
   }
   confinement(job: TrackedJob): ConfinementView {
     return this.answer("confinement", [job], () => confinementOf(job.state));
+  }
+  supervision(job: TrackedJob): SupervisionView {
+    return this.answer("supervision", [job], () => supervisionOf(job.state, null, null));
   }
   waiting(job: TrackedJob): string | undefined {
     return this.answer("waiting", [job], () => undefined);

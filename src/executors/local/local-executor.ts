@@ -99,6 +99,7 @@ export class LocalExecutor implements Executor {
           shell: spec.shell,
           cgroups: this.cgroupsFolder,
           confine: plan?.spec ?? "",
+          banner: spec.banner,
           cwd: spec.cwd,
           command: spec.command,
           env: spec.env,

@@ -18,6 +18,8 @@ export interface ShepherdRequest {
   cgroups?: string;
   /** Its limits and sandbox, as lines for the shepherd (native/confine-linux.c); none if undefined. */
   confine?: string;
+  /** A run after a restart: its output goes on in the rings, after this line; a first run if undefined. */
+  banner?: string;
   cwd: string;
   command: string;
   /** Variables added to the spawner's environment (the server's) for this job. */
@@ -57,6 +59,7 @@ function requestBlock(r: ShepherdRequest): Buffer {
     r.shell,
     r.cgroups ?? "-",
     r.confine ?? "",
+    r.banner ?? "",
     r.cwd,
     r.command,
     ...Object.entries(r.env).map(([k, v]) => `${k}=${v}`),

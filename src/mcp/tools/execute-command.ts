@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { parseMemory } from "../../config/settings-confine.js";
 import { DEFAULT_WAIT_SECONDS, MAX_TIMEOUT_SECONDS, MAX_WAIT_SECONDS } from "../../domain/defaults.js";
-import { EXECUTORS, SANDBOXES } from "../../domain/job-state.js";
+import { AFTER_CONDITIONS, EXECUTORS, RESTARTS, SANDBOXES } from "../../domain/job-state.js";
 import type { JobsForTools } from "../../engine/index.js";
 import { checkLocalUrl, JobError } from "../../engine/index.js";
 import { cutTextStart } from "../../text/cut.js";
@@ -28,11 +28,16 @@ const input = z.object({
   network: z.boolean().optional().describe("false: no TCP/UDP at all"),
   memory_limit: z.coerce.string().optional().describe("e.g. 512MB, 2GB"),
   cpu_limit: z.number().positive().optional().describe("Cores, e.g. 1.5"),
-  process_limit: z.number().int().positive().optional().describe("Max processes+threads"),
+  process_limit: z.number().int().min(1).max(4194304).optional().describe("Max processes+threads"),
   executor: z
     .enum(EXECUTORS, { error: `executor must be one of ${EXECUTORS.join(", ")}` })
     .optional()
     .describe("local, or slurm where the server offers it"),
+  queue: z.boolean().optional().describe("At the job limit, queue instead of failing"),
+  after: z.array(z.string()).optional().describe("Job ids to start after"),
+  after_condition: z.enum(AFTER_CONDITIONS).optional().describe("What they must do first (completed)"),
+  restart: z.enum(RESTARTS).optional(),
+  max_restarts: z.number().int().min(0).max(1000).optional(),
   wait_until: z
     .string()
     .min(1, "wait_until is empty")
@@ -83,7 +88,7 @@ export function registerExecuteCommandTool(
     {
       title: "Start a background job",
       description:
-        "Run a shell command (dev server, build, tests) as a background job; returns job_id at once, or with wait_* once it ends (with its last lines), prints a match or is up. Then: tail_job_output/get_job_output to read, interact_with_job for stdin, kill_job to stop.",
+        "Run a shell command (dev server, build, tests) as a background job; returns job_id at once, or with wait_* once it ends (with its last lines), matches or is up. Then tail_job_output/get_job_output, interact_with_job (stdin), kill_job.",
       inputSchema: nullAsAbsent(input),
       outputSchema: uniformNullables(output),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -109,6 +114,13 @@ export function registerExecuteCommandTool(
           memoryBytes: args.memory_limit === undefined ? undefined : memoryArg(args.memory_limit),
           cpu: args.cpu_limit,
           processes: args.process_limit,
+          queue: args.queue,
+          after: args.after,
+          afterCondition: args.after_condition,
+          restart: args.restart,
+          maxRestarts: args.max_restarts,
+          // What it waits for is its readiness probe too (ready_at; jobs after it "ready").
+          ready: { until: args.wait_until, port: args.wait_port, http: ready.http },
         });
         onStarted?.(job.job_id);
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };
@@ -121,7 +133,7 @@ export function registerExecuteCommandTool(
           ctx,
         );
         const answer = { ...started, pid: tracked.record().pid, ...waited };
-        if (waited.status === "running") return answer;
+        if (waited.status === "running" || waited.status === "queued") return answer;
         const tail = await jobs.tail(tracked, END_TAIL_LINES);
         return {
           ...answer,
