@@ -4,7 +4,7 @@
 
 (() => {
   const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2"];
-  const STATUSES = ["running", "completed", "failed", "killed"];
+  const STATUSES = ["queued", "running", "completed", "failed", "killed"];
   /** Rows drawn at once (more than a screen holds), and then each frame. */
   const FIRST_ROWS = 60;
   const ROWS_A_FRAME = 250;
@@ -51,8 +51,17 @@
     ]
       .filter(Boolean)
       .join(", ");
+  // A queued job: what it waits for; a running one: its restarts and readiness, if it has them.
+  const supervised = (j) =>
+    [
+      typeof j.restarts === "number" && j.restarts > 0 ? `restarted ${j.restarts}×` : "",
+      j.ready === true ? "ready" : j.ready === false ? "not ready yet" : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
   const result = (j) => {
-    if (j.status === "running") return "";
+    if (j.status === "queued") return j.waiting ? `waiting: ${j.waiting}` : "queued";
+    if (j.status === "running") return supervised(j);
     const u = used(j);
     return `${j.outcome || j.status}${u ? ` (${u})` : ""}`;
   };
@@ -243,7 +252,7 @@
     function renderHead() {
       const rows = [
         ["Status", badge(job.status)],
-        ["Result", result(job) || "still running"],
+        ["Result", result(job) || (job.status === "queued" ? "queued" : "still running")],
         ["Command", el("code", { text: visible(job.command) })],
         ["Directory", el("code", { text: visible(job.cwd) })],
         ["Started", `${when(job.started)} (${job.started})`],
@@ -254,7 +263,7 @@
         ["Job id", el("code", { text: job.job_id })],
       ];
       facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]));
-      killButton.disabled = job.status !== "running";
+      killButton.disabled = job.status !== "running" && job.status !== "queued";
     }
     renderHead();
 
@@ -391,7 +400,7 @@
             : `Already ended (${body.status}).`;
       } catch (err) {
         killNote.textContent = `Kill failed: ${err.message}`;
-        killButton.disabled = job.status !== "running";
+        killButton.disabled = job.status !== "running" && job.status !== "queued";
       }
     });
   }

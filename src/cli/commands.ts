@@ -6,12 +6,13 @@ import {
   MAX_GRACE_SECONDS,
 } from "../domain/defaults.js";
 import { describeEnd } from "../domain/ending.js";
-import type { JobStatus } from "../domain/job-state.js";
+import { JOB_STATUSES, type JobStatus } from "../domain/job-state.js";
 import type { JobRecord } from "../domain/record.js";
 import type { JobEngine, LogSink } from "../engine/index.js";
 import { droppedNote, JobError } from "../engine/index.js";
 import { lastLinesOf } from "../text/tail.js";
 import { printable } from "./printable.js";
+import { jobsOf, procfilePath } from "./procfile.js";
 
 /** Exit codes of the command line, for scripts. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
@@ -60,7 +61,7 @@ interface Command {
   run(jobs: JobEngine, args: CommandArgs, io: Output): Promise<number> | number;
 }
 
-const STATUSES = ["running", "completed", "failed", "killed"];
+const STATUSES: readonly string[] = JOB_STATUSES;
 
 // A whole number option within bounds, or its default.
 function intOption(args: CommandArgs, name: string, min: number, max: number, fallback?: number): number | undefined {
@@ -127,7 +128,7 @@ const oneLine = (s: string, max: number) => {
 };
 
 const list: Command = {
-  usage: "list [--status running|completed|failed|killed] [--limit N] [--json]",
+  usage: "list [--status queued|running|completed|failed|killed] [--limit N] [--json]",
   options: ["--status", "--limit"],
   switches: ["--json"],
   run(jobs, args, io) {
@@ -236,6 +237,24 @@ const kill: Command = {
   },
 };
 
+const down: Command = {
+  usage: "down [PROCFILE] [--json]",
+  options: [],
+  switches: ["--json"],
+  async run(jobs, args, io) {
+    if (args.positionals.length > 1) throw new UsageError("expected one Procfile at most");
+    const path = procfilePath(args.positionals[0]);
+    const ups = jobsOf(jobs, path);
+    const results = await Promise.all(
+      ups.map(async (j) => ({ job_id: j.job_id, name: j.name, status: await jobs.kill(j.job_id) })),
+    );
+    if (args.switches.has("--json")) io.out(json({ procfile: path, jobs: results }));
+    else if (results.length === 0) io.out(`Nothing of ${path} is up.\n`);
+    else for (const r of results) io.out(`${(r.name ?? "").padEnd(12)} ${r.job_id}  ${r.status}\n`);
+    return EXIT.ok;
+  },
+};
+
 const prune: Command = {
   usage: "prune [--json]",
   options: [],
@@ -250,7 +269,7 @@ const prune: Command = {
 };
 
 /** The commands for people, by name. */
-export const COMMANDS: Record<string, Command> = { list, status, logs, kill, prune };
+export const COMMANDS: Record<string, Command> = { list, status, logs, kill, down, prune };
 
 /** Runs a command; a JobError (not found, ambiguous prefix) is printed and gives exit code 1. */
 export async function runCommand(jobs: JobEngine, name: string, args: CommandArgs, io: Output): Promise<number> {

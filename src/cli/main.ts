@@ -11,6 +11,7 @@ import { openJobEngine } from "./compose.js";
 import { DOCTOR_USAGE, runDoctor } from "./doctor-command.js";
 import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
+import { runUp, UP_USAGE } from "./up-command.js";
 
 const HELP = `mcp-bg-jobs ${VERSION}: an MCP server that runs shell commands as background jobs.
 
@@ -25,6 +26,8 @@ Usage:
 
 Commands for people, on the same state (while a server runs or not; ID: a job ID or 8+ characters of it):
   mcp-bg-jobs ${RUN_USAGE}
+  mcp-bg-jobs ${UP_USAGE}
+                               start each line of a Procfile as a named job (PORT as foreman sets it); down stops them
 ${Object.values(COMMANDS)
   .map((c) => `  mcp-bg-jobs ${c.usage}`)
   .join("\n")}
@@ -58,6 +61,10 @@ function main(argv: string[]): void {
   }
   if (name === "run") {
     void runJob(argv.slice(1));
+    return;
+  }
+  if (name === "up") {
+    void runUp(argv.slice(1));
     return;
   }
   if (name === "doctor") {

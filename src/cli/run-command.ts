@@ -1,15 +1,27 @@
 import { constants } from "node:os";
 import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
+import { AFTER_CONDITIONS, type AfterCondition, RESTARTS, type RestartPolicy } from "../domain/job-state.js";
 import type { JobEngine, LogSink } from "../engine/index.js";
 import { droppedNote, JobError, StoreError } from "../engine/index.js";
 import { parseArgs } from "./args.js";
-import { EXIT, json } from "./commands.js";
+import { EXIT, json, UsageError } from "./commands.js";
 import { openJobEngine } from "./compose.js";
 import { printable } from "./printable.js";
 
-export const RUN_USAGE = "run [--name N] [--cwd DIR] [--env K=V ...] [--timeout S] [--pty] [--follow] -- COMMAND...";
+export const RUN_USAGE =
+  "run [--name N] [--cwd DIR] [--env K=V ...] [--timeout S] [--pty] [--follow] [--queue] [--after ID ...]\n" +
+  "                                   [--after-condition completed|ended|ready] [--restart no|on-failure|always] [--max-restarts N] -- COMMAND...";
 
-const OWN: ReadonlySet<string> = new Set(["--name", "--cwd", "--env", "--timeout"]);
+const OWN: ReadonlySet<string> = new Set([
+  "--name",
+  "--cwd",
+  "--env",
+  "--timeout",
+  "--after",
+  "--after-condition",
+  "--restart",
+  "--max-restarts",
+]);
 const OWN_SWITCHES: ReadonlySet<string> = new Set(["--pty", "--follow", "--json", "--help"]);
 
 /** What `run` was asked: the start, and whether to follow it. */
@@ -22,10 +34,35 @@ interface RunRequest {
   pty: boolean;
   follow: boolean;
   json: boolean;
+  after: string[];
+  afterCondition?: AfterCondition;
+  restart?: RestartPolicy;
+  maxRestarts?: number;
   settings: Map<string, string>;
 }
 
-class UsageError extends Error {}
+/** Every value of an option that may come again and again (`--env A=1 --env B=2`), in order. */
+export function repeated(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const value = a === name ? argv[++i] : a.startsWith(`${name}=`) ? a.slice(name.length + 1) : undefined;
+    if (value !== undefined) out.push(value);
+  }
+  return out;
+}
+
+/** An option's value that must be one of `choices`, or undefined when it is not given. */
+export function choice<T extends string>(
+  options: Map<string, string>,
+  name: string,
+  choices: readonly T[],
+): T | undefined {
+  const v = options.get(name);
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`${name} expects ${choices.join(", ")}`);
+  return v as T;
+}
 
 // `run [options] -- COMMAND...`: the words after `--` are the command, joined with spaces as a shell reads
 // them (as ssh does): `run -- npm test` runs `npm test`; quote it whole for && or pipes.
@@ -43,10 +80,7 @@ function parseRun(argv: string[]): RunRequest | "help" {
     throw new UsageError("no command: run [options] -- COMMAND...");
   const env: Record<string, string> = {};
   // --env may come again and again: read from argv itself (the parser keeps one value an option).
-  for (let i = 0; i < before.length; i++) {
-    const a = before[i] as string;
-    const value = a === "--env" ? before[++i] : a.startsWith("--env=") ? a.slice(6) : undefined;
-    if (value === undefined) continue;
+  for (const value of repeated(before, "--env")) {
     const eq = value.indexOf("=");
     if (eq <= 0) throw new UsageError(`--env expects NAME=VALUE, not ${JSON.stringify(value)}`);
     env[value.slice(0, eq)] = value.slice(eq + 1);
@@ -54,6 +88,9 @@ function parseRun(argv: string[]): RunRequest | "help" {
   const timeout = parsed.options.get("--timeout");
   if (timeout !== undefined && !/^\d+(\.\d+)?$/.test(timeout))
     throw new UsageError(`--timeout expects a number of seconds, not ${JSON.stringify(timeout)}`);
+  const maxRestarts = parsed.options.get("--max-restarts");
+  if (maxRestarts !== undefined && !/^\d{1,4}$/.test(maxRestarts))
+    throw new UsageError(`--max-restarts expects a whole number, not ${JSON.stringify(maxRestarts)}`);
   const settings = new Map([...parsed.options].filter(([k]) => !OWN.has(k)));
   for (const s of parsed.switches) if (SWITCH_SETTINGS.has(s)) settings.set(s, "1");
   return {
@@ -65,6 +102,10 @@ function parseRun(argv: string[]): RunRequest | "help" {
     pty: parsed.switches.has("--pty"),
     follow: parsed.switches.has("--follow"),
     json: parsed.switches.has("--json"),
+    after: repeated(before, "--after"),
+    afterCondition: choice(parsed.options, "--after-condition", AFTER_CONDITIONS),
+    restart: choice(parsed.options, "--restart", RESTARTS),
+    maxRestarts: maxRestarts === undefined ? undefined : Number(maxRestarts),
     settings,
   };
 }
@@ -117,6 +158,7 @@ export async function runJob(argv: string[]): Promise<void> {
   try {
     // It starts a job, so it has a spawner; it takes over nothing and sweeps nothing (a server does).
     jobs = openJobEngine(config, "run");
+    const engine = jobs;
     const record = await jobs.start({
       command: req.command,
       name: req.name,
@@ -124,7 +166,16 @@ export async function runJob(argv: string[]): Promise<void> {
       env: req.env,
       timeoutSeconds: req.timeoutSeconds,
       pty: req.pty,
+      // A person may name a job by a prefix of its id.
+      after: req.after.map((id) => engine.find(id).id),
+      afterCondition: req.afterCondition,
+      restart: req.restart,
+      maxRestarts: req.maxRestarts,
     });
+    if (record.status === "queued")
+      process.stderr.write(
+        `mcp-bg-jobs run: job ${record.job_id} is queued: a server on this state dir starts it when its turn comes\n`,
+      );
     if (req.json) process.stdout.write(json(record));
     else if (!req.follow) process.stdout.write(`${record.job_id}\n`);
     else process.stderr.write(`mcp-bg-jobs run: job ${record.job_id} (${printable(req.name ?? req.command)})\n`);

@@ -104,7 +104,7 @@ export class JobChanges {
    * it ends and whoever runs it. Returns the function that stops watching.
    */
   watchJob(job: Job, listener: (change: JobChange) => void): () => void {
-    if (!job.running) return () => {};
+    if (job.over) return () => {};
     let stopped = false;
     const guard = (change: JobChange) => {
       if (stopped) return;

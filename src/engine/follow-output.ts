@@ -88,7 +88,7 @@ async function copyStream(
   let at = from;
   for (;;) {
     // Read before it is known to have ended: what it wrote before its end is read after this.
-    const ended = !job.running;
+    const ended = job.over;
     const slice = readRing(path, { from: at, maxBytes: opts.chunkBytes ?? CHUNK });
     if (slice.start > at) await sink.dropped(slice.start - at, slice.capacity);
     at = Math.max(at, slice.start);
@@ -115,7 +115,7 @@ export async function writeLogs(job: Job, sinks: LogSinks, opts: LogOptions): Pr
     { path: job.stdoutPath, sink: sinks.stdout },
     { path: job.stderrPath, sink: sinks.stderr },
   ].flatMap((s) => (s.sink ? [{ path: s.path, sink: s.sink }] : []));
-  const follow = opts.follow === true && job.running && !opts.signal?.aborted;
+  const follow = opts.follow === true && !job.over && !opts.signal?.aborted;
   const wakeups = follow ? new Wakeups(job, opts.signal, streams.length) : undefined;
   try {
     await Promise.all(

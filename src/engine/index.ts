@@ -69,7 +69,7 @@ export interface JobsForPage {
   readonly changes: JobChangesFeed;
   lookup(id: string): TrackedJob;
   list(filter?: { status?: JobStatus; limit?: number }): { jobs: JobRecord[]; total: number };
-  board(limit: number): { jobs: (JobRecord & { owner_pid: number | null })[]; total: number };
+  board(limit: number): { jobs: (JobRecord & { owner_pid: number | null; waiting?: string })[]; total: number };
   logs(job: TrackedJob, sinks: LogSinks, opts: LogOptions): Promise<void>;
   kill(id: string, opts?: { signal?: NodeJS.Signals; graceMs?: number }): Promise<KillResult>;
   ports(jobs: readonly TrackedJob[]): Promise<Map<string, number[]>>;

@@ -84,7 +84,7 @@ export async function readJobOutput(
   limit: number,
   text: TextWorkers,
 ): Promise<JobOutput> {
-  const final = !job.running;
+  const final = job.over;
   const raw = job.pty;
   const out = readStreamText(job.stdoutPath, { from: since?.stdout, maxBytes: limit, final, raw });
   const err = readStreamText(job.stderrPath, { from: since?.stderr, maxBytes: limit, final, raw });
@@ -116,7 +116,7 @@ export async function tailJobOutput(
     };
     return { stdout: tail(job.stdoutPath), stderr: tail(job.stderrPath) };
   }
-  const final = !job.running;
+  const final = job.over;
   const out = readStreamText(job.stdoutPath, { maxBytes: limit, final, raw: true });
   return { stdout: lastLinesOf(await visibleText(job, out, limit, text), lines), stderr: "" };
 }

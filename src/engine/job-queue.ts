@@ -2,11 +2,24 @@ import { describeEnd } from "../domain/ending.js";
 import { isEnded, type JobState } from "../domain/job-state.js";
 import { recordOf } from "../domain/record.js";
 import { log } from "../log.js";
+import type { JobStore } from "../store/job-store.js";
 import type { TextWorkers } from "../workers/workers.js";
 import { type Cursor, currentCursor } from "./job-output.js";
 import { launchQueued, type StartDeps } from "./start-job.js";
 import type { TrackedJob } from "./tracked-job.js";
 import { waitForJob } from "./wait-for-job.js";
+
+/**
+ * Takes a queued job out of the queue (a kill): it ends `killed` without running; false if it was
+ * let go meanwhile (it is then killed as a running job is).
+ */
+export async function takeOut(store: JobStore, job: TrackedJob, queue: JobQueue | undefined): Promise<boolean> {
+  await queue?.launched(job.id);
+  const out = store.queue.cancel(job.id);
+  job.update(store.get(job.id) ?? job.state);
+  if (out) queue?.took();
+  return out;
+}
 
 /** Longest a timer may wait (setTimeout's bound); a readiness probe waits that long at a time. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -42,7 +55,11 @@ export class JobQueue {
     /** Keeps a start under way (the engine's stop waits for it); told when one was let go. */
     private readonly hooks: { starting(p: Promise<unknown>): void; changed(): void },
   ) {
-    deps.ownership.runs = { running: (job) => this.watchReady(job), requeued: (job) => this.requeued(job) };
+    deps.ownership.runs = {
+      running: (job) => this.watchReady(job),
+      requeued: (job) => this.requeued(job),
+      ended: () => this.pump(),
+    };
   }
 
   /** Starts let go by this server that are under way, by job id. */
@@ -60,7 +77,7 @@ export class JobQueue {
         q?.status === "queued" &&
         q.nextStartMs === null &&
         this.turnOf(q).go &&
-        this.deps.store.queued()[0]?.id === only
+        this.deps.store.queue.queued()[0]?.id === only
       )
         this.launch(q);
       return;
@@ -84,13 +101,13 @@ export class JobQueue {
 
   private step(): void {
     const { store } = this.deps;
-    if (!store.anyQueued()) return;
+    if (!store.queue.anyQueued()) return;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
     // Once one job found no slot, none after it takes one (first in, first out).
     let slots = true;
     let changed = false;
-    for (const q of store.queued()) {
+    for (const q of store.queue.queued()) {
       if (q.nextStartMs !== null) {
         // A restart: at its time, without a new slot.
         if (q.nextStartMs > now) next = Math.min(next, q.nextStartMs);
@@ -99,7 +116,7 @@ export class JobQueue {
       }
       const turn = this.turnOf(q);
       if (!turn.go) {
-        if (turn.why && store.refuse(q.id, turn.why)) {
+        if (turn.why && store.queue.refuse(q.id, turn.why)) {
           this.deps.registry.cached(q.id)?.update(store.get(q.id) ?? q);
           changed = true;
         }
@@ -140,7 +157,7 @@ export class JobQueue {
   private launch(q: JobState): boolean {
     const { store, config, owner, registry } = this.deps;
     const timeout = q.plan?.timeoutSeconds;
-    if (!store.launch(q.id, owner, config.maxJobs, timeout == null ? null : timeout * 1000)) return false;
+    if (!store.queue.launch(q.id, owner, config.maxJobs, timeout == null ? null : timeout * 1000)) return false;
     const state = store.get(q.id);
     if (!state) return false;
     const job = registry.track(state);
@@ -206,7 +223,7 @@ export class JobQueue {
     })
       .then((r) => {
         if (!r.matched || !job.running || job.state.restarts !== run) return;
-        if (this.deps.store.markReady(job.id, run, Date.now())) {
+        if (this.deps.store.queue.markReady(job.id, run, Date.now())) {
           const now = this.deps.store.get(job.id);
           if (now) job.update(now);
           this.hooks.changed();
@@ -217,6 +234,12 @@ export class JobQueue {
       .finally(() => {
         if (this.probes.get(job.id) === stop) this.probes.delete(job.id);
       });
+  }
+
+  /** A job was taken out of the queue: those after it move up. */
+  took(): void {
+    this.hooks.changed();
+    this.pump();
   }
 
   /** Lets nothing more go, and stops every probe (the engine stops). */

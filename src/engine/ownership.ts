@@ -38,7 +38,7 @@ export class Ownership {
    * Told of each run of a job that is this server's now (started or taken over), and of each job
    * queued again to restart: what watches readiness and lets queued jobs go (a server's JobQueue).
    */
-  runs: { running(job: TrackedJob): void; requeued(job: TrackedJob): void } | undefined;
+  runs: { running(job: TrackedJob): void; requeued(job: TrackedJob): void; ended(): void } | undefined;
   /** Owners looked at lately: alive or not, and when. */
   private readonly lifeSeen = new Map<string, { alive: boolean; at: number }>();
   constructor(
@@ -93,6 +93,8 @@ export class Ownership {
       if (state) job.update(state);
     });
     if (job.running && job.state.restarts === run) job.end(end);
+    // A slot is free, and jobs that come after it may go.
+    this.runs?.ended();
   }
 
   /**
@@ -106,7 +108,7 @@ export class Ownership {
     const last = { code: end.code, signal: end.signal, endedMs: end.endedMs, delayMs };
     let requeued = false;
     try {
-      requeued = this.store.requeue(run.id, run.restarts, end.endedMs + delayMs, last, end.usage ?? null);
+      requeued = this.store.queue.requeue(run.id, run.restarts, end.endedMs + delayMs, last, end.usage ?? null);
     } catch (err) {
       log("warn", `queueing job ${run.id} to restart`, err);
       return false;

@@ -1,6 +1,14 @@
 import { join } from "node:path";
 import { MIN_PREFIX } from "../domain/defaults.js";
-import { ended, type JobState, type JobStatus, lostEnd, type Owner } from "../domain/job-state.js";
+import {
+  ended,
+  type JobEnd,
+  type JobState,
+  type JobStatus,
+  lostEnd,
+  type Owner,
+  restartsAfter,
+} from "../domain/job-state.js";
 import type { Executor } from "../executors/executor.js";
 import type { JobStore } from "../store/job-store.js";
 import { JobError } from "./errors.js";
@@ -80,13 +88,16 @@ export class JobRegistry {
     if (cached && !cached.running) return cached.state;
     // A job this process watches first hand ends when its executor says so.
     if (cached?.firstHand) return state;
+    // A run that ended of a job that restarts after such an end is shown running until a server
+    // has queued it again (it has not ended).
+    const endOf = (end: JobEnd) => (restartsAfter(state, end) ? state : ended(state, end));
     const end = this.executor.writtenEnd(state);
-    if (end) return ended(state, end);
+    if (end) return endOf(end);
     if (this.ownerAlive(state.owner, state.bootId)) return state;
     const seen = this.executor.observe(state, true);
-    if (seen.state === "ended") return ended(state, seen.end);
+    if (seen.state === "ended") return endOf(seen.end);
     // Nothing captures it any more: it is ended as lost when the owner check gets to it.
-    if (seen.state === "uncaptured") return ended(state, lostEnd());
+    if (seen.state === "uncaptured") return endOf(lostEnd());
     return state;
   }
 

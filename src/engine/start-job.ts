@@ -127,8 +127,14 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
 function checkPlan(deps: StartDeps, plan: JobPlan, where: string): void {
   if (plan.after.length > MAX_AFTER)
     throw new JobError("invalid_input", `after names ${plan.after.length} jobs; at most ${MAX_AFTER}`);
-  for (const dep of plan.after) {
-    if (!deps.store.has(dep)) throw new JobError("invalid_input", `after: job ${dep} not found (give full job ids)`);
+  for (const id of plan.after) {
+    const dep = deps.store.get(id);
+    if (!dep) throw new JobError("invalid_input", `after: job ${id} not found (give full job ids)`);
+    if (plan.afterCondition === "ready" && !dep.plan?.ready)
+      throw new JobError(
+        "invalid_input",
+        `after_condition ready: job ${id} has no readiness probe (start it with wait_until, wait_port or wait_http)`,
+      );
   }
   if (!Number.isInteger(plan.maxRestarts) || plan.maxRestarts < 0 || plan.maxRestarts > MAX_RESTARTS)
     throw new JobError("invalid_input", `max_restarts must be a whole number from 0 to ${MAX_RESTARTS}`);
@@ -166,7 +172,7 @@ export async function launchQueued(deps: StartDeps, job: TrackedJob): Promise<vo
   } catch (err) {
     const why = `not started: ${err instanceof JobError ? err.message : `could not start the command: ${(err as Error).message}`}`;
     deps.ownership.pending.write(state.id, "a start that failed", () => {
-      deps.store.failStart(state.id, state.restarts, why);
+      deps.store.queue.failStart(state.id, state.restarts, why);
       const now = deps.store.get(state.id);
       if (now) job.update(now);
     });
@@ -202,7 +208,7 @@ async function runJob(
     starting = executor.prepare(initial, spec);
     const state: JobState = { ...initial, shepherd: starting.starter, confinement: starting.confinement };
     if (how.insert) deps.store.insert(state);
-    else deps.store.recordStarting(state);
+    else deps.store.queue.recordStarting(state);
     job = deps.registry.track(state);
     const started = await starting.run();
     starting = undefined;

@@ -13,7 +13,7 @@ export const RECORD_COMMAND_CHARS = 2000;
 export function progressWords(record: JobRecord, waiting?: string): { outcome?: string; hint?: string } {
   if (record.status === "queued")
     return {
-      hint: "Queued: not started yet; it starts when its turn comes (place_in_queue, after, next_start_at). wait_for_job waits through the queue; kill_job takes it out.",
+      hint: `Queued, not started yet${waiting ? `: ${waiting}` : ""}. wait_for_job waits through the queue; kill_job takes it out.`,
     };
   if (record.status !== "running") return { outcome: describeEnd(record) };
   return waiting

@@ -1,23 +1,15 @@
 import type Database from "libsql";
-import type { JobEnd, JobState, JobStatus, Owner, RunEnd } from "../domain/job-state.js";
+import type { JobEnd, JobState, JobStatus, Owner } from "../domain/job-state.js";
 import { bestEffort } from "../log.js";
 import { COLUMNS, type JobRow, ownerParams, toRow, toState } from "./job-rows.js";
 import { openDatabase, StoreError } from "./open-database.js";
+import { QueueRecords, type Statement } from "./queue-records.js";
 
 export { StoreError };
-
-/** A prepared statement, as used here. */
-interface Statement {
-  run(...params: unknown[]): { changes: number };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
-}
 
 const ALL = `SELECT ${COLUMNS.join(", ")} FROM jobs`;
 /** The statuses of jobs that have ended for good, as SQL. */
 const ENDED = "('completed', 'failed', 'killed')";
-/** Now, in ms since the epoch, by SQLite's clock. */
-const SQL_NOW = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 const state = (row: unknown) => toState(row as JobRow);
 
 /**
@@ -30,6 +22,8 @@ export class JobStore {
   readonly path: string;
   private readonly db: Database.Database;
   private readonly sql;
+  /** The queue's side of the records: queued jobs let go, started again, taken out. */
+  readonly queue: QueueRecords;
   /** Writes made through this store: with the database's data_version, what changed tells. */
   private writes = 0;
 
@@ -78,54 +72,15 @@ export class JobStore {
       ),
       finished: prep(`SELECT job_id FROM jobs WHERE status IN ${ENDED}`),
       delete: prep(`DELETE FROM jobs WHERE job_id = ? AND status IN ${ENDED}`),
-      queued: prep(`${ALL} WHERE status = 'queued' ORDER BY rowid`),
-      anyQueued: prep("SELECT 1 AS y FROM jobs WHERE status = 'queued' LIMIT 1"),
-      live: prep(`${ALL} WHERE status IN ('queued', 'running') ORDER BY rowid`),
-      // A queued job starts: its owner the server that starts it, when a slot is free (a restart
-      // needs none: it kept its own). The time is SQLite's, taken under the write lock: the order
-      // in which jobs were let go is the order of their start times, whichever server let them go.
-      launch: prep(
-        `UPDATE jobs SET status = 'running', owner_pid = @pid, owner_start = @start, boot_id = @boot,
-           started_ms = CASE WHEN restarts = 0 THEN ${SQL_NOW} ELSE started_ms END,
-           deadline_ms = CASE WHEN @timeout IS NULL THEN NULL ELSE ${SQL_NOW} + @timeout END,
-           next_start_ms = NULL, pid = NULL, pid_start = NULL, shepherd_pid = NULL, shepherd_start = NULL,
-           cgroup = NULL, executor_id = NULL, node = NULL, ready_ms = NULL
-         WHERE job_id = @id AND status = 'queued' AND kill_requested = 0
-           AND (restarts > 0 OR (SELECT count(*) FROM jobs WHERE status = 'running') < @max)`,
-      ),
-      requeue: prep(
-        `UPDATE jobs SET status = 'queued', restarts = restarts + 1, next_start_ms = @next, last_exit = @lastExit,
-           ready_ms = NULL, usage = coalesce(@usage, usage), owner_pid = NULL, owner_start = NULL
-         WHERE job_id = @id AND status = 'running' AND restarts = @run AND kill_requested = 0`,
-      ),
-      cancel: prep(
-        `UPDATE jobs SET status = 'killed', kill_requested = 1, completed_ms = @now, next_start_ms = NULL
-         WHERE job_id = @id AND status = 'queued'`,
-      ),
-      refuse: prep(
-        `UPDATE jobs SET status = 'failed', completed_ms = @now, not_started = @why, next_start_ms = NULL
-         WHERE job_id = @id AND status = 'queued'`,
-      ),
-      ready: prep(
-        `UPDATE jobs SET ready_ms = @at WHERE job_id = @id AND status = 'running' AND restarts = @run AND ready_ms IS NULL`,
-      ),
-      starting: prep(
-        `UPDATE jobs SET shepherd_pid = @shepherd_pid, shepherd_start = @shepherd_start, confinement = @confinement
-         WHERE job_id = @job_id AND status = 'running'`,
-      ),
-      unstarted: prep(
-        `UPDATE jobs SET status = 'failed', completed_ms = @now, not_started = @why, lost = 0
-         WHERE job_id = @id AND status = 'running' AND restarts = @run`,
-      ),
-      place: prep(
-        `SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND next_start_ms IS NULL
-           AND rowid <= (SELECT rowid FROM jobs WHERE job_id = ?)`,
-      ),
       discard: prep("DELETE FROM jobs WHERE job_id = ?"),
       signature: prep("SELECT count(*) AS n, max(rowid) AS last FROM jobs"),
       has: prep("SELECT 1 AS y FROM jobs WHERE job_id = ?"),
       dataVersion: prep("PRAGMA data_version"),
     };
+    this.queue = new QueueRecords(prep, {
+      run: (what, fn) => this.run(what, fn),
+      write: (what, fn) => this.write(what, fn),
+    });
   }
 
   // Runs a statement; a database failure becomes a StoreError naming the file.
@@ -279,81 +234,6 @@ export class JobStore {
   /** Deletes a job's record whatever its status (a start that failed). */
   discard(id: string): void {
     this.write("delete", () => this.sql.discard.run(id));
-  }
-
-  /** Records who starts a job from the queue (its process that starts it) and what confines it. */
-  recordStarting(job: JobState): void {
-    const { job_id, shepherd_pid, shepherd_start, confinement } = toRow(job);
-    this.write("update", () => this.sql.starting.run({ job_id, shepherd_pid, shepherd_start, confinement }));
-  }
-
-  /** A job let go from the queue could not be started: it ends failed, saying why. */
-  failStart(id: string, run: number, why: string, nowMs = Date.now()): void {
-    this.write("update", () => this.sql.unstarted.run({ id, run, why, now: nowMs }));
-  }
-
-  /** Queued jobs, first in first. */
-  queued(): JobState[] {
-    return this.run("read", () => this.sql.queued.all().map(state));
-  }
-
-  /** Whether any job is queued (cheap: an idle server asks it at each change of the state). */
-  anyQueued(): boolean {
-    return this.run("read", () => this.sql.anyQueued.get() !== undefined);
-  }
-
-  /** Jobs queued or running, oldest first. */
-  live(): JobState[] {
-    return this.run("read", () => this.sql.live.all().map(state));
-  }
-
-  /**
-   * Starts a queued job's record (it runs from now, owned by `owner`), if it is still queued, not
-   * being killed, and fewer than `max` jobs run in the state dir (a restart takes no new slot);
-   * false if not.
-   */
-  launch(id: string, owner: Owner, max: number, timeoutMs: number | null): boolean {
-    return this.write(
-      "update",
-      () =>
-        this.sql.launch.run({ id, pid: owner.pid, start: owner.start, boot: owner.bootId, max, timeout: timeoutMs })
-          .changes === 1,
-    );
-  }
-
-  /** A run of a job has ended and it starts again at `nextMs` (queued till then); false if it is not that run's to end. */
-  requeue(id: string, run: number, nextMs: number, lastExit: RunEnd, usage: JobEnd["usage"]): boolean {
-    return this.write(
-      "update",
-      () =>
-        this.sql.requeue.run({
-          id,
-          run,
-          next: nextMs,
-          lastExit: JSON.stringify(lastExit),
-          usage: usage ? JSON.stringify(usage) : null,
-        }).changes === 1,
-    );
-  }
-
-  /** Ends a queued job as killed, without its ever running again; false if it is not queued. */
-  cancel(id: string, nowMs = Date.now()): boolean {
-    return this.write("update", () => this.sql.cancel.run({ id, now: nowMs }).changes === 1);
-  }
-
-  /** Ends a queued job as failed without starting it, saying why; false if it is not queued. */
-  refuse(id: string, why: string, nowMs = Date.now()): boolean {
-    return this.write("update", () => this.sql.refuse.run({ id, why, now: nowMs }).changes === 1);
-  }
-
-  /** Records that a run's readiness probe matched (once per run). */
-  markReady(id: string, run: number, atMs: number): boolean {
-    return this.write("update", () => this.sql.ready.run({ id, run, at: atMs }).changes === 1);
-  }
-
-  /** A queued job's place in the queue (1: next), among jobs waiting for a slot. */
-  placeInQueue(id: string): number {
-    return this.run("read", () => (this.sql.place.get(id) as { n: number }).n);
   }
 
   /** Closes the database. */

@@ -33,6 +33,12 @@ export interface BoardRow {
   ports: number[] | null;
   cpu_seconds?: number;
   peak_memory_bytes?: number;
+  /** A queued job: what it waits for (a slot, the jobs it comes after, its restart's time). */
+  waiting?: string;
+  /** Jobs with a readiness probe: whether it matched in this run. */
+  ready?: boolean | null;
+  /** Jobs that restart: how often they have. */
+  restarts?: number;
 }
 
 /** One server-sent event, serialized. */
@@ -196,13 +202,16 @@ export class BoardFeed {
         completed: j.completed,
         exit_code: j.exit_code,
         signal: j.signal,
-        outcome: j.status === "running" ? null : describeEnd(j),
+        outcome: j.status === "running" || j.status === "queued" ? null : describeEnd(j),
         owner_pid: j.owner_pid,
         pty: j.pty,
         executor: j.executor,
         ports: j.status !== "running" ? [] : (this.ports.get(j.job_id) ?? null),
         ...(j.cpu_seconds !== undefined && { cpu_seconds: j.cpu_seconds }),
         ...(j.peak_memory_bytes !== undefined && { peak_memory_bytes: j.peak_memory_bytes }),
+        ...(j.waiting !== undefined && { waiting: j.waiting }),
+        ...(j.ready !== undefined && { ready: j.ready }),
+        ...(j.restarts !== undefined && { restarts: j.restarts }),
       };
       next.set(j.job_id, row);
       const before = this.rows.get(j.job_id);

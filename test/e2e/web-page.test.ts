@@ -185,6 +185,40 @@ describe.skipIf(!CHROMIUM)("the web page, in Chromium", () => {
     expect(status.status).toBe("killed");
     await page.waitForSelector(".job-head .badge.killed", { timeout: 10_000 });
   });
+
+  it("shows queued jobs and what they wait for, restarts, readiness; a queued job is killed from its page", async () => {
+    const build = await start({ command: "read go; exit 0", name: "slow build" });
+    const deploy = await start({ command: "echo deployed", name: "deploy", after: [build] });
+    const flaky = await start({
+      command: "echo up; sleep 1; exit 1",
+      name: "flaky",
+      restart: "always",
+      max_restarts: 1000,
+      wait_until: "^up",
+      wait_seconds: 0.1,
+    });
+    await page.goto(ui.url);
+    const row = rowOf(page, deploy);
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.getAttribute("data-status")).toBe("queued");
+    expect(await seen(row.locator("td.result"))).toBe("waiting: after slow build (completed)");
+    expect(await seen(row.locator(".badge"))).toBe("queued");
+    // The flaky one comes and goes: queued for its restart, then running again, restarted.
+    await page.waitForSelector(`tr[data-job="${flaky}"][data-status="queued"]`, { timeout: 30_000 });
+    expect(await seen(rowOf(page, flaky).locator("td.result"))).toMatch(/^waiting: restart \d+ of 1000 at /);
+    await page
+      .locator(`tr[data-job="${flaky}"][data-status="running"] td.result`, { hasText: /^restarted \d+×/ })
+      .waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(SHOTS, "queue.png") });
+    await page.goto(`${ui.url}job/${deploy}`);
+    await page.waitForSelector(".job-head .badge.queued", { timeout: 10_000 });
+    await page.click("#kill");
+    await page.click("#kill-confirm");
+    await page.waitForSelector(".job-head .badge.killed", { timeout: 15_000 });
+    expect((await s.ok<{ status: string }>("get_job_status", { job_id: deploy })).status).toBe("killed");
+    await s.ok("kill_job", { job_id: flaky, grace_seconds: 1 });
+    await s.ok("kill_job", { job_id: build, grace_seconds: 1 });
+  });
 });
 
 describe.skipIf(!CHROMIUM)("the web page's guards, in Chromium", () => {

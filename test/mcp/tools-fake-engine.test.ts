@@ -50,6 +50,11 @@ describe("execute_command", () => {
       name: "dev",
       pty: true,
       executor: "local",
+      queue: true,
+      after: ["job-0"],
+      after_condition: "ended",
+      restart: "on-failure",
+      max_restarts: 3,
     });
     expect(jobs.callsTo("start")).toEqual([
       [
@@ -61,6 +66,11 @@ describe("execute_command", () => {
           name: "dev",
           pty: true,
           executor: "local",
+          queue: true,
+          after: ["job-0"],
+          afterCondition: "ended",
+          restart: "on-failure",
+          maxRestarts: 3,
         },
       ],
     ]);
@@ -83,6 +93,8 @@ describe("execute_command", () => {
     const [id, opts] = jobs.callsTo("wait")[0] as [string, WaitOptions];
     expect(id).toBe("job-1");
     expect(opts).toMatchObject({ until: "ready", timeoutMs: 1_500 });
+    // What the start waits for is kept as the job's readiness probe.
+    expect(jobs.callsTo("start")[0]?.[0]).toMatchObject({ ready: { until: "ready" } });
     expect(value).toMatchObject({ status: "running", timed_out: true });
     expect(value.hint).toMatch(/1\.5 s, the longest one call waits.*since="0:0"/);
     expect(value).not.toHaveProperty("tail");

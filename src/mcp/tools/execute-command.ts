@@ -120,7 +120,10 @@ export function registerExecuteCommandTool(
           restart: args.restart,
           maxRestarts: args.max_restarts,
           // What it waits for is its readiness probe too (ready_at; jobs after it "ready").
-          ready: { until: args.wait_until, port: args.wait_port, http: ready.http },
+          ready:
+            until === undefined && ready.port === undefined && ready.http === undefined
+              ? undefined
+              : { until: args.wait_until, port: ready.port, http: ready.http },
         });
         onStarted?.(job.job_id);
         const started = { job_id: job.job_id, pid: job.pid, status: job.status };

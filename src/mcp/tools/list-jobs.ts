@@ -28,6 +28,8 @@ const summary = z.object({
   exit_code: z.number().int().nullable(),
   cpu_seconds: z.number().optional().describe("CPU time it used (ended jobs with a cgroup)"),
   peak_memory_bytes: z.number().optional().describe("Its peak memory (ended jobs whose cgroup counts it)"),
+  ready: z.boolean().nullable().optional().describe("Its readiness probe matched (jobs with one; null unless running)"),
+  restarts: z.number().int().optional().describe("Times it was started again (jobs that restart)"),
 });
 
 const output = z.object({ jobs: z.array(summary), total: z.number().int(), hint: z.string().optional() });
@@ -64,6 +66,8 @@ export function registerListJobsTool(server: McpServer, jobs: JobsForTools): voi
             exit_code: j.exit_code,
             ...(j.cpu_seconds !== undefined && { cpu_seconds: j.cpu_seconds }),
             ...(j.peak_memory_bytes !== undefined && { peak_memory_bytes: j.peak_memory_bytes }),
+            ...(j.ready !== undefined && { ready: j.ready }),
+            ...(j.restarts !== undefined && { restarts: j.restarts }),
           };
           chars += JSON.stringify(entry).length + 1;
           if (chars > LIST_BUDGET_CHARS) break;
