@@ -230,6 +230,79 @@ describe("the state database's schema", () => {
     check.close();
   });
 
+  it("a database of schema 7 is made anew for queued jobs (8), keeping every row, column and rowid", async () => {
+    const state = newState();
+    const { MIGRATIONS } = await import("../../src/store/migrations.js");
+    const { default: Database } = await import("libsql");
+    const db = new Database(join(state, "state.db"));
+    for (const step of MIGRATIONS.slice(0, 7)) db.exec(step);
+    db.exec("PRAGMA user_version = 7");
+    const now = Date.now();
+    const insert = db.prepare(
+      `INSERT INTO jobs (rowid, job_id, command, name, cwd, status, started_ms, completed_ms, exit_code, executor, confinement, usage, limit_hit)
+       VALUES (?, ?, ?, ?, '/', 'failed', ?, ?, 137, 'local', ?, ?, 'memory')`,
+    );
+    const confinement = JSON.stringify({
+      sandbox: "workspace",
+      network: false,
+      writable: ["/w"],
+      limits: { memory_bytes: 1, cpu: null, processes: null },
+      via: ["x"],
+      cgroups: [],
+    });
+    const usage = JSON.stringify({
+      cpu_seconds: 1.5,
+      memory_bytes: null,
+      peak_memory_bytes: 9,
+      processes: null,
+      peak_processes: null,
+    });
+    insert.run(
+      40,
+      "33333333-0000-4000-8000-000000000040",
+      "echo a",
+      "first",
+      now - 3000,
+      now - 2000,
+      confinement,
+      usage,
+    );
+    insert.run(7, "33333333-0000-4000-8000-000000000007", "echo b", "second", now - 3000, now - 2000, null, null);
+    const before = db.prepare("SELECT rowid, * FROM jobs ORDER BY rowid").all();
+    db.close();
+    const s = await server(state);
+    const list = await s.ok<{ total: number; jobs: { job_id: string; peak_memory_bytes?: number }[] }>("list_jobs", {});
+    expect(list.total).toBe(2);
+    expect(await s.ok("get_job_status", { job_id: "33333333-0000-4000-8000-000000000040" })).toMatchObject({
+      status: "failed",
+      sandbox: "workspace",
+      limit_hit: "memory",
+      restarts: 0,
+      restart: "no",
+    });
+    const check = new Database(join(state, "state.db"));
+    expect(check.prepare("PRAGMA user_version").get()).toMatchObject({ user_version: 8 });
+    const after = check
+      .prepare(
+        `SELECT rowid, ${Object.keys(before[0] as object)
+          .filter((k) => k !== "rowid")
+          .join(", ")} FROM jobs ORDER BY rowid`,
+      )
+      .all();
+    expect(after).toEqual(before);
+    expect(
+      check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' ORDER BY name").all(),
+    ).toEqual([{ name: "jobs_by_start" }, { name: "jobs_by_status" }, { name: "sqlite_autoindex_jobs_1" }]);
+    check.close();
+    // The new status is taken.
+    const q = await s.ok<{ status: string }>("execute_command", {
+      command: "true",
+      after: ["33333333-0000-4000-8000-000000000007"],
+      after_condition: "ended",
+    });
+    expect(["queued", "running", "completed"]).toContain(q.status);
+  });
+
   it("a database from a newer version is refused with one line naming it", async () => {
     const state = newState();
     const { default: Database } = await import("libsql");

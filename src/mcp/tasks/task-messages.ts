@@ -26,6 +26,7 @@ export function doneMessage(result: CallToolResult, jobId: string | null): strin
   }
   if (text(s.outcome)) return `${job} ${String(s.status)}: ${String(s.outcome)}`;
   if (s.matched === true) return `${job} is running; matched: ${String(s.match ?? "")}`.slice(0, 300);
-  if (s.timed_out === true) return `${job} is still running: the wait ran out (wait_for_job waits on)`;
+  if (s.timed_out === true)
+    return `${job} is still ${s.status === "queued" ? "queued" : "running"}: the wait ran out (wait_for_job waits on)`;
   return `${job} ${String(s.status ?? "started")}`;
 }

@@ -2,6 +2,7 @@ import type { ServerContext } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { DEFAULT_WAIT_SECONDS } from "../../domain/defaults.js";
 import { describeEnd } from "../../domain/ending.js";
+import { isEnded } from "../../domain/job-state.js";
 import type { Cursor, JobsForTools, Readiness, TrackedJob, WaitResult } from "../../engine/index.js";
 import { withProgress } from "../progress.js";
 import { jobStatus } from "../schemas.js";
@@ -69,18 +70,18 @@ export async function waitAnswer(
     jobs.wait(job, { ...ask, timeoutMs: seconds * 1000, signal: ctx.mcpReq.signal }),
   );
   const again = `call wait_for_job again with since="${result.cursor}"`;
-  const words =
-    result.status !== "running"
-      ? { outcome: describeEnd({ ...job.record(), status: result.status }) }
-      : result.timed_out && asked > seconds
-        ? {
-            hint: `Still running after ${seconds} s, the longest one call waits here (MCP_BG_CALL_TIMEOUT). To wait on, ${again}.`,
-          }
-        : { hint: `Still running. To wait on, ${again}.` };
+  const still = result.status === "queued" ? "Still queued (not started)" : "Still running";
+  const words = isEnded(result.status)
+    ? { outcome: describeEnd({ ...job.record(), status: result.status }) }
+    : result.timed_out && asked > seconds
+      ? {
+          hint: `${still} after ${seconds} s, the longest one call waits here (MCP_BG_CALL_TIMEOUT). To wait on, ${again}.`,
+        }
+      : { hint: `${still}. To wait on, ${again}.` };
   return { ...result, ...words };
 }
 
-const isDone = (r: WaitResult) => r.status !== "running" || r.matched;
+const isDone = (r: WaitResult) => isEnded(r.status) || r.matched;
 
 /**
  * Waits on several jobs at once, until any (or all) of them has ended or matched, or the time
@@ -112,7 +113,7 @@ export async function waitManyAnswer(
       return {
         job_id: job.id,
         ...r,
-        ...(r.status !== "running" ? { outcome: describeEnd({ ...job.record(), status: r.status }) } : {}),
+        ...(isEnded(r.status) ? { outcome: describeEnd({ ...job.record(), status: r.status }) } : {}),
       };
     });
     const done = each.filter(isDone).map((r) => r.job_id);
