@@ -11,6 +11,7 @@ import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
+import { benchQueue } from "./queue.mjs";
 import { replayWorkflows } from "./workflows.mjs";
 
 const BIN = fileURLToPath(new URL("../dist/mcp-bg-jobs.mjs", import.meta.url));
@@ -418,19 +419,23 @@ function cpuTicks(pid) {
   return ticks(pid) + spawners.reduce((a, c) => a + ticks(c), 0);
 }
 
+const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+// Servers' CPU use (server and spawner) as % of one core each, over a quiet minute that starts 20 s
+// after the last call (V8 collects and shrinks its heap for some seconds after activity).
+async function idlePercent(servers) {
+  const seconds = QUICK ? 5 : 60;
+  await new Promise((r) => setTimeout(r, QUICK ? 3000 : 20_000));
+  const before = servers.map((s) => cpuTicks(s.pid));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const used = servers.map((s, i) => cpuTicks(s.pid) - (before[i] ?? 0));
+  return (100 * used.reduce((a, b) => a + b, 0)) / hz / seconds / servers.length;
+}
+
 // Idle: servers with sleeping jobs and nothing asked of them, as % of one core each (server and spawner),
 // over a quiet minute (20 s after the last call): one server with 200 jobs, and ten servers sharing one state dir with 20 jobs each.
 async function benchIdle() {
-  const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-  const seconds = QUICK ? 5 : 60;
-  const measure = async (servers) => {
-    // Idle means after the work: V8 collects and shrinks its heap for some seconds after activity.
-    await new Promise((r) => setTimeout(r, QUICK ? 3000 : 20_000));
-    const before = servers.map((s) => cpuTicks(s.pid));
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const used = servers.map((s, i) => cpuTicks(s.pid) - (before[i] ?? 0));
-    return (100 * used.reduce((a, b) => a + b, 0)) / hz / seconds / servers.length;
-  };
+  const measure = idlePercent;
   const one = await startServer();
   for (let i = 0; i < (QUICK ? 50 : 200); i++) await one.call("execute_command", { command: "sleep 100000" });
   record(`idle: one server, ${QUICK ? 50 : 200} sleeping jobs (% of a core)`, await measure([one]), "%", "< 0.1 %");
@@ -537,6 +542,7 @@ const SECTIONS = {
   confine: benchConfine,
   slurm: benchSlurm,
   idle: benchIdle,
+  queue: () => benchQueue({ startServer, record, quick: QUICK, cpuPercent: idlePercent }),
   flood: () =>
     benchThroughput(
       `flood ${FLOOD_BYTES / 1e6} MB, no newlines`,

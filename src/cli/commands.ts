@@ -171,7 +171,7 @@ const status: Command = {
     const r = job.record();
     const outcome = describeEnd(r);
     if (args.switches.has("--json")) {
-      io.out(json({ ...r, outcome, output_dir: job.dir }));
+      io.out(json({ ...r, outcome, waiting: jobs.waiting(job) ?? null, output_dir: job.dir }));
       return EXIT.ok;
     }
     const rows: [string, string][] = [
@@ -189,6 +189,11 @@ const status: Command = {
       ["exit code", r.exit_code === null ? "-" : String(r.exit_code)],
       ["signal", r.signal ?? "-"],
       ["timed out", r.timed_out ? "yes" : "no"],
+      ...(r.status === "queued" ? [["waiting", jobs.waiting(job) ?? "-"] as [string, string]] : []),
+      ...(r.restarts !== undefined ? [["restarts", String(r.restarts)] as [string, string]] : []),
+      ...(r.ready !== undefined
+        ? [["ready", r.ready === null ? "-" : r.ready ? "yes" : "no"] as [string, string]]
+        : []),
       ["output", printable(job.dir)],
     ];
     io.out(`${rows.map(([k, v]) => `${`${k}:`.padEnd(11)} ${v}`).join("\n")}\n`);
