@@ -71,10 +71,6 @@ export class QueueRecords {
         `UPDATE jobs SET status = 'failed', completed_ms = @now, not_started = @why, lost = 0
          WHERE job_id = @id AND status = 'running' AND restarts = @run`,
       ),
-      place: prep(
-        `SELECT count(*) AS n FROM jobs WHERE status = 'queued' AND next_start_ms IS NULL
-           AND rowid <= (SELECT rowid FROM jobs WHERE job_id = ?)`,
-      ),
     };
   }
 
@@ -146,10 +142,5 @@ export class QueueRecords {
   /** Records that a run's readiness probe matched (once per run). */
   markReady(id: string, run: number, atMs: number): boolean {
     return this.io.write("update", () => this.sql.ready.run({ id, run, at: atMs }).changes === 1);
-  }
-
-  /** A queued job's place in the queue (1: next), among jobs waiting for a slot. */
-  placeInQueue(id: string): number {
-    return this.io.run("read", () => (this.sql.place.get(id) as { n: number }).n);
   }
 }

@@ -101,10 +101,16 @@ describe("a job that turns on its shepherd", () => {
       name: "orphan",
     });
     await waitFor(() => processesMatching(m).length === 1);
+    const shepherd = parentOf(pid);
+    const spawner = parentOf(shepherd);
     process.kill(first.pid, "SIGKILL");
     await waitFor(() => !isAlive(first.pid));
-    // Its spawner died with its server: nothing continues the shepherd but the next server.
-    const shepherd = parentOf(pid);
+    // Its spawner dies with its server (once it sees the server gone: on a busy machine, a while
+    // after; until then it would continue the shepherd): then nothing continues it but the next server.
+    await waitFor(() => {
+      const st = stateOf(spawner);
+      return st === undefined || st === "Z";
+    });
     process.kill(shepherd, "SIGSTOP");
     await waitFor(() => stateOf(shepherd) === "T");
     const second = await server({ stateDir: first.stateDir });

@@ -124,8 +124,13 @@ describe("a queue", () => {
     const next = await start(s, { command: "echo next", queue: true });
     expect((await status(s, queued)).place_in_queue).toBe(1);
     expect((await status(s, next)).place_in_queue).toBe(2);
+    // One waiting for another job (not for a slot) is taken out the same way.
+    const waiting = await start(s, { command: `touch ${out}`, after: [blocker] });
+    expect(await status(s, waiting)).toMatchObject({ status: "queued", place_in_queue: null, after: [blocker] });
+    expect(await s.ok("kill_job", { job_id: waiting })).toEqual({ status: "killed" });
     expect(await s.ok("kill_job", { job_id: queued })).toEqual({ status: "killed" });
     expect(await status(s, queued)).toMatchObject({ status: "killed", pid: null });
+    expect(await s.ok("kill_job", { job_id: queued })).toEqual({ status: "already_terminated" });
     expect((await status(s, next)).place_in_queue).toBe(1);
     expect(await s.ok("kill_job", { job_id: blocker, grace_seconds: 1 })).toEqual({ status: "killed" });
     await until(s, next, (j) => j.status === "completed");
