@@ -63,6 +63,7 @@ export class JobEngine extends JobViews {
     this.startDeps = self && { config, store, registry, ownership, executor, owner: self };
     if (this.startDeps) {
       this.queue = new JobQueue(this.startDeps, this.text, {
+        server: server && opts.watch !== false,
         starting: (p) => this.keepStarting(p),
         changed: () => this.changes.listChanged(),
       });

@@ -52,8 +52,11 @@ export class JobQueue {
   constructor(
     private readonly deps: StartDeps,
     private readonly text: TextWorkers,
-    /** Keeps a start under way (the engine's stop waits for it); told when one was let go. */
-    private readonly hooks: { starting(p: Promise<unknown>): void; changed(): void },
+    /**
+     * Keeps a start under way (the engine's stop waits for it); told when one was let go. `server`:
+     * this process stays and lets any job go (a command line lets only its own go: see pump).
+     */
+    private readonly hooks: { server: boolean; starting(p: Promise<unknown>): void; changed(): void },
   ) {
     deps.ownership.runs = {
       running: (job) => this.watchReady(job),
@@ -67,19 +70,17 @@ export class JobQueue {
 
   /**
    * Lets go of what may go now (a start of its own, a run that ended, a change of the state).
-   * `only`: of that job alone (a command line, which lets nothing else go: it does not stay).
+   * `only`: of that job alone (a command line lets nothing else go: it does not stay to start them).
    */
   pump(only?: string): void {
-    if (this.closed) return;
+    if (this.closed || (only === undefined && !this.hooks.server)) return;
     if (only !== undefined) {
-      const q = this.deps.store.get(only);
-      if (
-        q?.status === "queued" &&
-        q.nextStartMs === null &&
-        this.turnOf(q).go &&
-        this.deps.store.queue.queued()[0]?.id === only
-      )
-        this.launch(q);
+      // Only if no job ahead of it may go first (first in, first out).
+      for (const q of this.deps.store.queue.queued()) {
+        const goes = q.nextStartMs === null && this.turnOf(q).go;
+        if (q.id === only && goes) this.launch(q);
+        if (q.id === only || goes) return;
+      }
       return;
     }
     if (this.pumping) {
@@ -223,7 +224,7 @@ export class JobQueue {
     })
       .then((r) => {
         if (!r.matched || !job.running || job.state.restarts !== run) return;
-        if (this.deps.store.queue.markReady(job.id, run, Date.now())) {
+        if (this.deps.store.queue.markReady(job.id, run)) {
           const now = this.deps.store.get(job.id);
           if (now) job.update(now);
           this.hooks.changed();

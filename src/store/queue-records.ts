@@ -61,7 +61,8 @@ export class QueueRecords {
          WHERE job_id = @id AND status = 'queued'`,
       ),
       ready: prep(
-        `UPDATE jobs SET ready_ms = @at WHERE job_id = @id AND status = 'running' AND restarts = @run AND ready_ms IS NULL`,
+        `UPDATE jobs SET ready_ms = ${SQL_NOW}
+         WHERE job_id = @id AND status = 'running' AND restarts = @run AND ready_ms IS NULL`,
       ),
       starting: prep(
         `UPDATE jobs SET shepherd_pid = @shepherd_pid, shepherd_start = @shepherd_start, confinement = @confinement
@@ -139,8 +140,11 @@ export class QueueRecords {
     return this.io.write("update", () => this.sql.refuse.run({ id, why, now: nowMs }).changes === 1);
   }
 
-  /** Records that a run's readiness probe matched (once per run). */
-  markReady(id: string, run: number, atMs: number): boolean {
-    return this.io.write("update", () => this.sql.ready.run({ id, run, at: atMs }).changes === 1);
+  /**
+   * Records that a run's readiness probe matched (once per run), by the clock that times starts
+   * from the queue: a job that comes after it `ready` starts no earlier than this.
+   */
+  markReady(id: string, run: number): boolean {
+    return this.io.write("update", () => this.sql.ready.run({ id, run }).changes === 1);
   }
 }

@@ -170,6 +170,13 @@ describe("an order", () => {
     const one = await start(s, { command: `sleep 0.3; echo one >> ${log}; exit 1` });
     const two = await start(s, { command: `echo two >> ${log}`, after: [one], after_condition: "ended" });
     const three = await start(s, { command: `echo three >> ${log}`, after: [two] });
+    // Jobs waiting for others hold no slot: a queued start behind them goes at once.
+    const free = await s.ok<{ status: string; pid: number | null }>("execute_command", {
+      command: "true",
+      queue: true,
+    });
+    expect(free.status).not.toBe("queued");
+    expect(free.pid).not.toBeNull();
     await until(s, three, (j) => j.status === "completed");
     expect(readFileSync(log, "utf8")).toBe("one\ntwo\nthree\n");
     const total = (await s.ok<{ total: number }>("list_jobs", {})).total;
