@@ -59,14 +59,19 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
   if (typeof executor === "string") throw new JobError("invalid_input", executor);
   const unavailable = executor.unavailable();
   if (unavailable) throw new JobError("unavailable", unavailable);
+  const restart = opts.restart ?? "no";
+  const queue = opts.queue ?? config.queue;
+  const after = [...new Set(opts.after ?? [])];
   const plan: JobPlan = {
-    env: opts.env ?? {},
+    // Kept in the state database only for a job that may be started later (from the queue, again):
+    // a job's env may hold secrets.
+    env: restart !== "no" || queue || after.length > 0 ? (opts.env ?? {}) : {},
     timeoutSeconds: opts.timeoutSeconds ?? config.jobTimeoutSeconds ?? null,
     confine,
-    queue: opts.queue ?? config.queue,
-    after: [...new Set(opts.after ?? [])],
+    queue,
+    after,
     afterCondition: opts.afterCondition ?? "completed",
-    restart: opts.restart ?? "no",
+    restart,
     maxRestarts: opts.maxRestarts ?? 5,
     ready: opts.ready && Object.values(opts.ready).some((v) => v !== undefined) ? opts.ready : null,
     group: opts.group ?? null,
@@ -116,7 +121,7 @@ export async function startJob(deps: StartDeps, opts: StartOptions): Promise<Tra
       owner: deps.owner,
       deadlineMs: deadlineOf(now, plan.timeoutSeconds ?? undefined),
     });
-    return await runJob(deps, executor, state, { insert: true });
+    return await runJob(deps, executor, state, { insert: true, env: opts.env ?? {} });
   } finally {
     ownership.pendingStarts--;
   }
@@ -168,7 +173,7 @@ export async function launchQueued(deps: StartDeps, job: TrackedJob): Promise<vo
     if (typeof executor === "string") throw new StartError(executor);
     const unavailable = executor.unavailable();
     if (unavailable) throw new StartError(unavailable);
-    await runJob(deps, executor, state, { insert: false });
+    await runJob(deps, executor, state, { insert: false, env: state.plan?.env ?? {} });
   } catch (err) {
     const why = `not started: ${err instanceof JobError ? err.message : `could not start the command: ${(err as Error).message}`}`;
     deps.ownership.pending.write(state.id, "a start that failed", () => {
@@ -185,7 +190,7 @@ async function runJob(
   deps: StartDeps,
   executor: Executor,
   initial: JobState,
-  how: { insert: boolean },
+  how: { insert: boolean; env: Record<string, string> },
 ): Promise<TrackedJob> {
   const { config, ownership } = deps;
   const id = initial.id;
@@ -199,7 +204,7 @@ async function runJob(
       command: initial.command,
       shell: config.shell,
       cwd: initial.cwd,
-      env: plan?.env ?? {},
+      env: how.env,
       pty: initial.pty ? PTY_SIZE : undefined,
       capBytes: config.maxOutputBytes,
       confine: plan?.confine ?? UNCONFINED,

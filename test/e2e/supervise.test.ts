@@ -113,6 +113,21 @@ describe("a queue", () => {
     for (let i = 1; i < starts.length; i++) expect(starts[i]).toBeGreaterThanOrEqual(starts[i - 1] as number);
   }, 180_000);
 
+  it("keeps a job's env in the state database only when the job may start later", async () => {
+    const state = dir("mcp-bg-state-");
+    const s = await server(state);
+    const plain = await start(s, { command: "echo $S", env: { S: "plain-secret" }, wait_seconds: 10 });
+    const queued = await start(s, { command: "echo $S", env: { S: "queued-secret" }, queue: true, wait_seconds: 10 });
+    expect((await s.ok<{ stdout: string }>("get_job_output", { job_id: plain })).stdout).toBe("plain-secret\n");
+    expect((await s.ok<{ stdout: string }>("get_job_output", { job_id: queued })).stdout).toBe("queued-secret\n");
+    const { default: Database } = await import("libsql");
+    const db = new Database(join(state, "state.db"), { readonly: true });
+    const plans = db.prepare("SELECT job_id, plan FROM jobs").all() as { job_id: string; plan: string }[];
+    db.close();
+    expect(plans.find((p) => p.job_id === plain)?.plan).not.toContain("plain-secret");
+    expect(plans.find((p) => p.job_id === queued)?.plan).toContain("queued-secret");
+  });
+
   it("kill_job takes a queued job out: it never runs, and the queue goes on", async () => {
     const state = dir("mcp-bg-state-");
     const work = dir();
@@ -302,7 +317,7 @@ describe("across a SIGKILL of the server", () => {
     const a = await server(state, env);
     const log = join(work, "log");
     const first = await start(a, { command: `sleep 1; echo first >> ${log}` });
-    const second = await start(a, { command: `echo second >> ${log}`, queue: true });
+    const second = await start(a, { command: `echo second $X >> ${log}`, queue: true, env: { X: "x" } });
     const third = await start(a, { command: `echo third >> ${log}`, after: [second] });
     const restarting = await start(a, {
       command: crashThenHold(join(work, "n"), 2, "exit 0"),
@@ -321,7 +336,7 @@ describe("across a SIGKILL of the server", () => {
     });
     const b = await server(state, env);
     await until(b, third, (j) => j.status === "completed");
-    expect(readFileSync(log, "utf8")).toBe("first\nsecond\nthird\n");
+    expect(readFileSync(log, "utf8")).toBe("first\nsecond x\nthird\n");
     expect((await status(b, first)).status).toBe("completed");
     const r = await until(b, restarting, (j) => j.status === "completed");
     expect(r.restarts).toBe(2);
