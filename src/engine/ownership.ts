@@ -156,9 +156,10 @@ export class Ownership {
    * and jobs taken over (looking a job up never does).
    */
   refresh(job: TrackedJob): void {
-    // A job this server started is watched through its executor; one seen to end has ended.
-    if (job.firstHand || !job.running) return;
-    // What the record says (a view may already show an end that is not written down yet).
+    // A job this server started is watched through its executor.
+    if (job.firstHand) return;
+    // What the record says: a view may already show an end that is not written down yet (a look at a
+    // job whose owner is gone), and that end is to be written down now, not taken as done.
     const record = this.store.get(job.id);
     if (record?.status !== "running") {
       if (record) job.update(record);

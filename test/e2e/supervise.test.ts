@@ -344,6 +344,23 @@ describe("across a SIGKILL of the server", () => {
     expect(out.stdout).toContain("[mcp-bg-jobs: restart 2 of 5 after exit code 3]\nrun 3\nholding\n");
   }, 120_000);
 
+  it("an end first seen in a look at a dead server's job is written down all the same: its slot frees", async () => {
+    const state = dir("mcp-bg-state-");
+    const b = await server(state, { MCP_BG_MAX_JOBS: "1" });
+    const a = await server(state);
+    const id = await start(a, { command: "sleep 0.3" });
+    process.kill(a.pid, "SIGKILL");
+    // Looked at once it has ended, before the owner check has settled it (it looks every 2 s).
+    await waitFor(async () => (await status(b, id)).status === "completed");
+    // Queued behind it: it starts only once the end is written down (the state dir's count).
+    const next = await start(b, { command: "true", queue: true });
+    await until(b, next, (j) => j.status === "completed");
+    const { default: Database } = await import("libsql");
+    const db = new Database(join(state, "state.db"), { readonly: true });
+    expect(db.prepare("SELECT status FROM jobs WHERE job_id = ?").get(id)).toMatchObject({ status: "completed" });
+    db.close();
+  }, 60_000);
+
   it("a restart happens when the server that started the job is gone", async () => {
     const state = dir("mcp-bg-state-");
     const work = dir();
