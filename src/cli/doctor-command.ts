@@ -131,7 +131,8 @@ function stateDirFacts(config: Config): string {
     jobs = openJobEngine(config, "cli");
     const all = jobs.list({ limit: 1 }).total;
     const running = jobs.list({ status: "running", limit: 1 }).total;
-    return `${config.stateDir}: ${all} job${all === 1 ? "" : "s"} recorded, ${running} running`;
+    const queued = jobs.list({ status: "queued", limit: 1 }).total;
+    return `${config.stateDir}: ${all} job${all === 1 ? "" : "s"} recorded, ${running} running, ${queued} queued`;
   } catch (err) {
     return `${config.stateDir}: cannot be used: ${(err as Error).message}`;
   } finally {

@@ -25,7 +25,7 @@ describe("mcp-bg-jobs doctor", () => {
           ? /^limits +memory refused, cpu refused, processes refused$/m
           : /^limits +memory (\(cgroup v[12] memory\)|refused), cpu (\(cgroup v[12] cpu\)|refused), processes (\(cgroup v[12] pids\)|refused)$/m,
       );
-      expect(r.stdout).toContain(`state dir          ${state.path}: 0 jobs recorded, 0 running`);
+      expect(r.stdout).toContain(`state dir          ${state.path}: 0 jobs recorded, 0 running, 0 queued`);
       for (const step of ["start", "wait", "input", "read", "kill", "escape"])
         expect(r.stdout).toMatch(new RegExp(`^  ok    ${step} +\\S.* \\(\\d+ ms\\)$`, "m"));
       expect(lines.at(-1)).toBe("all checks passed");
