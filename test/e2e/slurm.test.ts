@@ -172,6 +172,26 @@ describe.skipIf(!canRun)("jobs on a Slurm cluster", () => {
     expect(await ended(job_id)).toMatchObject({ status: "completed", exit_code: 0 });
   });
 
+  it("starts a Slurm job from the queue after another, with its env; a restart is Slurm's to do", async () => {
+    const first = await s.ok<{ job_id: string }>("execute_command", { command: "sleep 1; echo first" });
+    const next = await s.ok<{ job_id: string; status: string }>("execute_command", {
+      command: 'echo "after, with $X"',
+      env: { X: "its env" },
+      after: [first.job_id],
+    });
+    expect(next.status).toBe("queued");
+    const done = await waitFor(async () => {
+      const r = await s.ok<Status>("get_job_status", { job_id: next.job_id });
+      return r.status !== "running" && r.status !== "queued" && r;
+    }, 60_000);
+    expect(done).toMatchObject({ status: "completed", executor: "slurm" });
+    expect(done.slurm_job_id).toMatch(/^\d+$/);
+    expect(await s.ok("get_job_output", { job_id: next.job_id })).toMatchObject({ stdout: "after, with its env\n" });
+    expect(await s.error("execute_command", { command: "true", restart: "always" })).toMatch(
+      /restart applies to local jobs/,
+    );
+  });
+
   it("refuses an executor the server does not offer, with a clear error", async () => {
     const local = await startServer();
     try {
