@@ -163,7 +163,7 @@ export class JobQueue {
     if (!state) return false;
     const job = registry.track(state);
     this.runFrom.set(q.id, currentCursor(job));
-    const started = launchQueued(this.deps, job).finally(() => {
+    const started = launchQueued(this.deps, job, q).finally(() => {
       this.launching.delete(q.id);
       this.hooks.changed();
     });

@@ -127,7 +127,8 @@ export class Ownership {
     this.mine.delete(run.id);
     this.deadlines.disarm(run.id);
     this.executor.release(run);
-    void this.executor.reapLeftovers([run]);
+    // What the run left behind is ended by whoever starts the next run, just before it (see
+    // launchQueued): ended here, a look that came late could take the next run's processes for it.
     this.runs?.requeued(job);
     return true;
   }

@@ -13,7 +13,7 @@ import {
   UNCONFINED,
 } from "../executors/executor.js";
 import { ensureDir } from "../files/ensure-dir.js";
-import { bestEffort } from "../log.js";
+import { bestEffort, log } from "../log.js";
 import type { JobStore } from "../store/job-store.js";
 import { checkCommand } from "./command-policy.js";
 import { deadlineOf } from "./deadlines.js";
@@ -166,13 +166,19 @@ export function restartBanner(job: JobState): string {
  * JobStore.launch): as a first start, or a restart whose output goes on in the same rings. A start
  * that fails ends the job `failed`, saying why (its record stays: it was accepted).
  */
-export async function launchQueued(deps: StartDeps, job: TrackedJob): Promise<void> {
+export async function launchQueued(deps: StartDeps, job: TrackedJob, queued: JobState): Promise<void> {
   const state = job.state;
   const executor = deps.executor.forStart(state.executor);
   try {
     if (typeof executor === "string") throw new StartError(executor);
     const unavailable = executor.unavailable();
     if (unavailable) throw new StartError(unavailable);
+    // A restart: what the last run left behind (its record, queued, still names its processes and
+    // cgroup) is ended first, before anything of the next run can be taken for it.
+    if (queued.restarts > 0)
+      await executor
+        .reapLeftovers([queued])
+        .catch((err) => log("warn", `ending what job ${state.id}'s last run left`, err));
     await runJob(deps, executor, state, { insert: false, env: state.plan?.env ?? {} });
   } catch (err) {
     const why = `not started: ${err instanceof JobError ? err.message : `could not start the command: ${(err as Error).message}`}`;

@@ -405,6 +405,8 @@ describe("for people: run, up and down", () => {
       crashThenHold(join(work, "n"), 1, "exit 0"),
     ]);
     expect(r.code).toBe(0);
+    // Its leftovers are ended before its next run starts, never after (a late look would take the
+    // next run's processes for them: run 2 was SIGKILLed so, 2 times in 5 here).
     expect(await until(s, r.stdout.trim(), (j) => j.status === "completed")).toMatchObject({ restarts: 1 });
     expect((await runCli(state, ["run", "--restart", "sometimes", "--", "true"])).code).toBe(2);
   }, 90_000);
