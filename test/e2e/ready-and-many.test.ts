@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { useServer } from "../support/harness.js";
+import { freePort } from "../support/helpers.js";
 
 // Readiness beyond log lines (until_port, until_http, the ports a job listens on) and waits on
 // several jobs at once, through the SDK client against the built server.
@@ -12,15 +13,6 @@ type Many = {
   hint?: string;
   jobs: (Wait & { job_id: string; outcome?: string })[];
 };
-
-// A port nothing listens on now (the kernel's pick, let go at once).
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 // A Python one-liner that listens on PORT (0: any) after DELAY seconds, prints the port, and sleeps.
 const listener = (port: number, delay = 0, host = "127.0.0.1") =>

@@ -1,4 +1,5 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RING_HEADER_BYTES } from "../../src/text/ring-file.js";
@@ -134,4 +135,13 @@ export function writeRing(path: string, capacity: number, stream: Buffer | strin
     data[(first + i) % capacity] = bytes[i] as number;
   }
   writeFileSync(path, Buffer.concat([header, data]));
+}
+
+// A port nothing listens on now (the kernel's pick, let go at once).
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
 }
