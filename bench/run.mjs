@@ -11,6 +11,7 @@ import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
+import { goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
 import { benchQueue } from "./queue.mjs";
 import { replayWorkflows } from "./workflows.mjs";
 
@@ -141,7 +142,7 @@ async function benchRoundTrip() {
   await s.close();
 }
 
-async function benchThroughput(label, command, targetRatio, memTarget) {
+async function benchThroughput(label, command, targetRatio, memTarget, devnullTarget) {
   const devnull = [];
   const cat = [];
   const ours = [];
@@ -160,7 +161,7 @@ async function benchThroughput(label, command, targetRatio, memTarget) {
     cat_ms: Number(median(cat).toFixed(1)),
   });
   record(`${label}: ratio to | cat > /dev/null`, o / median(cat), "x", `<= ${targetRatio}x`);
-  record(`${label}: ratio to > /dev/null`, o / median(devnull), "x");
+  record(`${label}: ratio to > /dev/null`, o / median(devnull), "x", devnullTarget);
   if (memTarget) record(`${label}: server peak RSS`, median(peaks), "MB", memTarget);
 }
 
@@ -551,6 +552,14 @@ const SECTIONS = {
       "<= 100 MB",
     ),
   seq: () => benchThroughput(`seq 1 ${SEQ_N}`, `seq 1 ${SEQ_N}`, 1.3),
+  // Issue 26's goals (bench/goals.mjs).
+  "goal-start": () => goalStart({ startServer, record, bareSpawnMs, quick: QUICK }),
+  "goal-kill": () => goalKill({ startServer, record, quick: QUICK }),
+  "goal-first": () => goalFirstAnswer({ bin: BIN, record, quick: QUICK }),
+  "goal-seq": () =>
+    benchThroughput(`seq 1 ${QUICK ? 300_000 : 3_000_000}`, `seq 1 ${QUICK ? 300_000 : 3_000_000}`, 1.3, undefined, "<= 1.5x"),
+  "goal-idle": () => goalIdle({ startServer, record, quick: QUICK, cpuPercent: idlePercent }),
+  "goal-scale": () => goalScale({ startServer, record, quick: QUICK }),
   tail: benchTail,
   wait: benchWaitLatency,
   many: benchMany,
