@@ -165,7 +165,12 @@ export async function goalFirstAnswer({ bin, record, quick }) {
         record(`goal first answer (${what}), ${when} p50`, median(rows[what]), "ms", "", {
           node_console_log_ms: Number(floor.toFixed(1)),
         });
-        record(`goal first answer (${what}), ${when}: ratio to node -e console.log`, median(rows[what]) / floor, "x", "<= 2x");
+        record(
+          `goal first answer (${what}), ${when}: ratio to node -e console.log`,
+          median(rows[what]) / floor,
+          "x",
+          "<= 2x",
+        );
       }
     } finally {
       stop();

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
-import { goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
 import { benchQueue } from "./queue.mjs";
 import { replayWorkflows } from "./workflows.mjs";
 
@@ -557,7 +557,13 @@ const SECTIONS = {
   "goal-kill": () => goalKill({ startServer, record, quick: QUICK }),
   "goal-first": () => goalFirstAnswer({ bin: BIN, record, quick: QUICK }),
   "goal-seq": () =>
-    benchThroughput(`seq 1 ${QUICK ? 300_000 : 3_000_000}`, `seq 1 ${QUICK ? 300_000 : 3_000_000}`, 1.3, undefined, "<= 1.5x"),
+    benchThroughput(
+      `seq 1 ${QUICK ? 300_000 : 3_000_000}`,
+      `seq 1 ${QUICK ? 300_000 : 3_000_000}`,
+      1.3,
+      undefined,
+      "<= 1.5x",
+    ),
   "goal-idle": () => goalIdle({ startServer, record, quick: QUICK, cpuPercent: idlePercent }),
   "goal-scale": () => goalScale({ startServer, record, quick: QUICK }),
   tail: benchTail,
