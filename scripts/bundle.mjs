@@ -23,7 +23,7 @@ rmSync("dist/chunks", { recursive: true, force: true });
 // (src/workers/workers.ts); what is loaded only on demand (the HTTP side) goes into chunks.
 await build({
   ...common,
-  entryPoints: { "mcp-bg-jobs": "dist/cli/main.js", worker: "dist/workers/worker-main.js" },
+  entryPoints: { "mcp-bg-jobs": "dist/cli/entry.js", worker: "dist/workers/worker-main.js" },
   outdir: "dist",
   outExtension: { ".js": ".mjs" },
   splitting: true,

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { type Config, ConfigError, loadConfig, SWITCH_SETTINGS, settingsHelp } from "../config/config.js";
+import { type Config, ConfigError, loadConfig, settingsHelp } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { StoreError } from "../engine/index.js";
 import { logDebug } from "../log.js";
@@ -9,6 +9,7 @@ import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
 import { openJobEngine } from "./compose.js";
 import { DOCTOR_USAGE, runDoctor } from "./doctor-command.js";
+import { type EarlyStart, SWITCHES, settingOptions } from "./first-answer.js";
 import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
 import { runUp, UP_USAGE } from "./up-command.js";
@@ -43,17 +44,11 @@ ${settingsHelp()}
 Logs go to stderr. A bad value stops start-up with one line on stderr and exit code 2.
 `;
 
-const SWITCHES: ReadonlySet<string> = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
-
-// Switches that are settings (`--keep-jobs`) become options with the value 1.
-function settingOptions(args: { options: Map<string, string>; switches: Set<string> }): Map<string, string> {
-  const options = new Map(args.options);
-  for (const s of args.switches) if (SWITCH_SETTINGS.has(s)) options.set(s, "1");
-  return options;
-}
-
-// Entry point: a command for people, or the MCP server; bad configuration exits 2.
-function main(argv: string[]): void {
+/**
+ * A command for people, or the MCP server; bad configuration exits 2. `early` says what was done
+ * before this was loaded (src/cli/entry.ts: the first answer, given early).
+ */
+export function main(argv: string[], early?: EarlyStart): void {
   const name = argv[0];
   if (name === "ui") {
     void runUi(argv.slice(1));
@@ -98,7 +93,7 @@ function main(argv: string[]): void {
   const { engine, open } = openedOnFirstUse(() => openEngine(config));
   // The HTTP side (and what Node loads for it) is loaded only when asked for: stdio starts sooner.
   if (config.http) void import("../serve/serve-http.js").then(({ serveOnHttp }) => serveOnHttp(engine, config));
-  else serveOnStdio(engine, config);
+  else serveOnStdio(engine, config, early);
   // Right after: the first tool call should not have to wait for it either.
   setImmediate(open);
 }
@@ -195,5 +190,3 @@ async function runCli(name: string, argv: string[]): Promise<void> {
     jobs?.close();
   }
 }
-
-main(process.argv.slice(2));

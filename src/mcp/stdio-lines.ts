@@ -93,10 +93,33 @@ export class BoundedStdioTransport extends StdioServerTransport {
   // full pipe were 56 listeners and a MaxListenersExceededWarning; none leaked.)
   private sending: Promise<unknown> = Promise.resolve();
 
+  // The id of a request answered before the server was loaded (src/cli/first-answer.ts).
+  private skipped: { id: string | number } | undefined;
+
+  /** Drops the server's answer to request `id`, once: it was given already. */
+  skipAnswer(id: string | number): void {
+    this.skipped = { id };
+  }
+
   override send(...args: Parameters<StdioServerTransport["send"]>): Promise<void> {
+    const message = args[0] as { id?: unknown; method?: unknown; error?: unknown };
+    if (this.skipped && message.method === undefined && message.id === this.skipped.id) {
+      this.skipped = undefined;
+      // The early answer was the recorded one; an error here means the SDK saw the request otherwise.
+      if (message.error !== undefined)
+        log("warn", "the first request, answered early, was refused by the server", message.error);
+      return Promise.resolve();
+    }
     const sent = this.sending.then(() => super.send(...args));
     this.sending = sent.catch(() => {});
     return sent;
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    // Read before this was loaded (the first line, src/cli/first-answer.ts), stdin was paused with
+    // its bytes put back: a new `data` listener does not resume a stream paused explicitly.
+    if (process.stdin.isPaused()) process.stdin.resume();
   }
 
   override async close(): Promise<void> {

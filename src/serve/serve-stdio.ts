@@ -1,4 +1,5 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
+import type { EarlyStart } from "../cli/first-answer.js";
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { log, quietly } from "../log.js";
@@ -17,6 +18,7 @@ import { onStop } from "./lifecycle.js";
 export function serveOnStdio(
   jobs: JobEngine,
   config: Pick<Config, "keepJobs" | "notifyChannel" | "stateDir" | "maxRequestBytes">,
+  early: EarlyStart = {},
 ): void {
   const wiring = new McpWiring(jobs, config);
   const { hub, tasks } = wiring;
@@ -32,6 +34,9 @@ export function serveOnStdio(
     // as on SIGTERM: it never falls silent with its jobs running.
     () => void stop("the stdio connection closed"),
   );
+  // The first request was answered before this was loaded: the SDK still reads it (it negotiates the
+  // era and learns the client from it), but its answer is not sent twice.
+  if (early.answered !== undefined) wire.skipAnswer(early.answered);
   const handle = serveStdio(
     (ctx) => {
       if (ctx.era === "legacy") return wiring.server("legacy");
@@ -79,6 +84,7 @@ export function serveOnStdio(
     () => jobs.abandon(),
   );
   process.stdin.on("end", () => void stop("stdin closed"));
+  if (early.stdinEnded) void stop("stdin closed");
   process.stdin.on("close", () => void stop("stdin closed"));
   // stdout gone (host died): nothing can be answered any more.
   process.stdout.on("error", () => void stop("stdout closed"));
