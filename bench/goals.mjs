@@ -3,10 +3,10 @@
 // jobs against the same kill among none; the first answer against a bare `node` printing one line
 // (idle and with both cores busy); `seq` against `> /dev/null`; idle servers; and the same calls with
 // 10,000 finished jobs and 50 servers on one state dir against 100 jobs and one server.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
@@ -176,6 +176,40 @@ export async function goalFirstAnswer({ bin, record, quick }) {
       stop();
     }
   }
+}
+
+// What loading one part costs, in ms, timed inside a fresh `node` (p50 of `n`): `code` is an ES module
+// body that sets `t` when done.
+function partMs(code, n, cwd) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const r = spawnSync(
+      process.execPath,
+      ["--input-type=module", "-e", `const t0 = performance.now(); let t; ${code}; console.log(t - t0);`],
+      { cwd, encoding: "utf8" },
+    );
+    if (r.status !== 0) throw new Error(`first answer bench: ${r.stderr}`);
+    times.push(Number(r.stdout.trim()));
+  }
+  return median(times);
+}
+
+/** What the first answer does not wait for, each part loaded on its own in a fresh node. */
+export function firstAnswerParts({ bin, record, quick }) {
+  const n = quick ? 3 : 10;
+  const dist = dirname(bin);
+  const root = dirname(dist);
+  const main = readdirSync(join(dist, "chunks")).find((f) => f.startsWith("main-"));
+  const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+  const parts = {
+    "the rest of the program (the MCP SDK, zod, the engine's code)": `await import(${JSON.stringify(join(dist, "chunks", main))}); t = performance.now()`,
+    "SQLite (libsql loaded, a database opened)": `const { createRequire } = await import("node:module"); const D = createRequire(${JSON.stringify(`${root}/`)})("libsql"); new D(${JSON.stringify(join(state, "x.db"))}).exec("create table if not exists t (a)"); t = performance.now()`,
+    "the workers (a thread started until it runs)": `const { Worker } = await import("node:worker_threads"); const w = new Worker(${JSON.stringify(join(dist, "worker.mjs"))}); await new Promise((r) => w.once("online", r)); t = performance.now(); w.terminate()`,
+    "the terminal renderer (@xterm/headless)": `const { createRequire } = await import("node:module"); createRequire(${JSON.stringify(`${root}/`)})("@xterm/headless"); t = performance.now()`,
+  };
+  for (const [what, code] of Object.entries(parts))
+    record(`first answer does not wait for: ${what}`, partMs(code, n, root), "ms");
+  rmSync(state, { recursive: true, force: true });
 }
 
 /** Goal 5: servers sharing one state dir, each with sleeping jobs, quiet: % of a core per server. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
+import { firstAnswerParts, goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
 import { benchQueue } from "./queue.mjs";
@@ -555,7 +555,10 @@ const SECTIONS = {
   // Issue 26's goals (bench/goals.mjs).
   "goal-start": () => goalStart({ startServer, record, bareSpawnMs, quick: QUICK }),
   "goal-kill": () => goalKill({ startServer, record, quick: QUICK }),
-  "goal-first": () => goalFirstAnswer({ bin: BIN, record, quick: QUICK }),
+  "goal-first": async () => {
+    await goalFirstAnswer({ bin: BIN, record, quick: QUICK });
+    firstAnswerParts({ bin: BIN, record, quick: QUICK });
+  },
   "goal-seq": () =>
     benchThroughput(
       `seq 1 ${QUICK ? 300_000 : 3_000_000}`,

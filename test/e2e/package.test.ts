@@ -205,12 +205,14 @@ describe.skipIf(TOOLCHAINS.length > 0)("the packed tarball, installed where ther
     let s: Harness;
     const ids: Record<string, string> = {};
     beforeAll(async () => {
-      s = await startServer({ command: [bin], env: noCompiler.env, stateDir: state });
+      s = await startServer({ command: [bin], env: { ...noCompiler.env, MCP_BG_DEBUG: "1" }, stateDir: state });
     });
     afterAll(() => s?.close());
 
     it("serves MCP over stdio: a job's output and exit, a wait for a line, a kill, on the prebuilt shepherd", async () => {
       expect(s.client.getServerVersion()).toMatchObject({ name: "mcp-bg-jobs", version: VERSION });
+      // The package has the build's recorded first answers: the first one came before the SDK loaded.
+      expect(s.stderr()).toContain("the first request (initialize) answered before the server was loaded");
       expect((await s.client.listTools()).tools.map((t) => t.name)).toContain("execute_command");
 
       const done = await s.ok<{ job_id: string; pid: number }>("execute_command", {
