@@ -4,7 +4,7 @@
 // (idle and with both cores busy); `seq` against `> /dev/null`; idle servers; and the same calls with
 // 10,000 finished jobs and 50 servers on one state dir against 100 jobs and one server.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 
@@ -210,6 +210,71 @@ export function firstAnswerParts({ bin, record, quick }) {
   for (const [what, code] of Object.entries(parts))
     record(`first answer does not wait for: ${what}`, partMs(code, n, root), "ms");
   rmSync(state, { recursive: true, force: true });
+}
+
+// Wall time of a shell command run directly (no server), in ms.
+function shellMs(command) {
+  const t0 = now();
+  if (spawnSync("/bin/sh", ["-c", command], { stdio: "ignore" }).status !== 0) throw new Error(`${command} failed`);
+  return ms(t0);
+}
+
+/**
+ * Goal 4: `seq 1 3000000` as a job until `completed` (execute_command, wait_for_job) against the same
+ * command `> /dev/null` and `| cat > /dev/null`: the first job of a fresh server, and a job of a
+ * server that has run one before. Every byte must be in the job's output (its ring file's count of
+ * bytes written), and its last line `3000000`.
+ */
+export async function goalSeq({ startServer, record, quick }) {
+  const n = quick ? 300_000 : 3_000_000;
+  const command = `seq 1 ${n}`;
+  const runs = quick ? 2 : 7;
+  const bytes = Number(spawnSync("/bin/sh", ["-c", `${command} | wc -c`], { encoding: "utf8" }).stdout.trim());
+  const floors = { devnull: [], cat: [] };
+  const fresh = [];
+  const warm = [];
+  const env = { MCP_BG_MAX_OUTPUT_SIZE: "10MB" };
+  // A job's run, checked: all its bytes counted in its ring, its last line the last number.
+  const job = async (s, state) => {
+    const t0 = now();
+    const { job_id } = await s.call("execute_command", { command });
+    const r = await s.call("wait_for_job", { job_id, timeout_seconds: 600 });
+    const t = ms(t0);
+    if (r.status !== "completed") throw new Error(`seq bench: ${r.status}`);
+    const ring = readFileSync(join(state, "jobs", job_id, "stdout"));
+    const written = Number(ring.readBigUInt64LE(16));
+    if (written !== bytes) throw new Error(`seq bench: ${written} bytes captured of ${bytes}`);
+    const tail = await s.call("tail_job_output", { job_id, lines: 1 });
+    if (!JSON.stringify(tail).includes(`${n}`)) throw new Error(`seq bench: last line not ${n}`);
+    return t;
+  };
+  for (let i = 0; i < runs; i++) {
+    floors.devnull.push(shellMs(`${command} > /dev/null`));
+    floors.cat.push(shellMs(`${command} | cat > /dev/null`));
+    const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+    const s = await startServer({ ...env, MCP_BG_STATE_DIR: state });
+    fresh.push(await job(s, state));
+    await s.close();
+    rmSync(state, { recursive: true, force: true });
+  }
+  const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
+  const s = await startServer({ ...env, MCP_BG_STATE_DIR: state });
+  await s.call("wait_for_job", { job_id: (await s.call("execute_command", { command: "true" })).job_id });
+  for (let i = 0; i < runs; i++) warm.push(await job(s, state));
+  await s.close();
+  rmSync(state, { recursive: true, force: true });
+  const devnull = median(floors.devnull);
+  const extra = { devnull_ms: Number(devnull.toFixed(1)), cat_ms: Number(median(floors.cat).toFixed(1)), bytes };
+  record(`goal seq: ${command}, a fresh server's first job, until completed`, median(fresh), "ms", "", extra);
+  record(
+    `goal seq: ${command}, a fresh server's first job: ratio to > /dev/null`,
+    median(fresh) / devnull,
+    "x",
+    "<= 1.5x",
+  );
+  record(`goal seq: ${command}, a later job, until completed`, median(warm), "ms", "", extra);
+  record(`goal seq: ${command}, a later job: ratio to > /dev/null`, median(warm) / devnull, "x", "<= 1.5x");
+  record(`goal seq: ${command}, a later job: ratio to | cat > /dev/null`, median(warm) / median(floors.cat), "x");
 }
 
 /** Goal 5: servers sharing one state dir, each with sleeping jobs, quiet: % of a core per server. */

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { firstAnswerParts, goalFirstAnswer, goalIdle, goalKill, goalScale, goalStart } from "./goals.mjs";
+import { firstAnswerParts, goalFirstAnswer, goalIdle, goalKill, goalScale, goalSeq, goalStart } from "./goals.mjs";
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
 import { benchQueue } from "./queue.mjs";
@@ -53,6 +53,10 @@ async function startServer(env = {}) {
   });
   const client = new Client({ name: "mcp-bg-jobs-bench", version: "1" });
   await client.connect(transport);
+  // The first answer comes before the server has loaded (README: How it works), and the state is
+  // opened after that: a first list_jobs waits for both, so what follows measures the server, not
+  // its start (the sections first and start do).
+  await client.callTool({ name: "list_jobs", arguments: {} });
   const call = async (name, args) => {
     const r = await client.callTool({ name, arguments: args });
     if (r.isError) throw new Error(`${name}: ${r.content?.[0]?.text}`);
@@ -142,7 +146,7 @@ async function benchRoundTrip() {
   await s.close();
 }
 
-async function benchThroughput(label, command, targetRatio, memTarget, devnullTarget) {
+async function benchThroughput(label, command, targetRatio, memTarget) {
   const devnull = [];
   const cat = [];
   const ours = [];
@@ -161,7 +165,7 @@ async function benchThroughput(label, command, targetRatio, memTarget, devnullTa
     cat_ms: Number(median(cat).toFixed(1)),
   });
   record(`${label}: ratio to | cat > /dev/null`, o / median(cat), "x", `<= ${targetRatio}x`);
-  record(`${label}: ratio to > /dev/null`, o / median(devnull), "x", devnullTarget);
+  record(`${label}: ratio to > /dev/null`, o / median(devnull), "x");
   if (memTarget) record(`${label}: server peak RSS`, median(peaks), "MB", memTarget);
 }
 
@@ -559,14 +563,7 @@ const SECTIONS = {
     await goalFirstAnswer({ bin: BIN, record, quick: QUICK });
     firstAnswerParts({ bin: BIN, record, quick: QUICK });
   },
-  "goal-seq": () =>
-    benchThroughput(
-      `seq 1 ${QUICK ? 300_000 : 3_000_000}`,
-      `seq 1 ${QUICK ? 300_000 : 3_000_000}`,
-      1.3,
-      undefined,
-      "<= 1.5x",
-    ),
+  "goal-seq": () => goalSeq({ startServer, record, quick: QUICK }),
   "goal-idle": () => goalIdle({ startServer, record, quick: QUICK, cpuPercent: idlePercent }),
   "goal-scale": () => goalScale({ startServer, record, quick: QUICK }),
   tail: benchTail,
