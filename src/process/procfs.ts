@@ -21,17 +21,18 @@ function jobIdIn(environ: Buffer): string | undefined {
 
 const scratch = Buffer.allocUnsafe(128 * 1024);
 
-// A process's environment block: one read into a reused buffer (a scan reads thousands of them).
-function readEnviron(pid: string): Buffer | undefined {
+// A /proc file of a process: one read into a reused buffer. (readFileSync allocates 64 KB for each
+// file whose size it cannot know, as /proc's: a scan reads thousands, an idle server a few every 2 s.)
+function readProcFile(pid: number | string, name: string): Buffer | undefined {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/environ`, "r");
+    fd = openSync(`/proc/${pid}/${name}`, "r");
   } catch {
     return undefined;
   }
   try {
     const n = readSync(fd, scratch, 0, scratch.length, null);
-    return n < scratch.length ? scratch.subarray(0, n) : readFileSync(`/proc/${pid}/environ`);
+    return n < scratch.length ? scratch.subarray(0, n) : readFileSync(`/proc/${pid}/${name}`);
   } catch {
     return undefined;
   } finally {
@@ -41,12 +42,8 @@ function readEnviron(pid: string): Buffer | undefined {
 
 /** State letter, parent and start time of a process, from /proc/PID/stat; undefined if there is none. */
 function readStat(pid: number | string): ProcStat | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return undefined;
-  }
+  const stat = readProcFile(pid, "stat")?.toString("latin1");
+  if (stat === undefined) return undefined;
   // The name (field 2) may hold spaces and parentheses: count fields after its last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const start = Number(fields[19]);
@@ -71,7 +68,7 @@ function scanProc(jobIds: ReadonlySet<string>, skip: ReadonlySet<number>, table:
       if (stat) found.table.set(pid, stat);
     }
     if (jobIds.size === 0 || skip.has(pid)) continue;
-    const environ = readEnviron(entry);
+    const environ = readProcFile(entry, "environ");
     if (!environ) continue; // gone meanwhile, or not ours to read
     const id = jobIdIn(environ);
     if (id !== undefined && jobIds.has(id)) found.carriers.set(pid, id);
