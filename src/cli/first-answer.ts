@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Config, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
 import { log, logDebug } from "../log.js";
 import { PACKAGE_ROOT } from "../package-root.js";
+import type { EarlyStart } from "../serve/serve-stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 
@@ -26,14 +27,6 @@ export function settingOptions(args: { options: Map<string, string>; switches: S
   const options = new Map(args.options);
   for (const s of args.switches) if (SWITCH_SETTINGS.has(s)) options.set(s, "1");
   return options;
-}
-
-/** What the server is told of what happened before it was loaded. */
-export interface EarlyStart {
-  /** The id of the request already answered (its answer from the server is to be dropped). */
-  answered?: string | number;
-  /** stdin ended before a whole first line came: nothing will be asked. */
-  stdinEnded?: boolean;
 }
 
 /** The answers the build recorded (dist/first-answers.json). */

@@ -3,13 +3,13 @@ import { type Config, ConfigError, loadConfig, settingsHelp } from "../config/co
 import type { JobEngine } from "../engine/index.js";
 import { StoreError } from "../engine/index.js";
 import { logDebug } from "../log.js";
-import { serveOnStdio } from "../serve/serve-stdio.js";
+import { type EarlyStart, serveOnStdio } from "../serve/serve-stdio.js";
 import { VERSION } from "../version.js";
 import { parseArgs } from "./args.js";
 import { COMMANDS, type CommandArgs, EXIT, runCommand, UsageError } from "./commands.js";
 import { openJobEngine } from "./compose.js";
 import { DOCTOR_USAGE, runDoctor } from "./doctor-command.js";
-import { type EarlyStart, SWITCHES, settingOptions } from "./first-answer.js";
+import { SWITCHES, settingOptions } from "./first-answer.js";
 import { RUN_USAGE, runJob } from "./run-command.js";
 import { runUi, UI_USAGE } from "./ui-command.js";
 import { runUp, UP_USAGE } from "./up-command.js";
@@ -93,7 +93,13 @@ export function main(argv: string[], early?: EarlyStart): void {
   const { engine, open } = openedOnFirstUse(() => openEngine(config));
   // The HTTP side (and what Node loads for it) is loaded only when asked for: stdio starts sooner.
   if (config.http) void import("../serve/serve-http.js").then(({ serveOnHttp }) => serveOnHttp(engine, config));
-  else serveOnStdio(engine, config, early);
+  else {
+    // The first request was answered before this was loaded (or stdin ended before one came): the
+    // state is opened before anything else is read, as a server that answered is expected to have
+    // it (and one that cannot have it exits 2, as it would have).
+    if (early) open();
+    serveOnStdio(engine, config, early);
+  }
   // Right after: the first tool call should not have to wait for it either.
   setImmediate(open);
 }

@@ -9,7 +9,8 @@ export type JobChange = "output" | "status";
 const LIST_POLL_MS = 1000;
 
 /**
- * Tells listeners when jobs come or go (this process's at once, other servers' within a second)
+ * Tells listeners when jobs come or go (this process's at once, other servers' within a second, or
+ * within two where a server's state watch looks for them: see lookedAtElsewhere)
  * and, for jobs being watched, when their output grows or their status changes. Costs nothing
  * while nobody listens: no poll runs and no folder is watched.
  */
@@ -21,6 +22,8 @@ export class JobChanges {
   private signature = "";
   private seenVersion = "";
   private telling: NodeJS.Immediate | undefined;
+  /** A server's state watch calls checkList when the state changed: no poll of its own then. */
+  private watched = false;
 
   constructor(
     private readonly store: JobStore,
@@ -31,7 +34,7 @@ export class JobChanges {
   /** Calls `listener` whenever the set of jobs changes; returns the function that stops it. */
   onListChanged(listener: () => void): () => void {
     this.listListeners.add(listener);
-    if (!this.poll) {
+    if (!this.poll && !this.watched) {
       this.signature = this.currentSignature();
       this.poll = setInterval(() => this.checkList(), LIST_POLL_MS);
       this.poll.unref();
@@ -70,8 +73,19 @@ export class JobChanges {
     }
   }
 
-  // Looks for jobs that other processes started or dropped; reads the list only when the state changed.
-  private checkList(): void {
+  /**
+   * From now on the caller (a server's state watch, every 2 s) calls checkList: an idle server then
+   * wakes for one look, not two (each wakeup of an idle Node process costs more than what it reads).
+   */
+  lookedAtElsewhere(): void {
+    this.watched = true;
+    clearInterval(this.poll);
+    this.poll = undefined;
+  }
+
+  /** Looks for jobs that other processes started or dropped; reads the list only when the state changed. */
+  checkList(): void {
+    if (this.listListeners.size === 0) return;
     const version = this.stateVersion();
     if (version === this.seenVersion) return;
     this.seenVersion = version;

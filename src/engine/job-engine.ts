@@ -72,9 +72,12 @@ export class JobEngine extends JobViews {
       recoverLostRecords(this.registry, this.executor, config.stateDir);
       // Jobs of servers that died are settled or taken over, and history past retention dropped, now.
       this.sweep();
+      this.changes.lookedAtElsewhere();
       this.watch = new StateWatch(this.store, config.cleanupIntervalSeconds * 1000, {
+        onLook: () => this.executor.tend(),
         onCheck: () => {
           this.ownership.reconcile();
+          this.changes.checkList();
           this.queue?.pump();
           return this.ownership.finishKills();
         },

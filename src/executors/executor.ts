@@ -167,6 +167,12 @@ export interface Executor {
   recoverFolder(id: string, opts?: { ended?: boolean }): JobState | undefined;
   /** Removes what jobs that ended left of the executor's (their cgroups, say); `running` says which still run. */
   sweep(running: (id: string) => boolean): void;
+  /**
+   * Keeps what this executor runs for this process going: a server calls it every 2 s (its state
+   * watch). A local job can stop its shepherd and then the spawner that would continue it (both are
+   * named in /proc); a start or a capture would then wait for ever.
+   */
+  tend(): void;
   /** Starts no more jobs: lets go of what it keeps ready. */
   close(): void;
   /** Lets go of all it holds (it watches no job any more): the program is done with jobs. */

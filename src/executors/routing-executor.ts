@@ -116,6 +116,11 @@ export class RoutingExecutor implements Executors {
     for (const e of this.others.values()) e.sweep(running);
   }
 
+  tend(): void {
+    this.fallback.tend();
+    for (const e of this.others.values()) e.tend();
+  }
+
   close(): void {
     this.fallback.close();
     for (const e of this.others.values()) e.close();

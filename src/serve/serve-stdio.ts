@@ -1,5 +1,4 @@
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
-import type { EarlyStart } from "../cli/first-answer.js";
 import type { Config } from "../config/config.js";
 import type { JobEngine } from "../engine/index.js";
 import { log, quietly } from "../log.js";
@@ -8,6 +7,14 @@ import { chain } from "../mcp/resources.js";
 import { TaskListenTransport } from "../mcp/tasks/task-listen.js";
 import { McpWiring } from "../mcp/wiring.js";
 import { onStop } from "./lifecycle.js";
+
+/** What the server is told of what happened before it was loaded (src/cli/first-answer.ts). */
+export interface EarlyStart {
+  /** The id of the request already answered (its answer from the server is to be dropped). */
+  answered?: string | number;
+  /** stdin ended before a whole first line came: nothing will be asked. */
+  stdinEnded?: boolean;
+}
 
 /**
  * Serves MCP on stdin/stdout until stdin closes or a SIGINT, SIGTERM or SIGHUP arrives; then kills

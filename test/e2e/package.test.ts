@@ -46,6 +46,7 @@ if (TOOLCHAINS.length > 0) {
 const CONTENTS = [
   "README.md",
   "dist/chunks/*.mjs",
+  "dist/first-answers.json",
   "dist/mcp-bg-jobs.mjs",
   "dist/ui/addon-search.js",
   "dist/ui/app.css",

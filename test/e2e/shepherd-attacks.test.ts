@@ -66,6 +66,25 @@ describe("a job that turns on its shepherd", () => {
     expect(processesMatching(m)).toEqual([]);
   });
 
+  it("stopping the spawner first and then its shepherd holds up neither the capture nor the next start", async () => {
+    const s = await server();
+    const m = marker();
+    marks.push(m);
+    // The spawner, stopped first, cannot continue the shepherd stopped after it (its SIGCHLD waits):
+    // the server's look every 2 s continues the spawner, which then continues the shepherd.
+    const { job_id } = await s.ok<{ job_id: string }>("execute_command", {
+      command: `spawner=$(cut -d' ' -f4 /proc/$PPID/stat); kill -STOP $spawner; kill -STOP $PPID; echo after; ${markedLoop(m)}`,
+    });
+    const waited = await s.ok<{ matched: boolean }>("wait_for_job", { job_id, until: "^after$", timeout_seconds: 30 });
+    expect(waited.matched).toBe(true);
+    const next = await s.ok<{ job_id: string }>("execute_command", { command: "echo second" });
+    expect((await s.ok<{ status: string }>("wait_for_job", { job_id: next.job_id, timeout_seconds: 30 })).status).toBe(
+      "completed",
+    );
+    expect(await s.ok("kill_job", { job_id, grace_seconds: 2 })).toEqual({ status: "killed" });
+    expect(processesMatching(m)).toEqual([]);
+  });
+
   it("signals that would end its shepherd do not: the job is still captured, and ends by its own exit", async () => {
     const s = await server();
     const { job_id } = await s.ok<{ job_id: string }>("execute_command", {

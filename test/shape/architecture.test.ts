@@ -24,7 +24,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   web: ["domain", "log", "version", "package-root", "config", "text", "engine"],
   mcp: ["domain", "log", "version", "config", "text", "engine"],
   serve: ["domain", "log", "version", "config", "text", "engine", "web", "mcp"],
-  cli: ["domain", "log", "version", "config", "text", "engine", "web", "mcp", "serve"],
+  cli: ["domain", "log", "version", "package-root", "config", "text", "engine", "web", "mcp", "serve"],
 };
 
 /**

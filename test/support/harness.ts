@@ -65,6 +65,9 @@ export async function startServer(
   });
   const client = new Client({ name: "mcp-bg-jobs-tests", version: "1.0.0" });
   await client.connect(transport);
+  // The first answer comes before the server has loaded and opened its state dir
+  // (src/cli/first-answer.ts); it answers a ping once it has.
+  await client.ping();
   const pid = transport.pid;
   if (!pid) throw new Error("server did not start");
   const call = async (name: string, args: Record<string, unknown> = {}) =>

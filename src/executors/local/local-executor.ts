@@ -269,6 +269,12 @@ export class LocalExecutor implements Executor {
     return recoveredJob(this.settings.jobsDir, id, opts);
   }
 
+  // The spawner continued if a job stopped it: it then continues the shepherds that were stopped
+  // meanwhile (their SIGCHLD waits for it), and answers starts again.
+  tend(): void {
+    this.spawner?.resume();
+  }
+
   sweep(running: (id: string) => boolean): void {
     if (this.cgroupsFolder) removeStaleCgroups(this.cgroupsFolder, running);
     sweepLimitCgroups(running);

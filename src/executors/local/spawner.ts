@@ -144,12 +144,17 @@ export class Spawner {
     this.identity();
     const proc = this.proc;
     // A job can find and stop the spawner too: stopped, it would answer no start.
-    resumeIfStopped(proc?.ref);
+    this.resume();
     return new Promise((resolve, reject) => {
       this.waiting.set(req.jobId, { resolve, reject });
       this.holdWhileWaiting();
       proc?.child.stdin?.write(requestBlock(req));
     });
+  }
+
+  /** Continues the spawner if a job stopped it (one look at /proc; nothing if it is not running). */
+  resume(): void {
+    if (this.proc) resumeIfStopped(this.proc.ref);
   }
 
   // While a start waits for its answer, the spawner's pipe keeps this process alive (a server that
