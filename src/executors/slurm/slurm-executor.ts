@@ -282,7 +282,6 @@ export class SlurmExecutor implements Executor {
   }
 
   sweep(_running: (id: string) => boolean): void {}
-
   tend(): void {}
 
   /** Starts no more jobs. (The queue is still looked at: a stop's kills wait on it; its timer does not hold the process.) */
