@@ -445,10 +445,10 @@ static void stdin_gone(job_t *j, int close_target) {
   }
 }
 
-/* Reads what is available from fd into the ring; returns 0 at end of stream, 1 otherwise. */
 /* Bytes the last pumps read (see event_loop: a job that floods is read in large batches). */
 static size_t pumped;
 
+/* Reads what is available from fd into the ring; returns 0 at end of stream, 1 otherwise. */
 static int pump(int fd, ring_t *r) {
   for (int i = 0; i < 16; i++) {
     ssize_t n = read(fd, buf, CHUNK);

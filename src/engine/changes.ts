@@ -34,8 +34,9 @@ export class JobChanges {
   /** Calls `listener` whenever the set of jobs changes; returns the function that stops it. */
   onListChanged(listener: () => void): () => void {
     this.listListeners.add(listener);
+    // The list as it is now: only what changes after this is told.
+    if (this.listListeners.size === 1) this.signature = this.currentSignature();
     if (!this.poll && !this.watched) {
-      this.signature = this.currentSignature();
       this.poll = setInterval(() => this.checkList(), LIST_POLL_MS);
       this.poll.unref();
     }
