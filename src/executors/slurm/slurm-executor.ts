@@ -280,7 +280,6 @@ export class SlurmExecutor implements Executor {
   recoverFolder(_id: string): JobState | undefined {
     return undefined;
   }
-
   sweep(_running: (id: string) => boolean): void {}
   tend(): void {}
 
