@@ -18,6 +18,10 @@ export function onStop(teardown: () => Promise<void>, abandon: () => void): (why
     stopping = true;
     log("info", `stopping (${why})`);
     setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
+    // The stop holds the process until it is done: its waits (a grace, a shepherd's report of the
+    // end) hold no handle of their own, and a loop run dry meanwhile would exit without finishing
+    // it (beforeExit), leaving a job's processes that its group does not reach.
+    setInterval(() => {}, 1000);
     try {
       await teardown();
     } catch (err) {
