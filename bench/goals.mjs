@@ -7,11 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-const now = () => process.hrtime.bigint();
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
+import { median, ms, now, shellMs, sleep } from "./timing.mjs";
 
 // One MCP ping, in ms.
 async function pingMs(s) {
@@ -212,13 +208,6 @@ export function firstAnswerParts({ bin, record, quick }) {
   rmSync(state, { recursive: true, force: true });
 }
 
-// Wall time of a shell command run directly (no server), in ms.
-function shellMs(command) {
-  const t0 = now();
-  if (spawnSync("/bin/sh", ["-c", command], { stdio: "ignore" }).status !== 0) throw new Error(`${command} failed`);
-  return ms(t0);
-}
-
 /**
  * Goal 4: `seq 1 3000000` as a job until `completed` (execute_command, wait_for_job) against the same
  * command `> /dev/null` and `| cat > /dev/null`: the first job of a fresh server, and a job of a
@@ -278,7 +267,7 @@ export async function goalSeq({ startServer, record, quick }) {
 }
 
 /** Goal 5: servers sharing one state dir, each with sleeping jobs, quiet: % of a core per server. */
-export async function goalIdle({ startServer, record, quick, cpuPercent }) {
+export async function goalIdle({ startServer, record, cpuPercent }) {
   const state = mkdtempSync(join(tmpdir(), "mcp-bg-bench-"));
   const servers = [];
   for (let i = 0; i < 5; i++) servers.push(await startServer({ MCP_BG_STATE_DIR: state }));
@@ -292,7 +281,6 @@ export async function goalIdle({ startServer, record, quick, cpuPercent }) {
   });
   for (const s of servers) await s.client.close();
   rmSync(state, { recursive: true, force: true });
-  if (quick) return;
 }
 
 // list_jobs, a start and a kill, p50 each, through one server.

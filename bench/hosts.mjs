@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { median } from "./timing.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HARNESS = join(ROOT, "test", "hosts", "hosts-harness.ts");
@@ -166,8 +167,6 @@ async function loadHarness() {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 /** One run of a workflow through a host: its figures, or an error saying what went wrong. */
 async function runOnce(h, host, wf) {

@@ -4,10 +4,7 @@
 // a restart's lateness over its backoff; a kill of a queued job beside a kill of a running one; and
 // an idle server holding 100 queued jobs behind 3 sleepers.
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-const now = () => process.hrtime.bigint();
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
+import { median, ms, now, sleep } from "./timing.mjs";
 
 export async function benchQueue({ startServer, record, quick, cpuPercent }) {
   const n = quick ? 20 : 100;

@@ -13,6 +13,7 @@ import { firstAnswerParts, goalFirstAnswer, goalIdle, goalKill, goalScale, goalS
 import { benchHosts } from "./hosts.mjs";
 import { benchPage } from "./page.mjs";
 import { benchQueue } from "./queue.mjs";
+import { median, ms, now, pct, shellMs } from "./timing.mjs";
 import { replayWorkflows } from "./workflows.mjs";
 
 const BIN = fileURLToPath(new URL("../dist/mcp-bg-jobs.mjs", import.meta.url));
@@ -23,23 +24,10 @@ const SEQ_N = QUICK ? 1_000_000 : 20_000_000;
 const MANY = QUICK ? 50 : 1000;
 const CALLS = QUICK ? 50 : 500;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
-const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-const now = () => process.hrtime.bigint();
-
 // Peak (VmHWM) or current (VmRSS) resident memory of a process, in MB.
 function memMB(pid, field = "VmHWM") {
   const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1]) / 1024;
-}
-
-// Wall time of a shell command run directly (no server), in ms.
-function shellMs(command) {
-  const t0 = now();
-  const r = spawnSync("/bin/sh", ["-c", command], { stdio: "ignore" });
-  if (r.status !== 0) throw new Error(`${command} failed`);
-  return ms(t0);
 }
 
 // Starts the server and connects an SDK client to it.
@@ -365,7 +353,6 @@ async function benchSpawn() {
   const floorBursts = [];
   const cpu = [];
   const floorCpu = [];
-  const hz = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   for (let r = 0; r < RUNS; r++) {
     const ticks0 = cpuTicks(s.pid);
     let t0 = now();
@@ -564,7 +551,7 @@ const SECTIONS = {
     firstAnswerParts({ bin: BIN, record, quick: QUICK });
   },
   "goal-seq": () => goalSeq({ startServer, record, quick: QUICK }),
-  "goal-idle": () => goalIdle({ startServer, record, quick: QUICK, cpuPercent: idlePercent }),
+  "goal-idle": () => goalIdle({ startServer, record, cpuPercent: idlePercent }),
   "goal-scale": () => goalScale({ startServer, record, quick: QUICK }),
   tail: benchTail,
   wait: benchWaitLatency,

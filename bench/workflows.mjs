@@ -2,6 +2,7 @@
 // calls, and characters of result text (what a host puts into the model's context). Each is run the
 // way an agent of the original seven tools had to (start, then poll) and with what this server
 // offers now (start and wait in one call, search instead of reading everything).
+import { sleep } from "./timing.mjs";
 
 // A dev server: ready after a moment, listening on a port it picks, printing where.
 const DEV_SERVER = `python3 -c 'import socket,time
@@ -34,8 +35,6 @@ function counter(client) {
   };
   return c;
 }
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Polls get_job_output every 500 ms until `done` says so (how seed agents waited).
 async function pollOutput(c, job_id, done) {
