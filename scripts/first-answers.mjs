@@ -4,11 +4,14 @@
 // without --keep-jobs) in dist/first-answers.json, asking the built server itself with its early
 // answer off. The server gives them from there before it loads the SDK (src/cli/first-answer.ts).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/server";
+// The server's own names for what it records (tsc has built them by now).
+import { ANSWERS_PATH, discoverKey, initializeKey } from "../dist/cli/first-answer.js";
+import { VERSION } from "../dist/version.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(root, "dist", "mcp-bg-jobs.mjs");
@@ -48,13 +51,13 @@ const jobs = [];
 for (const keep of [false, true]) {
   for (const channel of [false, true]) {
     for (const version of legacyVersions) {
-      const key = `initialize ${version} keep=${Number(keep)} channel=${Number(channel)}`;
+      const key = initializeKey(version, { keepJobs: keep, notifyChannel: channel });
       const params = { protocolVersion: version, capabilities: {}, clientInfo: client };
       jobs.push(ask({ method: "initialize", params }, { keep, channel }).then((r) => [key, r]));
     }
   }
   for (const revision of modernRevisions) {
-    const key = `discover ${revision} keep=${Number(keep)}`;
+    const key = discoverKey(revision, { keepJobs: keep });
     const _meta = {
       "io.modelcontextprotocol/protocolVersion": revision,
       "io.modelcontextprotocol/clientInfo": client,
@@ -64,5 +67,4 @@ for (const keep of [false, true]) {
   }
 }
 const results = Object.fromEntries(await Promise.all(jobs));
-const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-writeFileSync(join(root, "dist", "first-answers.json"), `${JSON.stringify({ version, legacyVersions, results })}\n`);
+writeFileSync(ANSWERS_PATH, `${JSON.stringify({ version: VERSION, legacyVersions, results })}\n`);

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Config, loadConfig, SWITCH_SETTINGS } from "../config/config.js";
+import { type Config, loadConfig } from "../config/config.js";
 import { log, logDebug } from "../log.js";
 import { PACKAGE_ROOT } from "../package-root.js";
 import type { EarlyStart } from "../serve/serve-stdio.js";
 import { VERSION } from "../version.js";
-import { parseArgs } from "./args.js";
+import { parseArgs, SWITCHES, settingOptions } from "./args.js";
 
 /**
  * The first answer of a stdio connection, given before the server is loaded. Loading the MCP SDK,
@@ -18,16 +18,6 @@ import { parseArgs } from "./args.js";
  * answer to it (see BoundedStdioTransport.skipAnswer). Anything not exactly of the kinds recorded
  * goes to the server untouched. `MCP_BG_EARLY_ANSWER=0` turns this off.
  */
-
-/** Switches of the command line (settings that take no value, help and version). */
-export const SWITCHES: ReadonlySet<string> = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
-
-/** Switches that are settings (`--keep-jobs`) become options with the value 1. */
-export function settingOptions(args: { options: Map<string, string>; switches: Set<string> }): Map<string, string> {
-  const options = new Map(args.options);
-  for (const s of args.switches) if (SWITCH_SETTINGS.has(s)) options.set(s, "1");
-  return options;
-}
 
 /** The answers the build recorded (dist/first-answers.json). */
 export interface FirstAnswers {
@@ -75,7 +65,7 @@ const isCapabilities = (v: unknown) => isObject(v) && Object.values(v).every(isO
  * answers it). Shapes are checked strictly: whatever the SDK might refuse or treat otherwise (an
  * envelope on an initialize, unknown fields, a batch) is not answered here.
  */
-export function recordedResult(
+function recordedResult(
   message: unknown,
   answers: FirstAnswers,
   config: Pick<Config, "keepJobs" | "notifyChannel">,
