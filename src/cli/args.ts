@@ -1,3 +1,5 @@
+import { SWITCH_SETTINGS } from "../config/config.js";
+
 /** Command-line arguments split into options (`--name value`, `--name=value`, `--switch`) and positionals. */
 export interface ParsedArgs {
   options: Map<string, string>;
@@ -30,4 +32,14 @@ export function parseArgs(argv: readonly string[], switchNames: ReadonlySet<stri
     }
   }
   return parsed;
+}
+
+/** Switches of the command line (settings that take no value, help and version). */
+export const SWITCHES: ReadonlySet<string> = new Set(["--help", "-h", "--version", "-v", ...SWITCH_SETTINGS]);
+
+/** Switches that are settings (`--keep-jobs`) become options with the value 1. */
+export function settingOptions(args: { options: Map<string, string>; switches: Set<string> }): Map<string, string> {
+  const options = new Map(args.options);
+  for (const s of args.switches) if (SWITCH_SETTINGS.has(s)) options.set(s, "1");
+  return options;
 }

@@ -29,7 +29,7 @@ export class StateWatch {
      * `onLook` runs at every look (every 2 s); `onCheck` when the state changed, and may return a
      * time (ms) at which to check again whatever happens meanwhile.
      */
-    private readonly hooks: { onLook?: () => void; onCheck: () => number | undefined; onSweep: () => void },
+    private readonly hooks: { onLook: () => void; onCheck: () => number | undefined; onSweep: () => void },
   ) {
     this.looker = setInterval(() => this.look(), LOOK_MS);
     this.looker.unref();
@@ -40,7 +40,7 @@ export class StateWatch {
   private look(force = false): void {
     const now = Date.now();
     try {
-      this.hooks.onLook?.();
+      this.hooks.onLook();
       const version = this.store.version();
       const ownerDied = this.owners.some((o) => !isSameProcessAlive(o.pid, o.start));
       if (!force && version === this.version && !ownerDied && now - this.lastFull < FULL_CHECK_MS) return;

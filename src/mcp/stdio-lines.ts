@@ -94,16 +94,16 @@ export class BoundedStdioTransport extends StdioServerTransport {
   private sending: Promise<unknown> = Promise.resolve();
 
   // The id of a request answered before the server was loaded (src/cli/first-answer.ts).
-  private skipped: { id: string | number } | undefined;
+  private skipped: string | number | undefined;
 
   /** Drops the server's answer to request `id`, once: it was given already. */
   skipAnswer(id: string | number): void {
-    this.skipped = { id };
+    this.skipped = id;
   }
 
   override send(...args: Parameters<StdioServerTransport["send"]>): Promise<void> {
     const message = args[0] as { id?: unknown; method?: unknown; error?: unknown };
-    if (this.skipped && message.method === undefined && message.id === this.skipped.id) {
+    if (this.skipped !== undefined && message.method === undefined && message.id === this.skipped) {
       this.skipped = undefined;
       // The early answer was the recorded one; an error here means the SDK saw the request otherwise.
       if (message.error !== undefined)
